@@ -1,0 +1,136 @@
+/* dyco — context layer: the switch for 32-bit arm, AAPCS hard-float, ELF,
+ * GNU as. Saves r4-r11, lr, d8-d15 and FPSCR's control bits; nothing else. */
+#include "context/internal/switch.h"
+
+#if defined(__arm__) && defined(__ARM_PCS_VFP)
+
+/*
+ * The frame a suspended context leaves at its saved stack pointer (sp):
+ *
+ *   sp + 0x64  | return address (lr) | <- popped into pc
+ *   sp + 0x60  | FPSCR               |    (in the r12 slot)
+ *   sp + 0x5c  | r11 (fp)            |
+ *   ...        | ...                 |
+ *   sp + 0x40  | r4                  |
+ *   sp + 0x38  | d15                 |
+ *   ...        | ...                 |
+ *   sp + 0x00  | d8                  |
+ *
+ * 104 bytes, so sp keeps the 8-byte alignment AAPCS asks at calls. A new
+ * context's frame has the trampoline as return address, fn in r4, arg in r5
+ * and fp = 0; after the switch its sp is the 16-byte aligned top.
+ */
+
+        .syntax unified
+        .arch   armv7-a
+        .fpu    vfpv3-d16
+        .arm
+        .text
+
+/* void *dyco__context_switch_asm(dyco_context *from,   r0
+ *                                dyco_context *to,     r1
+ *                                void *value)          r2  -> r0 */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, %function
+        .p2align 2
+dyco__context_switch_asm:
+        .cfi_startproc
+        vmrs    r12, fpscr
+        push    {r4-r12, lr}
+        .cfi_adjust_cfa_offset 40
+        .cfi_rel_offset r4, 0
+        .cfi_rel_offset r5, 4
+        .cfi_rel_offset r6, 8
+        .cfi_rel_offset r7, 12
+        .cfi_rel_offset r8, 16
+        .cfi_rel_offset r9, 20
+        .cfi_rel_offset r10, 24
+        .cfi_rel_offset r11, 28
+        .cfi_rel_offset lr, 36
+        vpush   {d8-d15}
+        .cfi_adjust_cfa_offset 64
+
+        str     sp, [r0]                /* from->sp = sp */
+        ldr     sp, [r1]                /* sp = to->sp */
+
+        vpop    {d8-d15}
+        /* Restore FPSCR only where its control bits (trap enables, Len,
+         * Stride, RMode, FZ, DN, AHP: mask 0x07ff9f00) differ: vmsr is
+         * slow. Its status bits are caller-saved and not compared. */
+        ldr     r12, [sp, #0x20]
+        vmrs    r3, fpscr
+        eor     r3, r3, r12
+        movw    r1, #0x9f00
+        movt    r1, #0x07ff
+        tst     r3, r1
+        beq     1f
+        vmsr    fpscr, r12
+1:      mov     r0, r2
+        /* Leave through a plain indirect branch, not a return: a switch
+         * never returns to the call that entered it, so the return-stack
+         * predictor would miss every time. */
+        pop     {r4-r12, lr}
+        mov     r3, lr
+        bx      r3
+        .cfi_endproc
+        .size   dyco__context_switch_asm, .-dyco__context_switch_asm
+
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* No tool needs telling about switches: the public name is this switch. */
+        .globl  dyco_context_switch
+        .type   dyco_context_switch, %function
+        .set    dyco_context_switch, dyco__context_switch_asm
+        .size   dyco_context_switch, .-dyco__context_switch_asm
+#endif
+
+/* void *dyco__context_make_asm(void *top,              r0 (16-aligned)
+ *                              dyco_context_fn fn,     r1
+ *                              void *arg)              r2  -> r0 (sp) */
+        .globl  dyco__context_make_asm
+        .hidden dyco__context_make_asm
+        .type   dyco__context_make_asm, %function
+        .p2align 2
+dyco__context_make_asm:
+        .cfi_startproc
+        sub     r0, r0, #0x68           /* the frame sits just below top */
+        mov     r3, #0
+        add     r12, r0, #0x40
+1:      sub     r12, r12, #4            /* d8-d15 start as zero */
+        str     r3, [r12]
+        cmp     r12, r0
+        bne     1b
+        str     r1, [r0, #0x40]         /* r4 = fn */
+        str     r2, [r0, #0x44]         /* r5 = arg */
+        str     r3, [r0, #0x48]         /* r6 */
+        str     r3, [r0, #0x4c]         /* r7 */
+        str     r3, [r0, #0x50]         /* r8 */
+        str     r3, [r0, #0x54]         /* r9 */
+        str     r3, [r0, #0x58]         /* r10 */
+        str     r3, [r0, #0x5c]         /* r11 (fp): ends the chain */
+        vmrs    r12, fpscr              /* start with the caller's modes */
+        str     r12, [r0, #0x60]
+        adr     r12, dyco__context_trampoline
+        str     r12, [r0, #0x64]        /* return address */
+        bx      lr
+        .cfi_endproc
+        .size   dyco__context_make_asm, .-dyco__context_make_asm
+
+/* Where a new context starts: sp is 16-byte aligned, r4 = fn, r5 = arg.
+ * The return address is marked undefined so debuggers stop unwinding here. */
+        .type   dyco__context_trampoline, %function
+        .p2align 2
+dyco__context_trampoline:
+        .cfi_startproc
+        .cfi_undefined lr
+        mov     r0, r5
+        blx     r4
+        /* fn returned: there is no caller to go back to. */
+        bl      dyco__context_returned
+        udf     #0
+        .cfi_endproc
+        .size   dyco__context_trampoline, .-dyco__context_trampoline
+
+#endif /* __arm__ && __ARM_PCS_VFP */
+
+        .section .note.GNU-stack, "", %progbits

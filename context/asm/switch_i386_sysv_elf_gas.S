@@ -1,0 +1,124 @@
+/* dyco — context layer: the switch for i386, System V ABI, ELF, GNU as.
+ * Saves ebx, esi, edi, ebp, MXCSR and the x87 control word; nothing else. */
+#include "context/internal/switch.h"
+
+#if defined(__i386__)
+
+/*
+ * The frame a suspended context leaves at its saved stack pointer (sp):
+ *
+ *   sp + 0x18  | return address   | <- where the switch returns to
+ *   sp + 0x14  | ebp              |
+ *   sp + 0x10  | ebx              |
+ *   sp + 0x0c  | esi              |
+ *   sp + 0x08  | edi              |
+ *   sp + 0x04  | x87 control word |    (2 bytes, 2 unused)
+ *   sp + 0x00  | MXCSR            |
+ *
+ * A new context's frame has the trampoline as return address, fn in ebx,
+ * arg in esi and ebp = 0. After the switch, esp is 16-byte aligned; the
+ * trampoline pushes arg so that esp is 16-byte aligned at the `call`, as
+ * gcc's i386 Linux ABI expects.
+ */
+
+        .text
+
+/* void *dyco__context_switch_asm(dyco_context *from,   4(%esp)
+ *                                dyco_context *to,     8(%esp)
+ *                                void *value)          12(%esp) -> eax */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, @function
+        .p2align 4
+dyco__context_switch_asm:
+        .cfi_startproc
+        leal    -0x18(%esp), %esp
+        .cfi_adjust_cfa_offset 0x18
+        stmxcsr (%esp)
+        fnstcw  0x04(%esp)
+        movl    %edi, 0x08(%esp)
+        .cfi_rel_offset edi, 0x08
+        movl    %esi, 0x0c(%esp)
+        .cfi_rel_offset esi, 0x0c
+        movl    %ebx, 0x10(%esp)
+        .cfi_rel_offset ebx, 0x10
+        movl    %ebp, 0x14(%esp)
+        .cfi_rel_offset ebp, 0x14
+
+        movl    0x1c(%esp), %eax        /* from */
+        movl    0x20(%esp), %ecx        /* to */
+        movl    0x24(%esp), %edx        /* value, read before leaving */
+        movl    %esp, (%eax)            /* from->sp = esp */
+        movl    (%ecx), %esp            /* esp = to->sp */
+
+        /* Leave with an indirect jump rather than `ret`: a switch never
+         * returns to the call that entered it, so `ret` would miss the
+         * return-stack predictor every time. */
+        movl    0x18(%esp), %ecx
+        ldmxcsr (%esp)
+        fldcw   0x04(%esp)
+        movl    0x08(%esp), %edi
+        movl    0x0c(%esp), %esi
+        movl    0x10(%esp), %ebx
+        movl    0x14(%esp), %ebp
+        leal    0x1c(%esp), %esp
+        movl    %edx, %eax
+        jmp     *%ecx
+        .cfi_endproc
+        .size   dyco__context_switch_asm, .-dyco__context_switch_asm
+
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* No tool needs telling about switches: the public name is this switch. */
+        .globl  dyco_context_switch
+        .type   dyco_context_switch, @function
+        .set    dyco_context_switch, dyco__context_switch_asm
+        .size   dyco_context_switch, .-dyco__context_switch_asm
+#endif
+
+/* void *dyco__context_make_asm(void *top,              4(%esp), 16-aligned
+ *                              dyco_context_fn fn,     8(%esp)
+ *                              void *arg)              12(%esp) -> eax */
+        .globl  dyco__context_make_asm
+        .hidden dyco__context_make_asm
+        .type   dyco__context_make_asm, @function
+        .p2align 4
+dyco__context_make_asm:
+        .cfi_startproc
+        movl    4(%esp), %eax
+        leal    -0x1c(%eax), %eax       /* the frame sits just below top */
+        stmxcsr (%eax)                  /* start with the caller's modes */
+        fnstcw  4(%eax)
+        movl    $0, 0x08(%eax)          /* edi */
+        movl    12(%esp), %ecx
+        movl    %ecx, 0x0c(%eax)        /* esi = arg */
+        movl    8(%esp), %ecx
+        movl    %ecx, 0x10(%eax)        /* ebx = fn */
+        movl    $0, 0x14(%eax)          /* ebp: ends the frame-pointer chain */
+        call    1f                      /* position-independent address */
+1:      popl    %ecx
+        addl    $(dyco__context_trampoline - 1b), %ecx
+        movl    %ecx, 0x18(%eax)        /* return address */
+        ret
+        .cfi_endproc
+        .size   dyco__context_make_asm, .-dyco__context_make_asm
+
+/* Where a new context starts: esp is 16-byte aligned, ebx = fn, esi = arg.
+ * The return address is marked undefined so debuggers stop unwinding here. */
+        .type   dyco__context_trampoline, @function
+        .p2align 4
+dyco__context_trampoline:
+        .cfi_startproc
+        .cfi_undefined eip
+        subl    $12, %esp
+        pushl   %esi
+        call    *%ebx
+        /* fn returned: there is no caller to go back to. esp is still
+         * 16-byte aligned here. */
+        call    dyco__context_returned
+        hlt
+        .cfi_endproc
+        .size   dyco__context_trampoline, .-dyco__context_trampoline
+
+#endif /* __i386__ */
+
+        .section .note.GNU-stack, "", %progbits

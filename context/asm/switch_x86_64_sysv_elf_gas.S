@@ -1,0 +1,124 @@
+/* dyco — context layer: the switch for x86_64, System V ABI, ELF, GNU as.
+ * Saves rbx, rbp, r12-r15, MXCSR and the x87 control word; nothing else. */
+#include "context/internal/switch.h"
+
+#if defined(__x86_64__)
+
+/*
+ * The frame a suspended context leaves at its saved stack pointer (sp):
+ *
+ *   sp + 0x38  | return address   | <- where the switch returns to
+ *   sp + 0x30  | rbp              |
+ *   sp + 0x28  | rbx              |
+ *   sp + 0x20  | r15              |
+ *   sp + 0x18  | r14              |
+ *   sp + 0x10  | r13              |
+ *   sp + 0x08  | r12              |
+ *   sp + 0x04  | x87 control word |    (2 bytes, 2 unused)
+ *   sp + 0x00  | MXCSR            |
+ *
+ * A new context's frame has the trampoline as return address, fn in r12,
+ * arg in r13 and rbp = 0. After the switch, rsp is 16-byte aligned, so the
+ * trampoline's `call` gives fn the alignment the ABI promises at entry
+ * (rsp + 8 a multiple of 16).
+ */
+
+        .text
+
+/* void *dyco__context_switch_asm(dyco_context *from,   rdi
+ *                                dyco_context *to,     rsi
+ *                                void *value)          rdx  -> rax */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, @function
+        .p2align 4
+dyco__context_switch_asm:
+        .cfi_startproc
+        leaq    -0x38(%rsp), %rsp
+        .cfi_adjust_cfa_offset 0x38
+        stmxcsr (%rsp)
+        fnstcw  0x04(%rsp)
+        movq    %r12, 0x08(%rsp)
+        .cfi_rel_offset r12, 0x08
+        movq    %r13, 0x10(%rsp)
+        .cfi_rel_offset r13, 0x10
+        movq    %r14, 0x18(%rsp)
+        .cfi_rel_offset r14, 0x18
+        movq    %r15, 0x20(%rsp)
+        .cfi_rel_offset r15, 0x20
+        movq    %rbx, 0x28(%rsp)
+        .cfi_rel_offset rbx, 0x28
+        movq    %rbp, 0x30(%rsp)
+        .cfi_rel_offset rbp, 0x30
+
+        movq    %rsp, (%rdi)            /* from->sp = rsp */
+        movq    (%rsi), %rsp            /* rsp = to->sp */
+
+        /* Leave with an indirect jump rather than `ret`: a switch never
+         * returns to the call that entered it, so `ret` would miss the
+         * return-stack predictor every time. */
+        movq    0x38(%rsp), %r8
+        ldmxcsr (%rsp)
+        fldcw   0x04(%rsp)
+        movq    0x08(%rsp), %r12
+        movq    0x10(%rsp), %r13
+        movq    0x18(%rsp), %r14
+        movq    0x20(%rsp), %r15
+        movq    0x28(%rsp), %rbx
+        movq    0x30(%rsp), %rbp
+        leaq    0x40(%rsp), %rsp
+        movq    %rdx, %rax
+        jmp     *%r8
+        .cfi_endproc
+        .size   dyco__context_switch_asm, .-dyco__context_switch_asm
+
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* No tool needs telling about switches: the public name is this switch. */
+        .globl  dyco_context_switch
+        .type   dyco_context_switch, @function
+        .set    dyco_context_switch, dyco__context_switch_asm
+        .size   dyco_context_switch, .-dyco__context_switch_asm
+#endif
+
+/* void *dyco__context_make_asm(void *top,              rdi (16-aligned)
+ *                              dyco_context_fn fn,     rsi
+ *                              void *arg)              rdx  -> rax (sp) */
+        .globl  dyco__context_make_asm
+        .hidden dyco__context_make_asm
+        .type   dyco__context_make_asm, @function
+        .p2align 4
+dyco__context_make_asm:
+        .cfi_startproc
+        leaq    -0x40(%rdi), %rax       /* the frame sits just below top */
+        stmxcsr (%rax)                  /* start with the caller's modes */
+        fnstcw  4(%rax)
+        movq    %rsi, 0x08(%rax)        /* r12 = fn */
+        movq    %rdx, 0x10(%rax)        /* r13 = arg */
+        movq    $0, 0x18(%rax)          /* r14 */
+        movq    $0, 0x20(%rax)          /* r15 */
+        movq    $0, 0x28(%rax)          /* rbx */
+        movq    $0, 0x30(%rax)          /* rbp: ends the frame-pointer chain */
+        leaq    dyco__context_trampoline(%rip), %rcx
+        movq    %rcx, 0x38(%rax)        /* return address */
+        ret
+        .cfi_endproc
+        .size   dyco__context_make_asm, .-dyco__context_make_asm
+
+/* Where a new context starts: rsp is 16-byte aligned, r12 = fn, r13 = arg.
+ * The return address is marked undefined so debuggers stop unwinding here. */
+        .type   dyco__context_trampoline, @function
+        .p2align 4
+dyco__context_trampoline:
+        .cfi_startproc
+        .cfi_undefined rip
+        movq    %r13, %rdi
+        callq   *%r12
+        /* fn returned: there is no caller to go back to. */
+        call    dyco__context_returned
+        hlt
+        .cfi_endproc
+        .size   dyco__context_trampoline, .-dyco__context_trampoline
+
+#endif /* __x86_64__ */
+
+        .section .note.GNU-stack, "", %progbits

@@ -1,0 +1,80 @@
+/* dyco — context layer: the raw switch between execution contexts.
+ * Make a context that runs fn(arg) on a stack you own; switch between two. */
+#ifndef DYCO_CONTEXT_CONTEXT_H_
+#define DYCO_CONTEXT_CONTEXT_H_
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The smallest stack dyco_context_make accepts, in bytes. The switch itself
+ * needs about 200 bytes (x86_64: 64, aarch64: 176, arm: 104, ucontext: one
+ * ucontext_t, about 1 KiB); the rest is for fn and whatever it calls. Real
+ * code wants 16 KiB or more, and sanitizers several times that. */
+#define DYCO_CONTEXT_STACK_MIN 4096
+
+/* The alignment dyco_context_make gives the stack fn starts on: 16 bytes on
+ * every supported architecture (the strictest ABI among them, x86_64 and
+ * aarch64, wants 16; i386 as gcc builds it for Linux also wants 16; arm
+ * wants 8). The stack you pass need not be aligned: make rounds its top
+ * down and its size accordingly. */
+#define DYCO_CONTEXT_STACK_ALIGN 16
+
+/* The function a new context runs. It must not return: when it has no more
+ * work it switches to another context for good. If it returns anyway, dyco
+ * prints "dyco: context function returned" on stderr and aborts, because the
+ * context has nowhere to go. */
+typedef void (*dyco_context_fn)(void *arg);
+
+/* An execution context. A zero-initialised dyco_context stands for "the
+ * context that is running now" (a thread's own stack, say): pass it as
+ * `from` and the switch fills it in. Treat every field as read-only. */
+typedef struct dyco_context {
+  void *sp;          /* where the suspended context's state is saved */
+  void *stack;       /* lowest address of its stack, NULL when unknown */
+  size_t stack_size; /* bytes from `stack` to the top, 0 when unknown */
+  void *tool;        /* sanitizer or valgrind bookkeeping */
+} dyco_context;
+
+/* dyco_context_make prepares `ctx` to run fn(arg) on the stack
+ * [stack, stack + size) the first time something switches to it. Nothing
+ * runs and nothing blocks. Returns 0, or -EINVAL when ctx, stack or fn is
+ * NULL or size (after aligning the top) is below DYCO_CONTEXT_STACK_MIN.
+ * The stack must stay valid until the context has been destroyed; it is
+ * used from the top down and has no guard of its own. */
+int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
+                      dyco_context_fn fn, void *arg);
+
+/* dyco_context_switch saves the running context into `from` and resumes
+ * `to`, passing it `value`. It returns when some context later switches back
+ * to `from`, and returns the value that switch passed. `to` must be a context
+ * made by dyco_context_make or saved by an earlier switch, and must not be
+ * running. The value passed by the first switch into a new context is not
+ * seen by anyone. Saves exactly the registers the ABI makes callee-saved and
+ * the floating-point control state (MXCSR and x87 control word; FPSCR or
+ * FPCR), so a switch looks to the caller like an ordinary function call. */
+void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value);
+
+/* dyco_context_destroy releases what a context holds besides its stack
+ * (sanitizer and valgrind bookkeeping). Call it for a context made by
+ * dyco_context_make once it will never run again, from another context. The
+ * stack is yours to free. Accepts NULL. */
+void dyco_context_destroy(dyco_context *ctx);
+
+/* dyco_context_stack_low returns the lowest stack address a suspended
+ * context still uses: every byte from there to the top of its stack is part
+ * of its state, nothing below is. A shared-stack scheduler saves and restores
+ * exactly that range. NULL for NULL. */
+void *dyco_context_stack_low(const dyco_context *ctx);
+
+/* dyco_context_implementation names the switch in use: "x86_64", "i386",
+ * "arm", "aarch64" or "ucontext". */
+const char *dyco_context_implementation(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DYCO_CONTEXT_CONTEXT_H_ */

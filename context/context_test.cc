@@ -1,0 +1,481 @@
+// dyco — context layer tests: values passed both ways, many contexts, the
+// ABI's callee-saved state across a switch, stack alignment, deep recursion.
+#include <errno.h>
+#include <fenv.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+extern "C" {
+#include "context/context.h"
+#include "context/internal/abi_test_helpers.h"
+#include "context/internal/switch.h"
+}
+
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+// MXCSR without needing -msse on i386.
+unsigned GetCsr() {
+  unsigned v;
+  __asm__ volatile("stmxcsr %0" : "=m"(v));
+  return v;
+}
+void SetCsr(unsigned v) { __asm__ volatile("ldmxcsr %0" : : "m"(v)); }
+#endif
+
+// Under a sanitizer every frame is much larger.
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN)
+constexpr size_t kStackSize = 256 * 1024;
+#else
+constexpr size_t kStackSize = 64 * 1024;
+#endif
+
+struct Stack {
+  explicit Stack(size_t size = kStackSize) : bytes(size) {}
+  void *base() { return bytes.data(); }
+  size_t size() const { return bytes.size(); }
+  std::vector<char> bytes;
+};
+
+// --- values both ways -----------------------------------------------------
+
+struct PingPong {
+  dyco_context main{};
+  dyco_context ctx{};
+  std::vector<intptr_t> seen_by_ctx;
+};
+
+void PingPongBody(void *arg) {
+  auto *p = static_cast<PingPong *>(arg);
+  intptr_t v = 0;
+  for (;;) {
+    // Answer each value with its double; remember what arrived.
+    intptr_t got = reinterpret_cast<intptr_t>(
+        dyco_context_switch(&p->ctx, &p->main, reinterpret_cast<void *>(v)));
+    p->seen_by_ctx.push_back(got);
+    v = got * 2;
+  }
+}
+
+TEST(ContextTest, PassesValuesBothWays) {
+  PingPong p;
+  Stack stack;
+  ASSERT_EQ(0, dyco_context_make(&p.ctx, stack.base(), stack.size(),
+                                 PingPongBody, &p));
+  // The first switch starts the body, which answers 0 at once.
+  EXPECT_EQ(nullptr, dyco_context_switch(&p.main, &p.ctx, nullptr));
+  for (intptr_t i = 1; i <= 1000; ++i) {
+    void *answer =
+        dyco_context_switch(&p.main, &p.ctx, reinterpret_cast<void *>(i));
+    ASSERT_EQ(i * 2, reinterpret_cast<intptr_t>(answer));
+  }
+  ASSERT_EQ(1000u, p.seen_by_ctx.size());
+  for (intptr_t i = 1; i <= 1000; ++i) {
+    EXPECT_EQ(i, p.seen_by_ctx[i - 1]);
+  }
+  dyco_context_destroy(&p.ctx);
+}
+
+// --- many contexts in a ring -------------------------------------------
+
+struct Ring {
+  dyco_context main{};
+  std::vector<dyco_context> ctx;
+  std::vector<int> visits;
+  std::vector<int> order;  // which context ran, in turn (first rounds only)
+  int rounds = 0;
+};
+
+struct RingMember {
+  Ring *ring;
+  size_t index;
+};
+
+void RingBody(void *arg) {
+  auto *m = static_cast<RingMember *>(arg);
+  Ring *r = m->ring;
+  const size_t n = r->ctx.size();
+  for (int round = 0; round < r->rounds; ++round) {
+    r->visits[m->index]++;
+    if (r->order.size() < 2 * n) {
+      r->order.push_back(static_cast<int>(m->index));
+    }
+    // Each context hands over to the next; the last one of a round hands
+    // over to the first, and after the last round to main.
+    dyco_context *next;
+    if (m->index + 1 < n) {
+      next = &r->ctx[m->index + 1];
+    } else if (round + 1 < r->rounds) {
+      next = &r->ctx[0];
+    } else {
+      next = &r->main;
+    }
+    dyco_context_switch(&r->ctx[m->index], next, nullptr);
+  }
+  // Every member ends parked in its last switch: the test frees the stacks
+  // without resuming them.
+  abort();
+}
+
+TEST(ContextTest, TenThousandContextsInARing) {
+#if defined(DYCO_TSAN)
+  // ThreadSanitizer counts each context as a thread and stops at 8128.
+  constexpr size_t kCount = 4000;
+#else
+  constexpr size_t kCount = 10000;
+#endif
+  constexpr size_t kRingStack = 16 * 1024;
+  Ring ring;
+  ring.rounds = 3;
+  ring.ctx.resize(kCount);
+  ring.visits.assign(kCount, 0);
+  std::vector<RingMember> members(kCount);
+  std::vector<char> stacks(kCount * kRingStack);
+  for (size_t i = 0; i < kCount; ++i) {
+    members[i] = RingMember{&ring, i};
+    ASSERT_EQ(0, dyco_context_make(&ring.ctx[i], &stacks[i * kRingStack],
+                                   kRingStack, RingBody, &members[i]));
+  }
+  dyco_context_switch(&ring.main, &ring.ctx[0], nullptr);
+  for (size_t i = 0; i < kCount; ++i) {
+    ASSERT_EQ(3, ring.visits[i]) << i;
+  }
+  ASSERT_EQ(2 * kCount, ring.order.size());
+  for (size_t i = 0; i < 2 * kCount; ++i) {
+    ASSERT_EQ(static_cast<int>(i % kCount), ring.order[i]);
+  }
+  for (auto &c : ring.ctx) {
+    dyco_context_destroy(&c);
+  }
+}
+
+// --- callee-saved registers ------------------------------------------------
+
+#if defined(DYCO_TEST_NGPR)
+struct AbiCheck {
+  dyco_context main{};
+  dyco_context other{};
+  dyco_test_regs other_in{};
+  dyco_test_regs other_out{};
+  int other_rounds = 0;
+  bool other_ok = true;
+};
+
+dyco_test_regs RandomRegs(std::mt19937_64 &rng) {
+  dyco_test_regs r;
+  memset(&r, 0, sizeof r);
+  for (auto &g : r.gpr) {
+    g = static_cast<uintptr_t>(rng());
+  }
+  for (auto &f : r.fpr) {
+    f = rng();
+  }
+  return r;
+}
+
+bool SameRegs(const dyco_test_regs &a, const dyco_test_regs &b) {
+  for (int i = 0; i < DYCO_TEST_NGPR; ++i) {
+    if (a.gpr[i] != b.gpr[i]) {
+      return false;
+    }
+  }
+  for (int i = 0; i < DYCO_TEST_NFPR; ++i) {
+    if (a.fpr[i] != b.fpr[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void AbiOther(void *arg) {
+  auto *c = static_cast<AbiCheck *>(arg);
+  std::mt19937_64 rng(7);
+  for (;;) {
+    // Switch back to main with other register values of our own, and check
+    // they are all there when main switches back here.
+    c->other_in = RandomRegs(rng);
+    dyco_test_abi_switch(&c->other_in, &c->other_out, &c->other, &c->main,
+                         nullptr);
+    if (!SameRegs(c->other_in, c->other_out)) {
+      c->other_ok = false;
+    }
+    c->other_rounds++;
+  }
+}
+
+TEST(ContextTest, CalleeSavedRegistersSurviveASwitch) {
+  AbiCheck c;
+  Stack stack;
+  ASSERT_EQ(
+      0, dyco_context_make(&c.other, stack.base(), stack.size(), AbiOther, &c));
+  std::mt19937_64 rng(42);
+  for (int round = 0; round < 200; ++round) {
+    dyco_test_regs in = RandomRegs(rng);
+    dyco_test_regs out;
+    memset(&out, 0, sizeof out);
+    void *got = dyco_test_abi_switch(&in, &out, &c.main, &c.other,
+                                     reinterpret_cast<void *>(0x5a));
+    EXPECT_EQ(nullptr, got);
+    ASSERT_TRUE(SameRegs(in, out)) << "round " << round;
+    // Values the other side loaded must not be what we got back.
+    if (round > 0) {
+      ASSERT_FALSE(SameRegs(in, c.other_in));
+    }
+  }
+  EXPECT_EQ(199, c.other_rounds);
+  EXPECT_TRUE(c.other_ok);
+  dyco_context_destroy(&c.other);
+}
+#endif
+
+// --- floating-point control state ----------------------------------------
+
+struct FpCheck {
+  dyco_context main{};
+  dyco_context other{};
+  int other_round_seen = -1;
+  bool other_ok = true;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned other_csr_bits = 0;
+#endif
+};
+
+void FpOther(void *arg) {
+  auto *c = static_cast<FpCheck *>(arg);
+  // A new context starts with the modes its maker had: upward.
+  if (fegetround() != FE_UPWARD) {
+    c->other_ok = false;
+  }
+  fesetround(FE_TOWARDZERO);
+#if defined(__x86_64__) || defined(__i386__)
+  // Flush-to-zero and denormals-are-zero, in MXCSR only.
+  SetCsr(GetCsr() | 0x8040);
+  c->other_csr_bits = GetCsr() & 0xffc0;
+#endif
+  for (int round = 0;; ++round) {
+    dyco_context_switch(&c->other, &c->main, nullptr);
+    if (fegetround() != FE_TOWARDZERO) {
+      c->other_ok = false;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    if ((GetCsr() & 0xffc0) != c->other_csr_bits) {
+      c->other_ok = false;
+    }
+#endif
+    c->other_round_seen = round;
+  }
+}
+
+TEST(ContextTest, FloatingPointControlStateSurvivesASwitch) {
+  const int saved = fegetround();
+#if defined(__x86_64__) || defined(__i386__)
+  const unsigned saved_csr = GetCsr();
+#endif
+  ASSERT_EQ(0, fesetround(FE_UPWARD));
+  FpCheck c;
+  Stack stack;
+  ASSERT_EQ(
+      0, dyco_context_make(&c.other, stack.base(), stack.size(), FpOther, &c));
+  for (int round = 0; round < 10; ++round) {
+    // Main changes its own mode between rounds; the other side keeps its
+    // own, and main finds its own again after every round trip.
+    const int mine = round % 2 ? FE_DOWNWARD : FE_UPWARD;
+    ASSERT_EQ(0, fesetround(mine));
+    dyco_context_switch(&c.main, &c.other, nullptr);
+    EXPECT_EQ(mine, fegetround()) << round;
+#if defined(__x86_64__) || defined(__i386__)
+    EXPECT_EQ(0u, GetCsr() & 0x8040) << round;
+    EXPECT_EQ(mine == FE_UPWARD ? 0x4000u : 0x2000u, GetCsr() & 0x6000)
+        << round;
+#endif
+  }
+  dyco_context_switch(&c.main, &c.other, nullptr);
+  EXPECT_EQ(9, c.other_round_seen);
+  EXPECT_TRUE(c.other_ok);
+  fesetround(saved);
+#if defined(__x86_64__) || defined(__i386__)
+  SetCsr(saved_csr);
+#endif
+  dyco_context_destroy(&c.other);
+}
+
+// --- stack alignment --------------------------------------------------------
+
+struct AlignCheck {
+  dyco_context main{};
+  dyco_context ctx{};
+  uintptr_t sp = 1;
+  bool sse_ran = false;
+};
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((noinline, target("sse"))) void AlignedSseStore(AlignCheck *a) {
+  // movaps faults on a misaligned address; the compiler puts `buf` at a
+  // 16-byte boundary only if the stack it was given was aligned.
+  alignas(16) float buf[4];
+  _mm_store_ps(buf, _mm_set1_ps(1.5f));
+  a->sse_ran = buf[3] == 1.5f;
+}
+#endif
+
+void AlignBody(void *arg) {
+  auto *a = static_cast<AlignCheck *>(arg);
+  a->sp = dyco_test_caller_sp();
+#if defined(__x86_64__) || defined(__i386__)
+  AlignedSseStore(a);
+#endif
+  dyco_context_switch(&a->ctx, &a->main, nullptr);
+  abort();
+}
+
+TEST(ContextTest, NewContextStackIsAlignedAsTheAbiRequires) {
+  // Try every misalignment of the stack we hand over: make must fix it.
+  for (size_t skew = 0; skew < 16; ++skew) {
+    AlignCheck a;
+    Stack stack;
+    ASSERT_EQ(0, dyco_context_make(&a.ctx, stack.bytes.data() + skew,
+                                   stack.size() - 32 + skew, AlignBody, &a));
+    dyco_context_switch(&a.main, &a.ctx, nullptr);
+#if defined(__arm__)
+    const uintptr_t kAbiAlign = 8;
+#else
+    const uintptr_t kAbiAlign = 16;
+#endif
+    EXPECT_EQ(0u, a.sp % kAbiAlign) << "skew " << skew;
+    EXPECT_GE(a.sp, reinterpret_cast<uintptr_t>(stack.bytes.data()));
+    EXPECT_LT(a.sp,
+              reinterpret_cast<uintptr_t>(stack.bytes.data()) + stack.size());
+#if defined(__x86_64__) || defined(__i386__)
+    EXPECT_TRUE(a.sse_ran);
+#endif
+    dyco_context_destroy(&a.ctx);
+  }
+}
+
+// --- deep recursion ---------------------------------------------------------
+
+struct Deep {
+  dyco_context main{};
+  dyco_context ctx{};
+  int depth = 0;
+  uint64_t result = 0;
+};
+
+__attribute__((noinline)) uint64_t Recurse(int n, volatile char *prev) {
+  volatile char frame[64];
+  frame[0] = static_cast<char>(n);
+  frame[63] = prev ? prev[0] : 0;
+  if (n == 0) {
+    return 1;
+  }
+  return Recurse(n - 1, frame) + static_cast<uint64_t>(frame[0] & 1);
+}
+
+void DeepBody(void *arg) {
+  auto *d = static_cast<Deep *>(arg);
+  d->result = Recurse(d->depth, nullptr);
+  dyco_context_switch(&d->ctx, &d->main, nullptr);
+  abort();
+}
+
+TEST(ContextTest, DeepRecursionInsideAContext) {
+  Deep d;
+  d.depth = 20000;
+  Stack stack(8 << 20);
+  ASSERT_EQ(
+      0, dyco_context_make(&d.ctx, stack.base(), stack.size(), DeepBody, &d));
+  dyco_context_switch(&d.main, &d.ctx, nullptr);
+  // Recurse(n) = 1 + the number of odd k in 1..n (as chars: low bit of k).
+  EXPECT_EQ(1u + 10000u, d.result);
+  dyco_context_destroy(&d.ctx);
+}
+
+// --- the suspended state is where stack_low says --------------------------
+
+TEST(ContextTest, StackLowIsInsideTheStackAndBelowTheState) {
+  PingPong p;
+  Stack stack;
+  ASSERT_EQ(0, dyco_context_make(&p.ctx, stack.base(), stack.size(),
+                                 PingPongBody, &p));
+  dyco_context_switch(&p.main, &p.ctx, nullptr);
+  auto low = reinterpret_cast<uintptr_t>(dyco_context_stack_low(&p.ctx));
+  auto base = reinterpret_cast<uintptr_t>(stack.base());
+  EXPECT_GT(low, base);
+  EXPECT_LT(low, base + stack.size());
+  EXPECT_LE(low, reinterpret_cast<uintptr_t>(p.ctx.sp));
+  // Scribbling below stack_low must not disturb the suspended context.
+  memset(stack.base(), 0xa5, low - base);
+  void *answer =
+      dyco_context_switch(&p.main, &p.ctx, reinterpret_cast<void *>(21));
+  EXPECT_EQ(42, reinterpret_cast<intptr_t>(answer));
+  EXPECT_EQ(nullptr, dyco_context_stack_low(nullptr));
+  dyco_context_destroy(&p.ctx);
+}
+
+// --- bad input --------------------------------------------------------------
+
+TEST(ContextTest, MakeRejectsBadArguments) {
+  dyco_context ctx{};
+  Stack stack;
+  EXPECT_EQ(-EINVAL, dyco_context_make(nullptr, stack.base(), stack.size(),
+                                       PingPongBody, nullptr));
+  EXPECT_EQ(-EINVAL, dyco_context_make(&ctx, nullptr, stack.size(),
+                                       PingPongBody, nullptr));
+  EXPECT_EQ(-EINVAL, dyco_context_make(&ctx, stack.base(), stack.size(),
+                                       nullptr, nullptr));
+  EXPECT_EQ(-EINVAL,
+            dyco_context_make(&ctx, stack.base(), DYCO_CONTEXT_STACK_MIN - 1,
+                              PingPongBody, nullptr));
+  // A size that wraps around the address space.
+  EXPECT_EQ(-EINVAL, dyco_context_make(&ctx, stack.base(), SIZE_MAX,
+                                       PingPongBody, nullptr));
+  dyco_context_destroy(nullptr);  // accepted
+}
+
+TEST(ContextTest, NamesItsImplementation) {
+  const char *name = dyco_context_implementation();
+#if defined(DYCO_CONTEXT_UCONTEXT)
+  EXPECT_STREQ("ucontext", name);
+#elif defined(__x86_64__)
+  EXPECT_STREQ(DYCO__CONTEXT_HAVE_ASM ? "x86_64" : "ucontext", name);
+#else
+  EXPECT_NE(nullptr, name);
+#endif
+}
+
+// --- a function that returns -----------------------------------------------
+
+void ReturnsAtOnce(void *) {}
+
+void RunContextThatReturns() {
+  dyco_context main{};
+  dyco_context ctx{};
+  static Stack stack;
+  if (dyco_context_make(&ctx, stack.base(), stack.size(), ReturnsAtOnce,
+                        nullptr) != 0) {
+    return;
+  }
+  dyco_context_switch(&main, &ctx, nullptr);
+}
+
+TEST(ContextDeathTest, ReturningFromTheFunctionReportsAndAborts) {
+  // Set by --config=i386: qemu-i386 7.2's fork child hangs before it runs.
+  if (getenv("DYCO_TEST_NO_FORK") != nullptr) {
+    GTEST_SKIP() << "no fork here";
+  }
+  // "fast" forks without re-executing the binary, which qemu-user cannot.
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(RunContextThatReturns(), "dyco: context function returned");
+}
+
+}  // namespace

@@ -1,0 +1,105 @@
+// dyco — benchmarks only: a reporter that keeps each result for a summary
+// table, and the raw context switch every layer's benchmark is measured by.
+#ifndef DYCO_CONTEXT_INTERNAL_BENCH_H_
+#define DYCO_CONTEXT_INTERNAL_BENCH_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+
+extern "C" {
+#include "context/context.h"
+#include "context/internal/switch.h"
+}
+
+namespace dyco_bench {
+
+// Says how many operations one benchmark iteration performs, so that the
+// summary can print time per operation.
+inline void OpsPerIteration(benchmark::State &state, double ops) {
+  state.counters["ops_per_iter"] = ops;
+}
+
+// Prints what google benchmark prints and remembers each run's time per
+// operation (the median when --benchmark_repetitions is given).
+class Recorder : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run> &runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run &run : runs) {
+      if (run.error_occurred) {
+        continue;
+      }
+      std::string name = run.benchmark_name();
+      const bool median =
+          run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type == Run::RT_Aggregate && !median) {
+        continue;
+      }
+      if (median) {
+        name = name.substr(0, name.size() - 7);  // "_median"
+      } else if (medians_.count(name)) {
+        continue;
+      }
+      double ops = 1;
+      auto it = run.counters.find("ops_per_iter");
+      if (it != run.counters.end() && it->second.value > 0) {
+        ops = it->second.value;
+      }
+      const double ns =
+          run.GetAdjustedRealTime() *
+          benchmark::GetTimeUnitMultiplier(benchmark::kNanosecond) /
+          benchmark::GetTimeUnitMultiplier(run.time_unit) / ops;
+      ns_[name] = ns;
+      if (median) {
+        medians_[name] = true;
+      }
+    }
+  }
+
+  // Nanoseconds per operation of the named benchmark, 0 if it did not run.
+  double NsPerOp(const std::string &name) const {
+    auto it = ns_.find(name);
+    return it == ns_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::map<std::string, double> ns_;
+  std::map<std::string, bool> medians_;
+};
+
+// The raw switch: dyco's assembly switch called directly, two contexts
+// ping-ponging. Registered by every layer's benchmark as BM_RawSwitch.
+inline dyco_context raw_main, raw_ctx;
+inline void RawBody(void *) {
+#if DYCO__CONTEXT_HAVE_ASM
+  for (;;) {
+    dyco__context_switch_asm(&raw_ctx, &raw_main, nullptr);
+  }
+#endif
+}
+inline void BM_RawSwitch(benchmark::State &state) {
+#if DYCO__CONTEXT_HAVE_ASM
+  static std::vector<char> stack(64 * 1024);
+  raw_ctx = dyco_context{};
+  raw_ctx.sp = dyco__context_make_asm(
+      reinterpret_cast<void *>(
+          reinterpret_cast<uintptr_t>(stack.data() + stack.size()) & ~15ul),
+      RawBody, nullptr);
+  for (auto _ : state) {
+    dyco__context_switch_asm(&raw_main, &raw_ctx, nullptr);
+  }
+  OpsPerIteration(state, 2);
+#else
+  state.SkipWithError("no assembly switch on this architecture");
+#endif
+}
+
+}  // namespace dyco_bench
+
+#define DYCO_BENCH_RAW_SWITCH() \
+  BENCHMARK(dyco_bench::BM_RawSwitch)->Name("BM_RawSwitch")
+
+#endif  // DYCO_CONTEXT_INTERNAL_BENCH_H_

@@ -1,0 +1,65 @@
+/* dyco — context layer, private: the switch implementations side by side.
+ * context.c picks one for the public API; benchmarks and tests reach both. */
+#ifndef DYCO_CONTEXT_INTERNAL_SWITCH_H_
+#define DYCO_CONTEXT_INTERNAL_SWITCH_H_
+
+/* 1 when this architecture has a hand-written switch (x86_64, i386, arm,
+ * aarch64), 0 when only the ucontext one exists. */
+#if defined(__x86_64__) || defined(__i386__) || \
+    (defined(__arm__) && defined(__ARM_PCS_VFP)) || defined(__aarch64__)
+#define DYCO__CONTEXT_HAVE_ASM 1
+#else
+#define DYCO__CONTEXT_HAVE_ASM 0
+#endif
+
+/* 1 when the public dyco_context_switch is the assembly switch itself (the
+ * .S file defines it as an alias): no sanitizer needs telling about the
+ * switch and the ucontext fallback is not forced. */
+#if DYCO__CONTEXT_HAVE_ASM && !defined(DYCO_CONTEXT_UCONTEXT) && \
+    !defined(DYCO_ASAN) && !defined(DYCO_TSAN)
+#define DYCO__CONTEXT_DIRECT_SWITCH 1
+#else
+#define DYCO__CONTEXT_DIRECT_SWITCH 0
+#endif
+
+#ifndef __ASSEMBLER__
+
+#include "context/context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+#if DYCO__CONTEXT_HAVE_ASM
+/* Lays out a first frame below `top` (aligned to DYCO_CONTEXT_STACK_ALIGN)
+ * so that switching to the returned stack pointer starts fn(arg) in the
+ * trampoline. Defined in context/asm/switch_*.S. */
+void *dyco__context_make_asm(void *top, dyco_context_fn fn, void *arg);
+
+/* Saves the callee-saved state on the running stack, stores the stack
+ * pointer in from->sp, loads to->sp, restores, and returns `value` there. */
+void *dyco__context_switch_asm(dyco_context *from, dyco_context *to,
+                               void *value);
+#endif
+
+/* The ucontext fallback: the same contract, built on makecontext and
+ * swapcontext (so each switch costs a sigprocmask system call). */
+int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
+                          void *arg);
+void *dyco__context_switch_uc(dyco_context *from, dyco_context *to,
+                              void *value);
+void *dyco__context_stack_low_uc(const dyco_context *ctx);
+
+/* Called by every trampoline when a context function returns: reports and
+ * aborts (the context has nowhere to go). */
+void dyco__context_returned(void)
+    __attribute__((noreturn, visibility("hidden")));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* __ASSEMBLER__ */
+
+#endif /* DYCO_CONTEXT_INTERNAL_SWITCH_H_ */

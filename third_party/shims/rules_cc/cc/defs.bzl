@@ -1,0 +1,15 @@
+# Shim: rules_cc for an offline Bazel 4.2.3.
+# Re-exports Bazel's native C/C++ rules under the names rules_cc provides.
+"""rules_cc shim: the native rules under their Starlark names."""
+
+cc_binary = native.cc_binary
+cc_import = native.cc_import
+cc_library = native.cc_library
+cc_proto_library = native.cc_proto_library
+cc_test = native.cc_test
+cc_toolchain = native.cc_toolchain
+cc_toolchain_suite = native.cc_toolchain_suite
+fdo_prefetch_hints = native.fdo_prefetch_hints
+fdo_profile = native.fdo_profile
+objc_import = native.objc_import
+objc_library = native.objc_library

@@ -1,0 +1,78 @@
+# dyco — the one place for compiler flags and the macros every package uses.
+# C code is C11 with strict warnings; tests and benchmarks are C++ (GoogleTest).
+"""Compiler flags and rule macros shared by every dyco package."""
+
+_WARNINGS = [
+    "-Wall",
+    "-Wextra",
+    "-Wvla",
+]
+
+_WERROR = select({
+    "//tools/build_defs:werror": ["-Werror"],
+    "//conditions:default": [],
+})
+
+_TOOL_DEFINES = select({
+    "//tools/build_defs:asan": ["-DDYCO_ASAN=1"],
+    "//tools/build_defs:tsan": ["-DDYCO_TSAN=1"],
+    "//tools/build_defs:valgrind": ["-DDYCO_VALGRIND=1"],
+    "//conditions:default": [],
+}) + select({
+    "//tools/build_defs:ucontext": ["-DDYCO_CONTEXT_UCONTEXT=1"],
+    "//conditions:default": [],
+})
+
+# Flags for dyco's C sources.
+DYCO_COPTS = [
+    "-std=c11",
+    "-Wstrict-prototypes",
+    "-Wmissing-prototypes",
+    "-fno-common",
+] + _WARNINGS + _WERROR + _TOOL_DEFINES
+
+# Flags for tests and benchmarks (C++ that includes dyco's C headers).
+DYCO_TEST_COPTS = [
+    "-std=c++17",
+    "-Wno-missing-field-initializers",
+] + _WARNINGS + _WERROR + _TOOL_DEFINES
+
+# Targets that link libraries only the host has (google benchmark,
+# boost.context) are skipped by cross builds.
+HOST_ONLY = select({
+    "//tools/build_defs:cross": ["@platforms//:incompatible"],
+    "//conditions:default": [],
+})
+
+def dyco_cc_library(name, copts = [], **kwargs):
+    """A cc_library of dyco C code, with dyco's flags."""
+    native.cc_library(
+        name = name,
+        copts = DYCO_COPTS + copts,
+        **kwargs
+    )
+
+def dyco_cc_test(name, srcs, deps = [], copts = [], size = "small", **kwargs):
+    """A GoogleTest test; runs on every architecture (under qemu when cross)."""
+    native.cc_test(
+        name = name,
+        srcs = srcs,
+        copts = DYCO_TEST_COPTS + copts,
+        size = size,
+        deps = deps + ["//third_party:gtest_main"],
+        **kwargs
+    )
+
+def dyco_cc_benchmark(name, srcs, deps = [], copts = [], tags = [], visibility = ["//:__subpackages__"], **kwargs):
+    """A google benchmark program: testonly, tagged benchmark, host only."""
+    native.cc_binary(
+        name = name,
+        visibility = visibility,
+        srcs = srcs,
+        copts = DYCO_TEST_COPTS + copts,
+        testonly = True,
+        tags = tags + ["benchmark"],
+        target_compatible_with = HOST_ONLY,
+        deps = deps + ["//third_party:benchmark"],
+        **kwargs
+    )
