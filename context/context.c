@@ -147,6 +147,20 @@ void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value) {
 }
 #endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
 
+#if !DYCO__CONTEXT_DIRECT_SWITCH
+/* Without a tool and with the assembly switch, the .S file defines this
+ * name as the switch itself. Here: the ucontext switch, or (with a tool
+ * configured, where dyco never calls it since it bypasses the tool) the
+ * assembly one. */
+void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
+#if USE_UCONTEXT
+  return dyco__context_switch_uc_sp(from_sp, *to_sp, value);
+#else
+  return dyco__context_switch_sp_asm(from_sp, to_sp, value);
+#endif
+}
+#endif
+
 void dyco_context_destroy(dyco_context *ctx) {
   if (ctx == NULL) {
     return;

@@ -69,6 +69,24 @@ void dyco_context_destroy(dyco_context *ctx);
  * exactly that range. NULL for NULL. */
 void *dyco_context_stack_low(const dyco_context *ctx);
 
+/* 1 when dyco_context_switch_sp may be used: in builds without a sanitizer
+ * or valgrind (DYCO_ASAN, DYCO_TSAN, DYCO_VALGRIND), which need each
+ * context's stack bounds and bookkeeping at every switch. */
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN) || defined(DYCO_VALGRIND)
+#define DYCO_CONTEXT_SP_ONLY 0
+#else
+#define DYCO_CONTEXT_SP_ONLY 1
+#endif
+
+/* dyco_context_switch_sp is dyco_context_switch for callers that keep only
+ * the `sp` member of each suspended context (8 bytes instead of a whole
+ * dyco_context, for a scheduler holding millions of them). It stores the
+ * running context's state in *from_sp and resumes the context whose state
+ * is in *to_sp, passing `value`; it returns when something switches back,
+ * with the value that switch passed. Make contexts with dyco_context_make
+ * and keep their `sp`. Only when DYCO_CONTEXT_SP_ONLY is 1. */
+void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value);
+
 /* dyco_context_implementation names the switch in use: "x86_64", "i386",
  * "arm", "aarch64" or "ucontext". */
 const char *dyco_context_implementation(void);

@@ -86,6 +86,44 @@ TEST(ContextTest, PassesValuesBothWays) {
   dyco_context_destroy(&p.ctx);
 }
 
+// --- the stack-pointer-only switch ------------------------------------------
+
+#if DYCO_CONTEXT_SP_ONLY
+struct SpOnly {
+  void *main_sp = nullptr;
+  void *ctx_sp = nullptr;
+  intptr_t sum = 0;
+};
+
+void SpOnlyBody(void *arg) {
+  auto *p = static_cast<SpOnly *>(arg);
+  for (;;) {
+    auto v = reinterpret_cast<intptr_t>(dyco_context_switch_sp(
+        &p->ctx_sp, &p->main_sp, reinterpret_cast<void *>(p->sum)));
+    p->sum += v;
+  }
+}
+
+TEST(ContextTest, SwitchSpKeepsOnlyTheStackPointer) {
+  SpOnly p;
+  Stack stack;
+  dyco_context made{};
+  ASSERT_EQ(
+      0, dyco_context_make(&made, stack.base(), stack.size(), SpOnlyBody, &p));
+  p.ctx_sp = made.sp;
+  EXPECT_EQ(0, reinterpret_cast<intptr_t>(
+                   dyco_context_switch_sp(&p.main_sp, &p.ctx_sp, nullptr)));
+  intptr_t expect = 0;
+  for (intptr_t i = 1; i <= 100; ++i) {
+    expect += i;
+    auto got = reinterpret_cast<intptr_t>(dyco_context_switch_sp(
+        &p.main_sp, &p.ctx_sp, reinterpret_cast<void *>(i)));
+    ASSERT_EQ(expect, got);
+  }
+  dyco_context_destroy(&made);
+}
+#endif
+
 // --- many contexts in a ring -------------------------------------------
 
 struct Ring {

@@ -71,10 +71,14 @@ int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
 
 void *dyco__context_switch_uc(dyco_context *from, dyco_context *to,
                               void *value) {
+  return dyco__context_switch_uc_sp(&from->sp, to->sp, value);
+}
+
+void *dyco__context_switch_uc_sp(void **from_sp, void *to_sp, void *value) {
   uc_frame self;
-  uc_frame *dest = (uc_frame *)to->sp;
+  uc_frame *dest = (uc_frame *)to_sp;
   dest->value = value;
-  from->sp = &self;
+  *from_sp = &self;
 #if defined(__i386__)
   self.mxcsr = get_mxcsr();
 #endif

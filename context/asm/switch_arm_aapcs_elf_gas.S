@@ -77,11 +77,16 @@ dyco__context_switch_asm:
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
 #if DYCO__CONTEXT_DIRECT_SWITCH
-/* No tool needs telling about switches: the public name is this switch. */
+/* No tool needs telling about switches: the public names are this switch
+ * (dyco_context_switch_sp differs only in the C types of its arguments). */
         .globl  dyco_context_switch
         .type   dyco_context_switch, %function
         .set    dyco_context_switch, dyco__context_switch_asm
         .size   dyco_context_switch, .-dyco__context_switch_asm
+        .globl  dyco_context_switch_sp
+        .type   dyco_context_switch_sp, %function
+        .set    dyco_context_switch_sp, dyco__context_switch_asm
+        .size   dyco_context_switch_sp, .-dyco__context_switch_asm
 #endif
 
 /* void *dyco__context_make_asm(void *top,              r0 (16-aligned)

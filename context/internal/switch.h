@@ -30,7 +30,6 @@
 extern "C" {
 #endif
 
-
 #if DYCO__CONTEXT_HAVE_ASM
 /* Lays out a first frame below `top` (aligned to DYCO_CONTEXT_STACK_ALIGN)
  * so that switching to the returned stack pointer starts fn(arg) in the
@@ -38,9 +37,14 @@ extern "C" {
 void *dyco__context_make_asm(void *top, dyco_context_fn fn, void *arg);
 
 /* Saves the callee-saved state on the running stack, stores the stack
- * pointer in from->sp, loads to->sp, restores, and returns `value` there. */
+ * pointer in from->sp, loads to->sp, restores, and returns `value` there.
+ * It touches nothing but those two words, so the same code serves callers
+ * that keep bare stack pointers: the second name is the same symbol. */
 void *dyco__context_switch_asm(dyco_context *from, dyco_context *to,
                                void *value);
+void *dyco__context_switch_sp_asm(
+    void **from_sp, void *const *to_sp,
+    void *value) __asm__("dyco__context_switch_asm");
 #endif
 
 /* The ucontext fallback: the same contract, built on makecontext and
@@ -49,6 +53,7 @@ int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
                           void *arg);
 void *dyco__context_switch_uc(dyco_context *from, dyco_context *to,
                               void *value);
+void *dyco__context_switch_uc_sp(void **from_sp, void *to_sp, void *value);
 void *dyco__context_stack_low_uc(const dyco_context *ctx);
 
 /* Called by every trampoline when a context function returns: reports and
