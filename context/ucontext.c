@@ -1,6 +1,7 @@
 /* dyco — context layer: the portable switch, on makecontext/swapcontext.
  * Slower (swapcontext makes a sigprocmask system call) but runs anywhere. */
-#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
@@ -78,6 +79,9 @@ void *dyco__context_switch_uc_sp(void **from_sp, void *to_sp, void *value) {
   uc_frame self;
   uc_frame *dest = (uc_frame *)to_sp;
   dest->value = value;
+  /* swapcontext installs the signal mask the target saved; the mask is the
+   * thread's, not the context's, so the target gets the current one. */
+  pthread_sigmask(SIG_SETMASK, NULL, &dest->uc.uc_sigmask);
   *from_sp = &self;
 #if defined(__i386__)
   self.mxcsr = get_mxcsr();

@@ -26,6 +26,9 @@ _TOOL_DEFINES = select({
 # Flags for dyco's C sources.
 DYCO_COPTS = [
     "-std=c11",
+    # POSIX and Linux interfaces (epoll, ucontext, pthread extensions); set
+    # here, never in a header.
+    "-D_GNU_SOURCE",
     "-Wstrict-prototypes",
     "-Wmissing-prototypes",
     "-fno-common",

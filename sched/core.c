@@ -1,0 +1,481 @@
+/* dyco — sched layer: the core. Coroutines by slot, run queues, the switch
+ * from one coroutine straight to the next, ending, and the loop's rounds. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/internal/sched.h"
+
+static inline void set_state(dyco_coroutine *co, int state) {
+  __atomic_store_n(&co->state, state, __ATOMIC_RELAXED);
+}
+
+static inline int get_state(const dyco_coroutine *co) {
+  return __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
+}
+
+/* --- Slots: cid -> coroutine --------------------------------------------- */
+
+static inline uintptr_t free_entry(uint32_t next, uint32_t gen) {
+  return ((uintptr_t)next << 8) | ((uintptr_t)gen << 1) | 1u;
+}
+
+static int slots_grow(dyco_schedule *s) {
+  uint32_t old = s->nslots;
+  uint64_t want = old != 0 ? (uint64_t)old * 2 : 1024;
+  if (want > (uint64_t)DYCO__MAX_SLOTS + 1) want = DYCO__MAX_SLOTS + 1;
+  uint32_t n = (uint32_t)want;
+  if (n <= old) return -EAGAIN;
+  uintptr_t *t = (uintptr_t *)realloc(s->slots, n * sizeof *t);
+  if (t == NULL) return -ENOMEM;
+  uint32_t first = old != 0 ? old : 1;
+  if (old == 0) t[0] = free_entry(0, 0); /* slot 0 is never handed out */
+  for (uint32_t i = first; i < n; i++) {
+    t[i] = free_entry(i + 1 < n ? i + 1 : 0, 0);
+  }
+  s->slots = t;
+  s->nslots = n;
+  if (s->free_tail != 0) {
+    uintptr_t e = t[s->free_tail];
+    t[s->free_tail] = free_entry(first, (uint32_t)((e >> 1) & DYCO__GEN_MASK));
+  } else {
+    s->free_head = first;
+  }
+  s->free_tail = n - 1;
+  return 0;
+}
+
+static int slot_take(dyco_schedule *s, dyco_coroutine *co) {
+  if (s->free_head == 0) {
+    int err = slots_grow(s);
+    if (err != 0) return err;
+  }
+  uint32_t slot = s->free_head;
+  uintptr_t e = s->slots[slot];
+  s->free_head = (uint32_t)(e >> 8);
+  if (s->free_head == 0) s->free_tail = 0;
+  uint32_t gen = (uint32_t)((e >> 1) & DYCO__GEN_MASK);
+  s->slots[slot] = (uintptr_t)co;
+  co->cid = (int32_t)((gen << DYCO__GEN_SHIFT) | slot);
+  return 0;
+}
+
+/* Freed slots go to the tail: a slot is reused as late as possible, so a
+ * stale cid is rejected by its generation for as long as possible. */
+static void slot_give_back(dyco_schedule *s, dyco_coroutine *co) {
+  uint32_t slot = (uint32_t)co->cid & DYCO__MAX_SLOTS;
+  uint32_t gen = (((uint32_t)co->cid >> DYCO__GEN_SHIFT) + 1) & DYCO__GEN_MASK;
+  s->slots[slot] = free_entry(0, gen);
+  if (s->free_tail != 0) {
+    uintptr_t e = s->slots[s->free_tail];
+    s->slots[s->free_tail] =
+        free_entry(slot, (uint32_t)((e >> 1) & DYCO__GEN_MASK));
+  } else {
+    s->free_head = slot;
+  }
+  s->free_tail = slot;
+}
+
+dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid) {
+  if (s == NULL || cid <= 0) return NULL;
+  uint32_t slot = (uint32_t)cid & DYCO__MAX_SLOTS;
+  if (slot >= s->nslots) return NULL;
+  uintptr_t e = s->slots[slot];
+  if (e & 1u) return NULL;
+  dyco_coroutine *co = (dyco_coroutine *)e;
+  return co->cid == cid ? co : NULL;
+}
+
+/* --- Ext records, by slot -------------------------------------------------- */
+
+dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create) {
+  if (!(co->flags & DYCO__F_EXT) && !create) return NULL;
+  uint32_t slot = (uint32_t)co->cid & DYCO__MAX_SLOTS;
+  uint32_t page = slot / DYCO__EXT_PAGE;
+  if (page >= s->ext_dir_len) {
+    if (!create) return NULL;
+    uint32_t n = s->ext_dir_len != 0 ? s->ext_dir_len : 16;
+    while (n <= page) n *= 2;
+    dyco__ext ***d = (dyco__ext ***)realloc(s->ext_dir, n * sizeof *d);
+    if (d == NULL) return NULL;
+    memset(d + s->ext_dir_len, 0, (n - s->ext_dir_len) * sizeof *d);
+    s->ext_dir = d;
+    s->ext_dir_len = n;
+  }
+  if (s->ext_dir[page] == NULL) {
+    if (!create) return NULL;
+    s->ext_dir[page] =
+        (dyco__ext **)calloc(DYCO__EXT_PAGE, sizeof(dyco__ext *));
+    if (s->ext_dir[page] == NULL) return NULL;
+  }
+  dyco__ext **at = &s->ext_dir[page][slot % DYCO__EXT_PAGE];
+  if (*at == NULL && create) {
+    dyco__ext *e = (dyco__ext *)dyco__slab_alloc(&s->slab, sizeof *e);
+    if (e == NULL) return NULL;
+    memset(e, 0, sizeof *e);
+    *at = e;
+    co->flags |= DYCO__F_EXT;
+  }
+  return *at;
+}
+
+void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co) {
+  if (!(co->flags & DYCO__F_EXT)) return;
+  uint32_t slot = (uint32_t)co->cid & DYCO__MAX_SLOTS;
+  dyco__ext **at = &s->ext_dir[slot / DYCO__EXT_PAGE][slot % DYCO__EXT_PAGE];
+  dyco__ext *e = *at;
+  free(e->locals);
+  dyco__slab_free(&s->slab, e, sizeof *e);
+  *at = NULL;
+  co->flags &= (uint16_t)~DYCO__F_EXT;
+}
+
+/* --- Run queues ------------------------------------------------------------ */
+
+static inline void runq_push(dyco__runq *q, dyco_coroutine *co) {
+  co->run_next = NULL;
+  if (q->tail != NULL) {
+    q->tail->run_next = co;
+  } else {
+    q->head = co;
+  }
+  q->tail = co;
+  q->count++;
+}
+
+static inline dyco_coroutine *runq_pop(dyco__runq *q) {
+  dyco_coroutine *co = q->head;
+  if (co == NULL) return NULL;
+  q->head = co->run_next;
+  if (q->head == NULL) q->tail = NULL;
+  q->count--;
+  co->run_next = NULL;
+  return co;
+}
+
+static inline void runq_append(dyco__runq *to, dyco__runq *from) {
+  if (from->head == NULL) return;
+  if (to->tail != NULL) {
+    to->tail->run_next = from->head;
+  } else {
+    to->head = from->head;
+  }
+  to->tail = from->tail;
+  to->count += from->count;
+  from->head = from->tail = NULL;
+  from->count = 0;
+}
+
+void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co) {
+  int st = get_state(co);
+  if (st == DYCO__SLEEPING || st == DYCO__RUNNING) set_state(co, DYCO__READY);
+  runq_push(co->flags & DYCO__F_URGENT ? &s->urgent : &s->normal, co);
+}
+
+/* --- Creating -------------------------------------------------------------- */
+
+dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
+                             int urgent, int *err) {
+  dyco_coroutine *co =
+      (dyco_coroutine *)dyco__slab_alloc(&s->slab, sizeof(dyco_coroutine));
+  if (co == NULL) {
+    *err = -ENOMEM;
+    return NULL;
+  }
+  memset(co, 0, sizeof *co);
+  int e = slot_take(s, co);
+  if (e != 0) {
+    dyco__slab_free(&s->slab, co, sizeof *co);
+    *err = e;
+    return NULL;
+  }
+  co->sched = s;
+  co->u.start.func = func;
+  co->u.start.arg = arg;
+  co->heap_index = -1;
+  co->state = DYCO__NEW;
+  co->flags = urgent ? DYCO__F_URGENT : 0;
+  s->count++;
+  s->created++;
+  return co;
+}
+
+/* --- Switching ---------------------------------------------------------------
+ *
+ * A coroutine that gives up the CPU switches straight to the next one when
+ * it can: when the next one has a private stack, or is the shared stack's
+ * current owner, or when the leaving one is not on the shared stack itself
+ * (then it can copy the shared stack's owner out and the next one in before
+ * it leaves). Otherwise it switches to the loop (on the thread's own stack),
+ * which does the copying. Nothing here makes a system call. */
+
+static inline void ctx_switch(dyco__ctx *from, dyco__ctx *to) {
+#if DYCO_CONTEXT_SP_ONLY
+  dyco_context_switch_sp(&from->sp, &to->sp, NULL);
+#else
+  dyco_context_switch(from, to, NULL);
+#endif
+}
+
+/* Whatever the context that just got the CPU must do first: free the
+ * coroutine that ended with the switch (its stack was in use until then). */
+static inline void after_switch(dyco_schedule *s) {
+  if (DYCO__UNLIKELY(s->zombie != NULL)) {
+    dyco_coroutine *z = s->zombie;
+    s->zombie = NULL;
+    dyco__co_free(s, z);
+  }
+}
+
+static inline dyco_coroutine *pick_next(dyco_schedule *s) {
+  if (DYCO__UNLIKELY(s->stop || s->aborting || s->budget <= 0)) return NULL;
+  dyco_coroutine *co = runq_pop(&s->urgent);
+  if (co == NULL) co = runq_pop(&s->normal);
+  if (co != NULL) s->budget--;
+  return co;
+}
+
+/* Readies `next` to be switched to from a context that is off the shared
+ * stack (or when next does not need it). 0, or -ENOMEM. */
+static int prepare(dyco_schedule *s, dyco_coroutine *next) {
+  if (next->flags & DYCO__F_PRIVATE) {
+    if (!(next->flags & DYCO__F_STARTED)) dyco__co_make_context(s, next);
+    return 0;
+  }
+  if (s->occupant == next) return 0;
+  return dyco__shared_install(s, next);
+}
+
+static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
+                                 dyco_coroutine *next) {
+  s->running = next;
+  next->sched_count++;
+  s->switches++;
+  ctx_switch(&self->ctx, &next->ctx);
+  after_switch(s);
+}
+
+void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
+  dyco_coroutine *next = pick_next(s);
+  if (DYCO__LIKELY(next != NULL)) {
+    if (next->flags & DYCO__F_PRIVATE) {
+      if (DYCO__UNLIKELY(!(next->flags & DYCO__F_STARTED))) {
+        dyco__co_make_context(s, next);
+      }
+      resume_direct(s, self, next);
+      return;
+    }
+    if (s->occupant == next ||
+        ((self->flags & DYCO__F_PRIVATE) &&
+         dyco__shared_install(s, next) == 0)) {
+      resume_direct(s, self, next);
+      return;
+    }
+  }
+  s->handoff = next;
+  s->running = NULL;
+  s->switches++;
+  ctx_switch(&self->ctx, &s->loop);
+  after_switch(s);
+}
+
+/* Every coroutine starts here, on its own stack. */
+static void co_main(void *arg) {
+  dyco_coroutine *co = (dyco_coroutine *)arg;
+  dyco_schedule *s = co->sched;
+  after_switch(s);
+  proc_coroutine func = co->u.start.func;
+  void *farg = co->u.start.arg;
+  co->u.saved.bytes = NULL;
+  co->u.saved.len = 0;
+  co->u.saved.cap = 0;
+  set_state(co, DYCO__RUNNING);
+  func(farg);
+  dyco__co_exit(s, co);
+}
+
+void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
+  char *stack;
+  size_t size;
+  if (co->flags & DYCO__F_PRIVATE) {
+    dyco__ext *e = dyco__ext_get(s, co, 0);
+    stack = e->stack;
+    size = e->stack_size;
+  } else {
+    stack = s->shared_base;
+    size = s->shared_size;
+  }
+#if DYCO_CONTEXT_SP_ONLY
+  dyco_context made;
+  dyco_context_make(&made, stack, size, co_main, co);
+  co->ctx.sp = made.sp;
+#else
+  dyco_context_make(&co->ctx, stack, size, co_main, co);
+#endif
+  co->flags |= DYCO__F_STARTED;
+}
+
+/* --- Ending -------------------------------------------------------------- */
+
+void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
+  dyco__ext *e = dyco__ext_get(s, co, 0);
+  if (e != NULL && e->locals != NULL) dyco__locals_destroy(e);
+  set_state(co, DYCO__KILLED);
+  s->zombie = co;
+  dyco__switch_out(s, co);
+  /* Nothing switches back to a zombie. */
+  fprintf(stderr, "dyco: coroutine %d resumed after it ended\n", co->cid);
+  abort();
+}
+
+void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
+  if (co->heap_index >= 0) dyco__timer_remove(s, co);
+  dyco__ext *e = dyco__ext_get(s, co, 0);
+  if (e != NULL) {
+    if (e->locals != NULL) dyco__locals_destroy(e);
+    if (co->flags & DYCO__F_POOL) {
+      dyco__pool_release(s, co, e);
+    } else if (e->stack != NULL && e->stack_from_cache) {
+      dyco__stack_put(s, e->stack, e->stack_size);
+    }
+    dyco__ext_free(s, co);
+  }
+  if (s->occupant == co) s->occupant = NULL;
+  if (co->flags & DYCO__F_STARTED) {
+    dyco__shared_forget(s, co);
+#if !DYCO_CONTEXT_SP_ONLY
+    dyco_context_destroy(&co->ctx);
+#endif
+  }
+  slot_give_back(s, co);
+  dyco__slab_free(&s->slab, co, sizeof *co);
+  s->count--;
+  s->finished++;
+}
+
+/* --- The loop ------------------------------------------------------------ */
+
+static void inbox_drain(dyco_schedule *s) {
+  if (__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) == NULL) return;
+  dyco__inbox_item *list =
+      __atomic_exchange_n(&s->inbox, NULL, __ATOMIC_ACQUIRE);
+  /* The stack came newest first: reverse it to keep the senders' order. */
+  dyco__inbox_item *fifo = NULL;
+  while (list != NULL) {
+    dyco__inbox_item *next = list->next;
+    list->next = fifo;
+    fifo = list;
+    list = next;
+  }
+  while (fifo != NULL) {
+    dyco__inbox_item *it = fifo;
+    fifo = it->next;
+    if (it->co != NULL) {
+      dyco__make_ready(s, it->co);
+      __atomic_fetch_sub(&s->pending_wakes, 1, __ATOMIC_RELEASE);
+    } else {
+      int err;
+      dyco_coroutine *co = dyco__co_new(s, it->func, it->arg, 0, &err);
+      if (co != NULL) {
+        dyco__make_ready(s, co);
+      } else {
+        fprintf(stderr,
+                "dyco: scheduler %d could not create a coroutine handed "
+                "over by another thread (%s)\n",
+                s->id, strerror(-err));
+      }
+    }
+    free(it);
+  }
+}
+
+/* Between rounds: what other threads sent, due timers, ready fds; blocks
+ * when nothing is ready. */
+static void gather(dyco_schedule *s) {
+  inbox_drain(s);
+  runq_append(&s->urgent, &s->urgent_later);
+  runq_append(&s->normal, &s->normal_later);
+  uint64_t now = dyco__now_ns();
+  if (s->heap_len != 0) dyco__timers_fire(s, now);
+  if (s->urgent.count + s->normal.count != 0) {
+    if (s->fd_waiters != 0) dyco__poll(s, 0);
+    return;
+  }
+  if (s->count == 0) return;
+  int64_t wait = dyco__timer_next(s, now);
+  if (s->loopwait_ns > 0 && (wait < 0 || wait > s->loopwait_ns)) {
+    wait = s->loopwait_ns;
+  }
+  /* Say we sleep before looking at the inbox one last time: a thread that
+   * pushes after our look sees the flag and writes the eventfd. */
+  __atomic_store_n(&s->sleeping_in_poll, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST) != NULL) wait = 0;
+  dyco__poll(s, wait);
+  __atomic_store_n(&s->sleeping_in_poll, 0, __ATOMIC_RELAXED);
+  inbox_drain(s);
+  if (s->heap_len != 0) dyco__timers_fire(s, dyco__now_ns());
+}
+
+static void run_round(dyco_schedule *s) {
+  s->budget = (int32_t)(s->urgent.count + s->normal.count) + 256;
+  dyco_coroutine *next = pick_next(s);
+  while (next != NULL) {
+    if (prepare(s, next) != 0) {
+      /* No memory to save the shared stack's owner: try again next round. */
+      runq_push(&s->normal_later, next);
+      next = pick_next(s);
+      continue;
+    }
+    s->running = next;
+    next->sched_count++;
+    s->switches++;
+    ctx_switch(&s->loop, &next->ctx);
+    after_switch(s);
+    next = s->handoff;
+    s->handoff = NULL;
+  }
+  s->running = NULL;
+}
+
+int dyco__loop(dyco_schedule *s) {
+  for (;;) {
+    if (s->aborting) return -ECANCELED;
+    if (s->stop) {
+      s->stop = 0;
+      return 1;
+    }
+    gather(s);
+    if (s->count == 0 &&
+        __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) == NULL) {
+      return 0;
+    }
+    run_round(s);
+  }
+}
+
+/* --- Shutdown ------------------------------------------------------------- */
+
+void dyco__kill_all(dyco_schedule *s) {
+  /* Nothing can be waiting any more once each waiter is claimed here; wakes
+   * other threads claimed first are on their way: wait for them. */
+  for (uint32_t i = 1; i < s->nslots; i++) {
+    uintptr_t e = s->slots[i];
+    if (e & 1u) continue;
+    dyco_coroutine *co = (dyco_coroutine *)e;
+    if (get_state(co) == DYCO__WAITING) dyco__wait_kill(s, co);
+  }
+  while (__atomic_load_n(&s->pending_wakes, __ATOMIC_ACQUIRE) != 0 ||
+         __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL) {
+    inbox_drain(s);
+  }
+  s->urgent = s->normal = s->urgent_later = s->normal_later =
+      (dyco__runq){NULL, NULL, 0};
+  s->handoff = NULL;
+  s->running = NULL;
+  for (uint32_t i = 1; i < s->nslots; i++) {
+    uintptr_t e = s->slots[i];
+    if (e & 1u) continue;
+    dyco__co_free(s, (dyco_coroutine *)e);
+  }
+}

@@ -1,0 +1,200 @@
+/* dyco — sched layer: the coroutine calls of the public API (create, sleep,
+ * yield, abort, stacks, udata, urgency) over the core. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/internal/sched.h"
+#include "sched/internal/sys.h"
+
+static int create(proc_coroutine func, void *arg, int urgent) {
+  if (func == NULL) return -EINVAL;
+  dyco_schedule *s = dyco__sched_get();
+  if (s == NULL) return -ENOMEM;
+  int err;
+  dyco_coroutine *co = dyco__co_new(s, func, arg, urgent, &err);
+  if (co == NULL) return err;
+  dyco__make_ready(s, co);
+  return co->cid;
+}
+
+int dyco_coroutine_create(proc_coroutine func, void *arg) {
+  return create(func, arg, 0);
+}
+
+int dyco_coroutine_create_urgent(proc_coroutine func, void *arg) {
+  return create(func, arg, 1);
+}
+
+int dyco_coroutine_yield(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) return -EPERM;
+  dyco_coroutine *co = s->running;
+  __atomic_store_n(&co->state, DYCO__READY, __ATOMIC_RELAXED);
+  /* Behind everyone else of this round: back in the next one. */
+  dyco__runq *later =
+      co->flags & DYCO__F_URGENT ? &s->urgent_later : &s->normal_later;
+  co->run_next = NULL;
+  if (later->tail != NULL) {
+    later->tail->run_next = co;
+  } else {
+    later->head = co;
+  }
+  later->tail = co;
+  later->count++;
+  dyco__switch_out(s, co);
+  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
+  return 0;
+}
+
+void dyco_coroutine_sleep(uint32_t msecs) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    /* Outside a coroutine: sleep the thread, as the caller asked. */
+    struct timespec ts = {(time_t)(msecs / 1000),
+                          (long)(msecs % 1000) * 1000000L};
+    while (dyco__sys_nanosleep(&ts) != 0 && errno == EINTR) {
+    }
+    return;
+  }
+  if (msecs == 0) {
+    dyco_coroutine_yield();
+    return;
+  }
+  dyco_coroutine *co = s->running;
+  if (dyco__timer_add(s, co, dyco__now_ns() + (uint64_t)msecs * 1000000u) !=
+      0) {
+    dyco_coroutine_yield(); /* no memory for a timer: at least let go */
+    return;
+  }
+  __atomic_store_n(&co->state, DYCO__SLEEPING, __ATOMIC_RELAXED);
+  co->wait_kind = DYCO_WAIT_SLEEP;
+  s->sleeping++;
+  dyco__switch_out(s, co);
+  co->wait_kind = DYCO_WAIT_NONE;
+  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
+}
+
+void dyco_coroutine_abort(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) return;
+  dyco__co_exit(s, s->running);
+}
+
+int dyco_coroutine_coroID(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) return -EPERM;
+  return s->running->cid;
+}
+
+/* --- Stacks -------------------------------------------------------------- */
+
+int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
+  dyco_schedule *s = dyco__tls_sched;
+  dyco_coroutine *co = dyco__co_find(s, cid);
+  if (co == NULL) return -ESRCH;
+  if (co->flags & DYCO__F_STARTED) return -EBUSY;
+  if (co->flags & DYCO__F_POOL) return -EBUSY; /* the pool owns its stack */
+  dyco__ext *e = dyco__ext_get(s, co, stacksize != 0);
+  /* Whatever it had goes first. */
+  if (e != NULL && e->stack != NULL) {
+    if (e->stack_from_cache) dyco__stack_put(s, e->stack, e->stack_size);
+    e->stack = NULL;
+    e->stack_size = 0;
+    e->stack_from_cache = 0;
+    co->flags &= (uint16_t)~DYCO__F_PRIVATE;
+  }
+  if (stacksize == 0) return 0;
+  if (e == NULL) return -ENOMEM;
+  if (stacksize < DYCO_CONTEXT_STACK_MIN) return -EINVAL;
+  if (stackptr != NULL) {
+    e->stack = (char *)stackptr;
+    e->stack_size = stacksize;
+    e->stack_from_cache = 0;
+  } else {
+    size_t got;
+    char *st = dyco__stack_get(s, stacksize, &got);
+    if (st == NULL) return -ENOMEM;
+    e->stack = st;
+    e->stack_size = got;
+    e->stack_from_cache = 1;
+  }
+  co->flags |= DYCO__F_PRIVATE;
+  return 1;
+}
+
+int dyco_coroutine_getStack(int cid, void **stackptr, size_t *stacksize) {
+  dyco_schedule *s = dyco__tls_sched;
+  dyco_coroutine *co = dyco__co_find(s, cid);
+  if (co == NULL) return -ESRCH;
+  void *p;
+  size_t n;
+  int priv = (co->flags & DYCO__F_PRIVATE) != 0;
+  if (priv) {
+    dyco__ext *e = dyco__ext_get(s, co, 0);
+    p = e->stack;
+    n = e->stack_size;
+  } else {
+    p = s->shared_base;
+    n = s->shared_size;
+  }
+  if (stackptr != NULL) *stackptr = p;
+  if (stacksize != NULL) *stacksize = n;
+  return priv;
+}
+
+int dyco_coroutine_checkStack(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) return -EPERM;
+  dyco_coroutine *co = s->running;
+  size_t size;
+  if (co->flags & DYCO__F_PRIVATE) {
+    size = dyco__ext_get(s, co, 0)->stack_size;
+  } else {
+    size = s->shared_size;
+  }
+  size_t used = dyco__co_stack_used(s, co);
+  return used > size / 8 * 7 ? 1 : 0;
+}
+
+/* --- Udata, counts, urgency ----------------------------------------------- */
+
+int dyco_coroutine_setUdata(int cid, void *udata) {
+  dyco_schedule *s = dyco__tls_sched;
+  dyco_coroutine *co = dyco__co_find(s, cid);
+  if (co == NULL) return -ESRCH;
+  dyco__ext *e = dyco__ext_get(s, co, udata != NULL);
+  if (e == NULL) return udata == NULL ? 0 : -ENOMEM;
+  e->udata = udata;
+  return 0;
+}
+
+int dyco_coroutine_getUdata(int cid, void **udata) {
+  if (udata == NULL) return -EINVAL;
+  dyco_schedule *s = dyco__tls_sched;
+  dyco_coroutine *co = dyco__co_find(s, cid);
+  if (co == NULL) return -ESRCH;
+  dyco__ext *e = dyco__ext_get(s, co, 0);
+  *udata = e != NULL ? e->udata : NULL;
+  return 0;
+}
+
+int dyco_coroutine_getSchedCount(int cid) {
+  dyco_coroutine *co = dyco__co_find(dyco__tls_sched, cid);
+  if (co == NULL) return -ESRCH;
+  return (int)(co->sched_count & 0x7fffffff);
+}
+
+int dyco_coroutine_setUrgent(int cid) {
+  dyco_coroutine *co = dyco__co_find(dyco__tls_sched, cid);
+  if (co == NULL) return -ESRCH;
+  co->flags |= DYCO__F_URGENT;
+  return 0;
+}
+
+int dyco_coroutine_unsetUrgent(int cid) {
+  dyco_coroutine *co = dyco__co_find(dyco__tls_sched, cid);
+  if (co == NULL) return -ESRCH;
+  co->flags &= (uint16_t)~DYCO__F_URGENT;
+  return 0;
+}

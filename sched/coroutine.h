@@ -1,0 +1,171 @@
+/* dyco — sched layer: coroutines. Create them, let them sleep, wait on file
+ * descriptors, yield; their stacks, user data and coroutine-local storage. */
+#ifndef DYCO_SCHED_COROUTINE_H_
+#define DYCO_SCHED_COROUTINE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The function a coroutine runs. When it returns, the coroutine ends (and a
+ * pool coroutine goes back to its pool). */
+typedef void (*proc_coroutine)(void *arg);
+
+/* Coroutine ids (cid) are > 0 and unique among the live coroutines of one
+ * scheduler; an id is not reused until about 127 other coroutines have had
+ * its slot, so a stale id is almost always rejected. Functions that take a
+ * cid look it up in the calling thread's scheduler. Each call that needs a
+ * running coroutine returns -EPERM (or does nothing, for void functions)
+ * when called outside one. */
+
+/* dyco_coroutine_create makes a coroutine that will run func(arg) on this
+ * thread's scheduler (created on first use), after the coroutines already
+ * ready. It does not block and does not run func yet. Returns the cid, or
+ * -EINVAL for a NULL func, -ENOMEM, or -EAGAIN when the scheduler already
+ * holds its maximum of 16,777,215 coroutines. */
+int dyco_coroutine_create(proc_coroutine func, void *arg);
+
+/* dyco_coroutine_create_urgent is dyco_coroutine_create for an urgent
+ * coroutine: it runs before every normal one that is ready (see
+ * dyco_coroutine_setUrgent). Same returns. */
+int dyco_coroutine_create_urgent(proc_coroutine func, void *arg);
+
+/* dyco_coroutine_sleep suspends the running coroutine for at least msecs
+ * milliseconds; 0 just yields. Outside a coroutine it does nothing. */
+void dyco_coroutine_sleep(uint32_t msecs);
+
+/* dyco_coroutine_yield lets every other ready coroutine run once, then
+ * continues. Returns 0, or -EPERM outside a coroutine. */
+int dyco_coroutine_yield(void);
+
+/* dyco_coroutine_abort ends the running coroutine at once, as if its
+ * function had returned (its coroutine-local values are destroyed, a pool
+ * coroutine goes back to its pool). Never returns inside a coroutine; does
+ * nothing outside one. */
+void dyco_coroutine_abort(void);
+
+/* dyco_coroutine_waitRead, waitWrite and waitRW suspend the running
+ * coroutine until fd is readable, writable, or either, or until timeout ms
+ * pass (-1: no limit; 0: just look). Return the ready events (> 0, a mask of
+ * EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP), 0 on timeout, -EBADF
+ * when fd is invalid or is closed (through dyco) while waiting, -EPERM
+ * outside a coroutine, -ENOMEM. Any number of coroutines may wait on one fd,
+ * for reading, writing or both. The fd is registered with the scheduler's
+ * epoll once and stays registered until it is closed. */
+int dyco_coroutine_waitRead(int fd, int timeout);
+int dyco_coroutine_waitWrite(int fd, int timeout);
+int dyco_coroutine_waitRW(int fd, int timeout);
+
+/* dyco_coroutine_coroID returns the running coroutine's cid, or -EPERM
+ * outside a coroutine. */
+int dyco_coroutine_coroID(void);
+
+/* dyco_coroutine_setStack gives coroutine cid, which must not have started
+ * yet, a private stack: [stackptr, stackptr + stacksize) if stackptr is not
+ * NULL (yours to free after the coroutine ends; no guard page), or one of
+ * stacksize bytes that dyco takes from its cache, with a guard page below
+ * it, if stackptr is NULL. stacksize 0 cancels a private stack: the
+ * coroutine runs on the scheduler's shared stack again. Returns 1 when set,
+ * 0 when cancelled, -ESRCH for an unknown cid, -EBUSY when the coroutine has
+ * started, -EINVAL for a stack under DYCO_CONTEXT_STACK_MIN, -ENOMEM. */
+int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize);
+
+/* dyco_coroutine_getStack stores the stack coroutine cid runs on in
+ * *stackptr and *stacksize (either may be NULL). Returns 1 for a private
+ * stack, 0 for the scheduler's shared stack, -ESRCH for an unknown cid. */
+int dyco_coroutine_getStack(int cid, void **stackptr, size_t *stacksize);
+
+/* dyco_coroutine_checkStack returns 1 when the running coroutine has used
+ * more than 7/8 of its stack (time to stop recursing), 0 when it is safe,
+ * -EPERM outside a coroutine. */
+int dyco_coroutine_checkStack(void);
+
+/* dyco_coroutine_setUdata and getUdata store and fetch one pointer of yours
+ * per coroutine. 0 on success, -ESRCH for an unknown cid, -EINVAL for a
+ * NULL udata pointer (get). */
+int dyco_coroutine_setUdata(int cid, void *udata);
+int dyco_coroutine_getUdata(int cid, void **udata);
+
+/* dyco_coroutine_getSchedCount returns how many times coroutine cid has been
+ * given the CPU, or -ESRCH. */
+int dyco_coroutine_getSchedCount(int cid);
+
+/* dyco_coroutine_setUrgent marks coroutine cid urgent: whenever it is ready
+ * it runs before every ready normal coroutine. An urgent coroutine that
+ * yields waits for the others to have had their turn, so normal coroutines
+ * are delayed, never starved. unsetUrgent makes it normal again. Both take
+ * effect the next time the coroutine becomes ready. 0, or -ESRCH. */
+int dyco_coroutine_setUrgent(int cid);
+int dyco_coroutine_unsetUrgent(int cid);
+
+/* --- Coroutine-local storage, in the spirit of pthread keys ------------- */
+
+/* dyco_coroutine_keyCreate makes a key under which every coroutine of every
+ * thread can keep its own value, NULL until set. When a coroutine that has a
+ * non-NULL value ends (or is killed), destructor(value) is called, unless
+ * destructor is NULL. Returns 0 and stores the key in *key, -EINVAL for a
+ * NULL key, -EAGAIN when all DYCO_COROUTINE_KEYS_MAX keys are in use. */
+#define DYCO_COROUTINE_KEYS_MAX 128
+int dyco_coroutine_keyCreate(int *key, void (*destructor)(void *));
+
+/* dyco_coroutine_keyDelete frees key for reuse; values still held under it
+ * are forgotten without calling the destructor (as pthread_key_delete).
+ * 0, or -EINVAL for a key not in use. */
+int dyco_coroutine_keyDelete(int key);
+
+/* dyco_coroutine_setLocal stores value under key for the running coroutine.
+ * 0, -EINVAL for a key not in use, -EPERM outside a coroutine, -ENOMEM. */
+int dyco_coroutine_setLocal(int key, const void *value);
+
+/* dyco_coroutine_getLocal returns the running coroutine's value under key,
+ * NULL when unset, for a bad key, or outside a coroutine. */
+void *dyco_coroutine_getLocal(int key);
+
+/* --- Introspection ----------------------------------------------------- */
+
+/* What a coroutine is doing. */
+typedef enum dyco_coroutine_state {
+  DYCO_COROUTINE_NEW = 0,  /* created, has not run yet */
+  DYCO_COROUTINE_READY,    /* waiting for its turn */
+  DYCO_COROUTINE_RUNNING,  /* has the CPU */
+  DYCO_COROUTINE_SLEEPING, /* in dyco_coroutine_sleep */
+  DYCO_COROUTINE_WAITING,  /* on a file descriptor or a wait queue */
+  DYCO_COROUTINE_STATES
+} dyco_coroutine_state;
+
+/* What a waiting coroutine waits on. */
+typedef enum dyco_coroutine_wait {
+  DYCO_WAIT_NONE = 0,
+  DYCO_WAIT_READ,   /* fd readable */
+  DYCO_WAIT_WRITE,  /* fd writable */
+  DYCO_WAIT_RW,     /* fd readable or writable */
+  DYCO_WAIT_QUEUE,  /* a wait queue: a channel, semaphore, pool, ... */
+  DYCO_WAIT_SLEEP   /* a timer only */
+} dyco_coroutine_wait;
+
+typedef struct dyco_coroutine_info {
+  int cid;
+  dyco_coroutine_state state;
+  dyco_coroutine_wait wait;
+  int fd;              /* the fd waited on, or -1 */
+  const void *queue;   /* the wait queue waited on, or NULL */
+  int64_t timeout_ms;  /* ms until its timeout, -1 when none */
+  int urgent;          /* 1 when urgent */
+  int private_stack;   /* 1 on a private stack, 0 on the shared stack */
+  size_t stack_size;   /* bytes of the stack it runs on */
+  size_t stack_used;   /* bytes in use when it last stopped (or now) */
+  uint32_t sched_count;
+} dyco_coroutine_info;
+
+/* dyco_coroutine_getInfo fills *info for coroutine cid of this thread's
+ * scheduler. 0, -ESRCH, or -EINVAL for a NULL info. */
+int dyco_coroutine_getInfo(int cid, dyco_coroutine_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DYCO_SCHED_COROUTINE_H_ */

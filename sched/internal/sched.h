@@ -1,0 +1,391 @@
+/* dyco — sched layer, private: the coroutine and scheduler structures and the
+ * functions the sched sources share. Not for use outside sched/. */
+#ifndef DYCO_SCHED_INTERNAL_SCHED_H_
+#define DYCO_SCHED_INTERNAL_SCHED_H_
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "context/context.h"
+#include "sched/coroutine.h"
+#include "sched/internal/slab.h"
+#include "sched/pool.h"
+#include "sched/schedule.h"
+#include "sched/wait.h"
+
+typedef struct dyco_coroutine dyco_coroutine;
+
+#define DYCO__LIKELY(x) __builtin_expect(!!(x), 1)
+#define DYCO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* --- Coroutine states (dyco_coroutine.state, read and written atomically:
+ * wakers on other threads claim a waiting coroutine with a CAS) --------- */
+enum {
+  DYCO__NEW = 0,   /* created, not started, queued to run */
+  DYCO__READY,     /* queued to run */
+  DYCO__RUNNING,   /* has the CPU */
+  DYCO__SLEEPING,  /* in the timer heap only */
+  DYCO__WAITING,   /* on a wait queue (and maybe the timer heap): claimable */
+  DYCO__WOKEN,     /* claimed by a waker, on its way to a run queue */
+  DYCO__TIMEDOUT,  /* claimed by its timer, on its way to a run queue */
+  DYCO__KILLED     /* claimed by the scheduler's shutdown */
+};
+
+/* --- dyco_coroutine.flags ------------------------------------------------ */
+enum {
+  DYCO__F_URGENT = 1 << 0,  /* runs before normal coroutines */
+  DYCO__F_PRIVATE = 1 << 1, /* has a private stack (see its ext) */
+  DYCO__F_STARTED = 1 << 2, /* its context has been made */
+  DYCO__F_SAVED = 1 << 3,   /* u.saved holds its shared-stack bytes */
+  DYCO__F_EXT = 1 << 4,     /* has an ext record */
+  DYCO__F_POOL = 1 << 5     /* belongs to a pool (see its ext) */
+};
+
+/* A node on a wait queue. Each coroutine embeds one, for waits on a single
+ * queue; dyco_waitq_waitAny allocates extended ones (qtag's low bit set).
+ * A node may stay on its queue after its coroutine was claimed (by its
+ * timer, say): wakers drop such nodes, or the coroutine unlinks its own when
+ * it runs again. Nothing but the coroutine itself and the queue's lock
+ * holders ever touch a node. */
+struct dyco_waitnode {
+  struct dyco_waitnode *next;
+  struct dyco_waitnode *prev;
+  uintptr_t qtag; /* the dyco_waitq it is on (| 1 if extended), 0 if none */
+};
+
+typedef struct dyco__waitnode_ext {
+  struct dyco_waitnode node;
+  dyco_coroutine *co;
+  int index; /* its place in waitAny's array */
+  int won;   /* set by the waker that picked this node */
+} dyco__waitnode_ext;
+
+/* How a coroutine keeps its context: just the stack pointer, unless a
+ * sanitizer or valgrind wants the whole dyco_context at every switch. */
+#if DYCO_CONTEXT_SP_ONLY
+typedef struct dyco__ctx {
+  void *sp;
+} dyco__ctx;
+#else
+typedef dyco_context dyco__ctx;
+#endif
+
+/* A coroutine: 104 bytes on 64-bit targets without a tool configured. What
+ * most coroutines never use (udata, coroutine-local values, private stack,
+ * pool) lives in a separate dyco__ext, found by slot. */
+struct dyco_coroutine {
+  dyco__ctx ctx;
+  dyco_coroutine *run_next; /* link in a run queue */
+  struct dyco_waitnode node;
+  dyco_schedule *sched;
+  union {
+    struct {
+      proc_coroutine func;
+      void *arg;
+    } start; /* until it starts */
+    struct {
+      char *bytes; /* its shared-stack bytes, while another coroutine */
+      uint32_t len; /* has the shared stack */
+      uint32_t cap;
+    } saved; /* once started */
+  } u;
+  uint64_t deadline;  /* ns on CLOCK_MONOTONIC, while in the timer heap */
+  intptr_t wake;      /* the value a waker hands over */
+  int32_t cid;
+  int32_t heap_index; /* place in the timer heap, -1 when not there */
+  uint32_t sched_count;
+  int32_t state;      /* DYCO__NEW..., atomic */
+  uint16_t flags;     /* DYCO__F_... */
+  uint8_t wait_kind;  /* dyco_coroutine_wait */
+  uint8_t unused;
+};
+
+/* The cold part of a coroutine. */
+typedef struct dyco__local {
+  void *value;
+  uint32_t key_gen;
+} dyco__local;
+
+typedef struct dyco__ext {
+  void *udata;
+  dyco__local *locals; /* indexed by key */
+  uint32_t nlocals;
+  uint32_t stack_from_cache; /* 1: stack came from the stack cache */
+  char *stack;               /* private stack, NULL when shared */
+  size_t stack_size;
+  dyco_coropool *pool;
+} dyco__ext;
+
+/* A FIFO of coroutines queued to run, linked through run_next. */
+typedef struct dyco__runq {
+  dyco_coroutine *head;
+  dyco_coroutine *tail;
+  uint32_t count;
+} dyco__runq;
+
+/* Per file descriptor: who waits for what. Pages of these never move, so
+ * wait queues inside them can be pointed at. */
+typedef struct dyco__fdslot {
+  dyco_waitq readers;
+  dyco_waitq writers;
+  dyco_waitq either;
+  int registered; /* added to the scheduler's epoll */
+} dyco__fdslot;
+
+#define DYCO__FD_PAGE 256
+
+/* Private stacks of one size, carved from shared mappings. */
+typedef struct dyco__stack_class {
+  size_t size;  /* usable bytes (a multiple of the page size) */
+  char **free;  /* free stacks: the lowest usable address of each */
+  uint32_t nfree;
+  uint32_t cap;
+  uint32_t in_use;
+} dyco__stack_class;
+
+typedef struct dyco__stack_map {
+  char *base;
+  size_t bytes;
+} dyco__stack_map;
+
+typedef struct dyco__stack_cache {
+  dyco__stack_class *classes;
+  uint32_t nclasses;
+  dyco__stack_map *maps;
+  uint32_t nmaps;
+  uint32_t maps_cap;
+} dyco__stack_cache;
+
+/* Something handed to a scheduler by another thread. */
+typedef struct dyco__inbox_item {
+  struct dyco__inbox_item *next;
+  dyco_coroutine *co;  /* a coroutine to make ready, or NULL for: */
+  proc_coroutine func; /* a coroutine to create */
+  void *arg;
+} dyco__inbox_item;
+
+struct dyco_schedule {
+  /* The running coroutine; NULL while the scheduler's own loop runs. */
+  dyco_coroutine *running;
+  dyco__ctx loop; /* the loop's context, on the thread's own stack */
+
+  /* Run queues for this round; yielders go to the *_later ones. */
+  dyco__runq urgent;
+  dyco__runq normal;
+  dyco__runq urgent_later;
+  dyco__runq normal_later;
+  int32_t budget;            /* picks left in this round */
+  dyco_coroutine *handoff;   /* for the loop: switch to this one next */
+  dyco_coroutine *zombie;    /* ended; freed right after the next switch */
+
+  /* The shared stack, with a guard below it. */
+  char *shared_base;
+  size_t shared_size;
+  char *shared_map;
+  size_t shared_map_size;
+  dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
+
+  /* Coroutines by slot: a pointer, or a free entry (odd) holding the next
+   * free slot and the slot's generation. */
+  uintptr_t *slots;
+  uint32_t nslots;
+  uint32_t free_head; /* 0: none (slot 0 is never used) */
+  uint32_t free_tail;
+  dyco__ext ***ext_dir; /* ext records by slot, in pages of DYCO__EXT_PAGE */
+  uint32_t ext_dir_len;
+  uint32_t count;      /* live coroutines */
+  uint32_t sleeping;   /* of which in dyco_coroutine_sleep */
+  uint32_t waiting;    /* of which waiting on a queue or fd */
+
+  /* Timers: a binary min-heap on deadline. */
+  dyco_coroutine **heap;
+  uint32_t heap_len;
+  uint32_t heap_cap;
+
+  /* epoll and the fd table. */
+  int epfd;
+  uint32_t fd_waiters;
+  dyco__fdslot **fd_dir;
+  uint32_t fd_dir_len;
+
+  /* The inbox: a lock-free stack other threads push onto; the eventfd
+   * wakes this thread when it sleeps in epoll_wait. */
+  dyco__inbox_item *inbox; /* atomic */
+  int sleeping_in_poll;    /* atomic: 1 while in (or about to be in) epoll_wait */
+  int evfd;
+  uint32_t pending_wakes; /* atomic: wakes from other threads in flight */
+
+  dyco__stack_cache stacks;
+  dyco__slab slab;
+
+  int64_t loopwait_ns; /* 0: no limit */
+  int id;
+  pthread_t thread;
+  void *udata;
+  int in_run;
+  int stop;
+  int aborting;
+  size_t page;
+
+  /* The alternate signal stack this thread got for overflow reports. */
+  void *altstack;
+  size_t altstack_size;
+
+  uint64_t created;
+  uint64_t finished;
+  uint64_t switches;
+  uint64_t saves;
+  uint64_t save_bytes;
+  uint64_t polls;
+};
+
+#define DYCO__EXT_PAGE 512
+#define DYCO__MAX_SLOTS ((1u << 24) - 1)
+#define DYCO__GEN_SHIFT 24
+#define DYCO__GEN_MASK 0x7fu
+
+/* --- schedule.c ---------------------------------------------------------- */
+
+/* This thread's scheduler, or NULL. */
+extern __thread dyco_schedule *dyco__tls_sched;
+
+/* This thread's scheduler, created with the defaults if needed; NULL when
+ * out of memory. */
+dyco_schedule *dyco__sched_get(void);
+
+/* Gives coroutine co (claimed by this thread or another) to its scheduler:
+ * at once when that is this thread's, through its inbox otherwise. */
+void dyco__deliver(dyco_coroutine *co);
+
+/* Pushes an item to s's inbox and wakes s's thread if it sleeps. */
+void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item);
+
+static inline uint64_t dyco__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --- core.c: creating, switching, ending --------------------------------- */
+
+/* Creates a coroutine in s, NEW and not yet queued (dyco__make_ready does
+ * that). Returns it (its cid is set), or NULL with *err set to a negative
+ * errno. */
+dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
+                             int urgent, int *err);
+
+/* Queues co to run in this round (urgent or normal). */
+void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co);
+
+/* The running coroutine `self` (its state and queues already set) gives up
+ * the CPU; returns when it runs again. */
+void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self);
+
+/* Ends the running coroutine. */
+void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co)
+    __attribute__((noreturn));
+
+/* Frees a coroutine that is not running and is in no queue of this
+ * scheduler (its destructors run, its stack goes back). */
+void dyco__co_free(dyco_schedule *s, dyco_coroutine *co);
+
+/* Coroutine by cid in s, or NULL. */
+dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid);
+
+/* The loop of dyco_schedule_run: runs rounds until a stop. */
+int dyco__loop(dyco_schedule *s);
+
+/* Kills every coroutine of s (used by abort and free). */
+void dyco__kill_all(dyco_schedule *s);
+
+/* The ext record of co, created if `create`; NULL if none / no memory. */
+dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create);
+void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
+
+/* --- stack.c: the shared stack and the private stack cache -------------- */
+
+int dyco__shared_stack_init(dyco_schedule *s, size_t size);
+void dyco__shared_stack_destroy(dyco_schedule *s);
+
+/* Makes `next` the owner of the shared stack: saves the current owner's
+ * bytes, then restores next's (or lays out its first frame). Must run off
+ * the shared stack. Returns 0 or -ENOMEM. */
+int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next);
+
+/* Releases co's saved shared-stack bytes. */
+void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co);
+
+/* A private stack of at least `size` bytes from s's cache, guarded below;
+ * stores its usable size in *got. NULL when out of memory. */
+char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got);
+void dyco__stack_put(dyco_schedule *s, char *stack, size_t size);
+void dyco__stack_cache_destroy(dyco_schedule *s);
+size_t dyco__stack_guard_size(void);
+
+/* Sets up the overflow report for this thread (handler + alternate signal
+ * stack); undone by dyco__overflow_thread_done. */
+void dyco__overflow_thread_init(dyco_schedule *s);
+void dyco__overflow_thread_done(dyco_schedule *s);
+
+/* Makes co's context on its private stack or (already installed) on the
+ * shared stack. */
+void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co);
+
+/* Bytes of stack co uses (now, if running, else when it stopped). */
+size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co);
+
+/* --- timer.c ------------------------------------------------------------- */
+
+int dyco__timer_add(dyco_schedule *s, dyco_coroutine *co, uint64_t deadline);
+void dyco__timer_remove(dyco_schedule *s, dyco_coroutine *co);
+/* Fires every timer due at `now`; returns how many. */
+int dyco__timers_fire(dyco_schedule *s, uint64_t now);
+/* ns until the next timer (0 if due), or -1 when there is none. */
+int64_t dyco__timer_next(dyco_schedule *s, uint64_t now);
+
+/* Deadline for a timeout in ms (> 0) from now. */
+static inline uint64_t dyco__deadline(int timeout_ms) {
+  return dyco__now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+/* --- wait.c -------------------------------------------------------------- */
+
+/* The common part of every single-queue wait: queues the running coroutine
+ * on q with wait kind `kind`, suspends, and sorts out the outcome. */
+int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
+                  intptr_t *result);
+
+/* Called by the timer for a coroutine in the WAITING state: claims it and
+ * queues it to run. Touches no wait queue. */
+void dyco__wait_timed_out(dyco_schedule *s, dyco_coroutine *co);
+
+/* Claims a waiting co for shutdown and takes it off whatever it waits on.
+ * When another thread claimed it first, its wake is in flight: the caller
+ * waits for it to arrive through the inbox. */
+void dyco__wait_kill(dyco_schedule *s, dyco_coroutine *co);
+
+/* The queue a node is on. */
+static inline dyco_waitq *dyco__node_queue(const struct dyco_waitnode *n) {
+  return (dyco_waitq *)(n->qtag & ~(uintptr_t)1);
+}
+
+/* --- poll.c -------------------------------------------------------------- */
+
+int dyco__poll_init(dyco_schedule *s);
+void dyco__poll_destroy(dyco_schedule *s);
+/* Waits at most timeout_ns (-1: no limit) for fds and the inbox' eventfd;
+ * wakes the coroutines whose fds are ready. */
+void dyco__poll(dyco_schedule *s, int64_t timeout_ns);
+/* The fd an fd wait queue belongs to, or -1. */
+int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q);
+
+/* --- pool.c / local.c ------------------------------------------------------ */
+
+/* A pool coroutine's stack and slot go back to its pool. */
+void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *ext);
+/* Runs co's coroutine-local destructors. */
+void dyco__locals_destroy(dyco__ext *ext);
+
+#endif /* DYCO_SCHED_INTERNAL_SCHED_H_ */

@@ -1,0 +1,92 @@
+// dyco — sched layer, tests only: a fixture that gives each test a fresh
+// scheduler and frees it afterwards, and small helpers.
+#ifndef DYCO_SCHED_INTERNAL_TESTING_H_
+#define DYCO_SCHED_INTERNAL_TESTING_H_
+
+#include <stdlib.h>
+#include <time.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+extern "C" {
+#include "sched/coroutine.h"
+#include "sched/pool.h"
+#include "sched/schedule.h"
+#include "sched/wait.h"
+}
+
+namespace dyco_test {
+
+// Milliseconds on the monotonic clock.
+inline double NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// The function objects of Go(): kept until the test ends, so that those of
+// coroutines that are killed (and never return) are not leaked.
+inline std::mutex &FunctionsLock() {
+  static std::mutex m;
+  return m;
+}
+inline std::vector<std::unique_ptr<std::function<void()>>> &Functions() {
+  static std::vector<std::unique_ptr<std::function<void()>>> v;
+  return v;
+}
+
+inline std::function<void()> *Keep(std::function<void()> f) {
+  auto *heap = new std::function<void()>(std::move(f));
+  std::lock_guard<std::mutex> g(FunctionsLock());
+  Functions().emplace_back(heap);
+  return heap;
+}
+
+// Runs a std::function as a coroutine.
+inline void RunFunction(void *arg) {
+  (*static_cast<std::function<void()> *>(arg))();
+}
+
+inline int Go(std::function<void()> f) {
+  return dyco_coroutine_create(RunFunction, Keep(std::move(f)));
+}
+
+inline int GoUrgent(std::function<void()> f) {
+  return dyco_coroutine_create_urgent(RunFunction, Keep(std::move(f)));
+}
+
+// Set by --config=i386, whose qemu hangs in fork.
+inline bool NoFork() { return getenv("DYCO_TEST_NO_FORK") != nullptr; }
+
+// Under a sanitizer or an emulator everything is slower and bigger.
+inline bool Slow() {
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN) || defined(DYCO_VALGRIND)
+  return true;
+#else
+  return getenv("DYCO_TEST_EMULATED") != nullptr;
+#endif
+}
+
+class SchedTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(nullptr, dyco_schedule_self()); }
+  void TearDown() override {
+    dyco_schedule *s = dyco_schedule_self();
+    if (s != nullptr) {
+      EXPECT_EQ(0, dyco_schedule_getCoroCount()) << "coroutines left over";
+      dyco_schedule_free(s);
+    }
+    EXPECT_EQ(nullptr, dyco_schedule_self());
+    std::lock_guard<std::mutex> g(FunctionsLock());
+    Functions().clear();
+  }
+};
+
+}  // namespace dyco_test
+
+#endif  // DYCO_SCHED_INTERNAL_TESTING_H_

@@ -1,0 +1,413 @@
+/* dyco — sched layer: the per-thread scheduler. Its life (created on first
+ * use, freed with its thread), dyco_schedule_run, the cross-thread inbox,
+ * the registry of schedulers, stats and the dump. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sched/internal/sched.h"
+#include "sched/internal/sys.h"
+
+__thread dyco_schedule *dyco__tls_sched;
+
+/* --- The registry: every live scheduler, by id ------------------------- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static dyco_schedule **registry;
+static size_t registry_len;
+static size_t registry_cap;
+static int next_sched_id = 1;
+
+static int registry_add(dyco_schedule *s) {
+  pthread_mutex_lock(&registry_lock);
+  if (registry_len == registry_cap) {
+    size_t cap = registry_cap != 0 ? registry_cap * 2 : 16;
+    dyco_schedule **r =
+        (dyco_schedule **)realloc(registry, cap * sizeof *r);
+    if (r == NULL) {
+      pthread_mutex_unlock(&registry_lock);
+      return -ENOMEM;
+    }
+    registry = r;
+    registry_cap = cap;
+  }
+  registry[registry_len++] = s;
+  s->id = next_sched_id++;
+  pthread_mutex_unlock(&registry_lock);
+  return 0;
+}
+
+/* Call with registry_lock held. */
+static size_t registry_find(const dyco_schedule *s, int id) {
+  for (size_t i = 0; i < registry_len; i++) {
+    if (registry[i] == s || (s == NULL && registry[i]->id == id)) return i;
+  }
+  return (size_t)-1;
+}
+
+static void registry_remove(dyco_schedule *s) {
+  pthread_mutex_lock(&registry_lock);
+  size_t i = registry_find(s, 0);
+  if (i != (size_t)-1) registry[i] = registry[--registry_len];
+  pthread_mutex_unlock(&registry_lock);
+}
+
+/* --- Life ------------------------------------------------------------- */
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void destroy(dyco_schedule *s);
+
+/* A thread that ends frees its scheduler. */
+static void on_thread_exit(void *p) {
+  dyco_schedule *s = (dyco_schedule *)p;
+  if (s != NULL && s == dyco__tls_sched && s->running == NULL && !s->in_run) {
+    destroy(s);
+  }
+}
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
+
+static dyco_schedule *create(size_t stack_size, int *err) {
+  pthread_once(&exit_once, make_exit_key);
+  dyco_schedule *s = (dyco_schedule *)calloc(1, sizeof *s);
+  if (s == NULL) {
+    *err = -ENOMEM;
+    return NULL;
+  }
+  s->epfd = s->evfd = -1;
+  s->page = (size_t)sysconf(_SC_PAGESIZE);
+  s->thread = pthread_self();
+  dyco__slab_init(&s->slab);
+  int e = dyco__shared_stack_init(s, stack_size);
+  if (e == 0) e = dyco__poll_init(s);
+  if (e == 0) e = registry_add(s);
+  if (e != 0) {
+    dyco__poll_destroy(s);
+    dyco__shared_stack_destroy(s);
+    free(s);
+    *err = e;
+    return NULL;
+  }
+  dyco__overflow_thread_init(s);
+  dyco__tls_sched = s;
+  pthread_setspecific(exit_key, s);
+  return s;
+}
+
+dyco_schedule *dyco__sched_get(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (DYCO__LIKELY(s != NULL)) return s;
+  int err;
+  return create(DYCO_SCHEDULE_STACK_DEFAULT, &err);
+}
+
+static void destroy(dyco_schedule *s) {
+  registry_remove(s);
+  dyco__kill_all(s);
+  dyco__stack_cache_destroy(s);
+  dyco__poll_destroy(s);
+  dyco__shared_stack_destroy(s);
+  dyco__overflow_thread_done(s);
+  free(s->slots);
+  free(s->heap);
+  if (s->ext_dir != NULL) {
+    for (uint32_t i = 0; i < s->ext_dir_len; i++) free(s->ext_dir[i]);
+    free(s->ext_dir);
+  }
+  dyco__slab_destroy(&s->slab);
+  if (dyco__tls_sched == s) {
+    dyco__tls_sched = NULL;
+    pthread_setspecific(exit_key, NULL);
+  }
+  free(s);
+}
+
+int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
+  if (stack_size == 0) stack_size = DYCO_SCHEDULE_STACK_DEFAULT;
+  if (stack_size < DYCO_CONTEXT_STACK_MIN) return -EINVAL;
+  dyco_schedule *s = dyco__tls_sched;
+  int err = 0;
+  if (s == NULL) {
+    s = create(stack_size, &err);
+    if (s == NULL) return err;
+  } else {
+    size_t want = (stack_size + s->page - 1) & ~(s->page - 1);
+    if (want != s->shared_size) {
+      /* Saved stacks hold addresses inside the shared stack: it can move
+       * only while nobody has started on it. */
+      for (uint32_t i = 1; i < s->nslots; i++) {
+        uintptr_t e = s->slots[i];
+        if (e & 1u) continue;
+        const dyco_coroutine *co = (const dyco_coroutine *)e;
+        if ((co->flags & DYCO__F_STARTED) && !(co->flags & DYCO__F_PRIVATE)) {
+          return -EBUSY;
+        }
+      }
+      char *old_map = s->shared_map;
+      size_t old_size = s->shared_map_size;
+      char *old_base = s->shared_base;
+      size_t old_stack = s->shared_size;
+      err = dyco__shared_stack_init(s, stack_size);
+      if (err != 0) {
+        s->shared_map = old_map;
+        s->shared_map_size = old_size;
+        s->shared_base = old_base;
+        s->shared_size = old_stack;
+        return err;
+      }
+      munmap(old_map, old_size);
+      s->occupant = NULL;
+    }
+  }
+  s->loopwait_ns = (int64_t)(loopwait_timeout > (uint64_t)INT64_MAX / 1000000
+                                 ? INT64_MAX
+                                 : loopwait_timeout * 1000000);
+  return 0;
+}
+
+dyco_schedule *dyco_schedule_self(void) { return dyco__tls_sched; }
+
+void dyco_schedule_free(dyco_schedule *sched) {
+  if (sched == NULL) return;
+  if (sched != dyco__tls_sched) {
+    fprintf(stderr,
+            "dyco: dyco_schedule_free: scheduler %d belongs to another "
+            "thread; not freed\n",
+            sched->id);
+    return;
+  }
+  if (sched->running != NULL || sched->in_run) {
+    fprintf(stderr,
+            "dyco: dyco_schedule_free: scheduler %d is running (called from "
+            "coroutine %d); not freed\n",
+            sched->id, sched->running != NULL ? sched->running->cid : 0);
+    return;
+  }
+  destroy(sched);
+}
+
+int dyco_schedule_run(void) {
+  dyco_schedule *s = dyco__sched_get();
+  if (s == NULL) return -ENOMEM;
+  if (s->running != NULL || s->in_run) return -EDEADLK;
+  s->in_run = 1;
+  int r = dyco__loop(s);
+  s->in_run = 0;
+  if (r == -ECANCELED) destroy(s);
+  return r;
+}
+
+int dyco_schedule_schedID(void) {
+  dyco_schedule *s = dyco__sched_get();
+  return s != NULL ? s->id : -ENOMEM;
+}
+
+int dyco_schedule_setUdata(void *udata) {
+  dyco_schedule *s = dyco__sched_get();
+  if (s == NULL) return -ENOMEM;
+  s->udata = udata;
+  return 0;
+}
+
+int dyco_schedule_getUdata(void **udata) {
+  if (udata == NULL) return -EINVAL;
+  dyco_schedule *s = dyco__sched_get();
+  if (s == NULL) return -ENOMEM;
+  *udata = s->udata;
+  return 0;
+}
+
+int dyco_schedule_getCoroCount(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  return s != NULL ? (int)s->count : 0;
+}
+
+/* --- The inbox ------------------------------------------------------------ */
+
+void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item) {
+  dyco__inbox_item *head = __atomic_load_n(&s->inbox, __ATOMIC_RELAXED);
+  do {
+    item->next = head;
+  } while (!__atomic_compare_exchange_n(&s->inbox, &head, item, 1,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  /* The owner says it sleeps before its last look at the inbox: if it did
+   * not see our item, we see its flag (both sequentially consistent). */
+  if (__atomic_exchange_n(&s->sleeping_in_poll, 0, __ATOMIC_SEQ_CST)) {
+    uint64_t one = 1;
+    long n = dyco__sys_write(s->evfd, &one, sizeof one);
+    (void)n;
+  }
+}
+
+static int spawn(dyco_schedule *s, int id, proc_coroutine func, void *arg) {
+  if (func == NULL) return -EINVAL;
+  dyco__inbox_item *it = (dyco__inbox_item *)malloc(sizeof *it);
+  if (it == NULL) return -ENOMEM;
+  it->co = NULL;
+  it->func = func;
+  it->arg = arg;
+  /* Under the registry lock the scheduler cannot be freed meanwhile. */
+  pthread_mutex_lock(&registry_lock);
+  size_t i = registry_find(s, id);
+  if (i == (size_t)-1) {
+    pthread_mutex_unlock(&registry_lock);
+    free(it);
+    return -ESRCH;
+  }
+  dyco__inbox_push(registry[i], it);
+  pthread_mutex_unlock(&registry_lock);
+  return 0;
+}
+
+int dyco_schedule_spawn(dyco_schedule *sched, proc_coroutine func, void *arg) {
+  if (sched == NULL) return -EINVAL;
+  return spawn(sched, 0, func, arg);
+}
+
+int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg) {
+  if (schedid <= 0) return -ESRCH;
+  return spawn(NULL, schedid, func, arg);
+}
+
+/* --- Scheduler calls ------------------------------------------------------ */
+
+int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset) {
+  int err = pthread_sigmask(how, set, oset);
+  return err == 0 ? 0 : -err;
+}
+
+void dyco_schedcall_stop(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s != NULL && s->running != NULL) s->stop = 1;
+}
+
+void dyco_schedcall_abort(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) return;
+  s->aborting = 1;
+  dyco__co_exit(s, s->running);
+}
+
+/* --- Introspection --------------------------------------------------------- */
+
+static int public_state(dyco_schedule *s, const dyco_coroutine *co) {
+  if (s->running == co) return DYCO_COROUTINE_RUNNING;
+  switch (__atomic_load_n(&co->state, __ATOMIC_ACQUIRE)) {
+    case DYCO__NEW:
+      return DYCO_COROUTINE_NEW;
+    case DYCO__SLEEPING:
+      return DYCO_COROUTINE_SLEEPING;
+    case DYCO__WAITING:
+      return DYCO_COROUTINE_WAITING;
+    default:
+      return DYCO_COROUTINE_READY;
+  }
+}
+
+int dyco_coroutine_getInfo(int cid, dyco_coroutine_info *info) {
+  if (info == NULL) return -EINVAL;
+  dyco_schedule *s = dyco__tls_sched;
+  dyco_coroutine *co = dyco__co_find(s, cid);
+  if (co == NULL) return -ESRCH;
+  memset(info, 0, sizeof *info);
+  info->cid = cid;
+  info->state = (dyco_coroutine_state)public_state(s, co);
+  info->fd = -1;
+  info->timeout_ms = -1;
+  if (info->state == DYCO_COROUTINE_SLEEPING) {
+    info->wait = DYCO_WAIT_SLEEP;
+  } else if (info->state == DYCO_COROUTINE_WAITING) {
+    info->wait = (dyco_coroutine_wait)co->wait_kind;
+    if (co->wait_kind != DYCO_WAIT_QUEUE) {
+      info->fd = dyco__poll_queue_fd(s, dyco__node_queue(&co->node));
+    } else if (co->node.qtag != 0) {
+      info->queue = dyco__node_queue(&co->node);
+    }
+  }
+  if (co->heap_index >= 0) {
+    uint64_t now = dyco__now_ns();
+    info->timeout_ms =
+        co->deadline > now ? (int64_t)((co->deadline - now) / 1000000) : 0;
+  }
+  info->urgent = (co->flags & DYCO__F_URGENT) != 0;
+  info->private_stack = (co->flags & DYCO__F_PRIVATE) != 0;
+  if (info->private_stack) {
+    info->stack_size = dyco__ext_get(s, co, 0)->stack_size;
+  } else {
+    info->stack_size = s->shared_size;
+  }
+  info->stack_used = dyco__co_stack_used(s, co);
+  info->sched_count = co->sched_count;
+  return 0;
+}
+
+int dyco_schedule_getStats(dyco_schedule_stats *st) {
+  if (st == NULL) return -EINVAL;
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL) return -ESRCH;
+  memset(st, 0, sizeof *st);
+  st->sched_id = s->id;
+  st->coroutines = s->count;
+  for (uint32_t i = 1; i < s->nslots; i++) {
+    uintptr_t e = s->slots[i];
+    if (e & 1u) continue;
+    st->by_state[public_state(s, (const dyco_coroutine *)e)]++;
+  }
+  st->created = s->created;
+  st->finished = s->finished;
+  st->switches = s->switches;
+  st->shared_stack_saves = s->saves;
+  st->shared_stack_bytes = s->save_bytes;
+  st->polls = s->polls;
+  for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
+    st->private_stacks += s->stacks.classes[i].in_use;
+    st->cached_stacks += s->stacks.classes[i].nfree;
+  }
+  return 0;
+}
+
+static const char *const state_names[] = {"new", "ready", "running",
+                                          "sleeping", "waiting"};
+static const char *const wait_names[] = {"-",     "read", "write",
+                                         "rw",    "queue", "sleep"};
+
+int dyco_schedule_dump(FILE *out) {
+  if (out == NULL) return -EINVAL;
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL) return -ESRCH;
+  fprintf(out, "dyco scheduler %d: %u coroutines\n", s->id, s->count);
+  fprintf(out, "%10s %-8s %-6s %6s %10s %8s %10s %8s\n", "cid", "state",
+          "wait", "fd", "timeout_ms", "stack", "used", "scheds");
+  int listed = 0;
+  for (uint32_t i = 1; i < s->nslots; i++) {
+    uintptr_t e = s->slots[i];
+    if (e & 1u) continue;
+    dyco_coroutine_info info;
+    if (dyco_coroutine_getInfo(((dyco_coroutine *)e)->cid, &info) != 0) {
+      continue;
+    }
+    fprintf(out, "%10d %-8s %-6s %6d %10lld %8s %10zu %8u%s\n", info.cid,
+            state_names[info.state], wait_names[info.wait], info.fd,
+            (long long)info.timeout_ms,
+            info.private_stack ? "private" : "shared", info.stack_used,
+            info.sched_count, info.urgent ? " urgent" : "");
+    listed++;
+  }
+  dyco_schedule_stats st;
+  dyco_schedule_getStats(&st);
+  fprintf(out,
+          "created %llu finished %llu switches %llu shared-stack saves %llu "
+          "(%llu bytes) polls %llu private stacks %llu (+%llu cached)\n",
+          (unsigned long long)st.created, (unsigned long long)st.finished,
+          (unsigned long long)st.switches,
+          (unsigned long long)st.shared_stack_saves,
+          (unsigned long long)st.shared_stack_bytes,
+          (unsigned long long)st.polls, (unsigned long long)st.private_stacks,
+          (unsigned long long)st.cached_stacks);
+  return listed;
+}

@@ -1,0 +1,128 @@
+/* dyco — sched layer: the per-thread scheduler. Create it (or let the first
+ * coroutine create it), run it, stop it, hand coroutines to other threads. */
+#ifndef DYCO_SCHED_SCHEDULE_H_
+#define DYCO_SCHED_SCHEDULE_H_
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sched/coroutine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One scheduler per thread. It runs that thread's coroutines, one at a
+ * time, on a shared stack (by default) or on their private stacks. */
+typedef struct dyco_schedule dyco_schedule;
+
+/* The shared stack's size when nothing else is asked for, and the least. */
+#define DYCO_SCHEDULE_STACK_DEFAULT (256 * 1024)
+
+/* dyco_schedule_create sets up this thread's scheduler: a shared stack of
+ * stack_size bytes (0: DYCO_SCHEDULE_STACK_DEFAULT) and loopwait_timeout,
+ * the longest time in ms the scheduler sleeps when no coroutine is ready
+ * (0: no limit; wake-ups by timers, file descriptors and other threads are
+ * immediate anyway). Optional: the first coroutine creates the scheduler
+ * with the defaults. Called again, or after coroutines were created, it
+ * applies the new settings; the shared stack can be resized only while no
+ * coroutine has started on it. Returns 0, -EBUSY when the shared stack is in
+ * use, -EINVAL for a stack under DYCO_CONTEXT_STACK_MIN, -ENOMEM. */
+int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout);
+
+/* dyco_schedule_run runs this thread's coroutines until none is left
+ * (returns 0), until a coroutine calls dyco_schedcall_stop (returns 1: call
+ * it again to carry on), or until one calls dyco_schedcall_abort (returns
+ * -ECANCELED: every coroutine was killed and the scheduler freed). Blocks
+ * the thread while coroutines wait. Returns -EDEADLK when called from a
+ * coroutine, -ENOMEM when a scheduler cannot be created. */
+int dyco_schedule_run(void);
+
+/* dyco_schedule_self returns this thread's scheduler, NULL when it has none
+ * (it does not create one). */
+dyco_schedule *dyco_schedule_self(void);
+
+/* dyco_schedule_free kills every coroutine of sched (running each
+ * coroutine-local destructor) and frees it; the thread gets a new scheduler
+ * on next use. Call it from sched's own thread, outside its coroutines and
+ * outside dyco_schedule_run; otherwise it prints why on stderr and does
+ * nothing. NULL is ignored. A thread's scheduler is also freed when the
+ * thread exits. */
+void dyco_schedule_free(dyco_schedule *sched);
+
+/* dyco_schedule_schedID returns the id of this thread's scheduler (> 0,
+ * unique in the process), creating the scheduler if needed; -ENOMEM. */
+int dyco_schedule_schedID(void);
+
+/* dyco_schedule_setUdata / getUdata keep one pointer of yours in this
+ * thread's scheduler. 0, -EINVAL for a NULL pointer (get), -ENOMEM. */
+int dyco_schedule_setUdata(void *udata);
+int dyco_schedule_getUdata(void **udata);
+
+/* dyco_schedule_getCoroCount returns how many coroutines this thread's
+ * scheduler holds (every state), 0 when it has no scheduler. */
+int dyco_schedule_getCoroCount(void);
+
+/* dyco_schedule_spawn hands a new coroutine func(arg) to sched, which may
+ * belong to another thread: it is created there, in that scheduler's next
+ * round, and that thread is woken if it sleeps. Safe from any thread, with or
+ * without a scheduler of its own. Returns 0 (the coroutine will be created),
+ * -EINVAL for a NULL sched or func, -ENOMEM, -ESRCH when sched has been
+ * freed. Use dyco_schedule_spawnById when the other thread may free its
+ * scheduler at any time. */
+int dyco_schedule_spawn(dyco_schedule *sched, proc_coroutine func, void *arg);
+
+/* dyco_schedule_spawnById is dyco_schedule_spawn for the scheduler whose
+ * dyco_schedule_schedID is schedid; -ESRCH when there is none (any more). */
+int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg);
+
+/* --- Calls from inside a coroutine, about its scheduler ---------------- */
+
+/* dyco_schedcall_sigprocmask changes this thread's signal mask, as
+ * pthread_sigmask (all coroutines of the thread share it). 0 or -errno. */
+int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset);
+
+/* dyco_schedcall_stop makes dyco_schedule_run return 1 as soon as the
+ * running coroutine next gives up the CPU; every coroutine keeps its state,
+ * and the next dyco_schedule_run carries on. */
+void dyco_schedcall_stop(void);
+
+/* dyco_schedcall_abort shuts the scheduler down: the running coroutine ends
+ * at once, every other coroutine is killed and freed (their coroutine-local
+ * destructors run), the scheduler is freed and dyco_schedule_run returns
+ * -ECANCELED. Outside a coroutine it does nothing. */
+void dyco_schedcall_abort(void);
+
+/* --- Introspection ----------------------------------------------------- */
+
+typedef struct dyco_schedule_stats {
+  int sched_id;
+  uint64_t coroutines;                    /* alive now */
+  uint64_t by_state[DYCO_COROUTINE_STATES]; /* alive now, per state */
+  uint64_t created;                       /* since the scheduler began */
+  uint64_t finished;                      /* ended or killed */
+  uint64_t switches;                      /* coroutine switches */
+  uint64_t shared_stack_saves;            /* copies out of the shared stack */
+  uint64_t shared_stack_bytes;            /* bytes those copies held */
+  uint64_t polls;                         /* epoll_wait calls */
+  uint64_t private_stacks;                /* private stacks in use */
+  uint64_t cached_stacks;                 /* private stacks in the cache */
+} dyco_schedule_stats;
+
+/* dyco_schedule_getStats fills *stats for this thread's scheduler. 0, or
+ * -ESRCH when the thread has none, -EINVAL for NULL. */
+int dyco_schedule_getStats(dyco_schedule_stats *stats);
+
+/* dyco_schedule_dump writes one line per coroutine of this thread's
+ * scheduler to out (id, state, what it waits on, stack use, times
+ * scheduled), then the counters. Returns the number of coroutines listed,
+ * -ESRCH when the thread has no scheduler, -EINVAL for a NULL out. */
+int dyco_schedule_dump(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DYCO_SCHED_SCHEDULE_H_ */

@@ -1,0 +1,77 @@
+/* dyco — sched layer: the per-scheduler small-block allocator. Exact 8-byte
+ * size classes and no per-block header keep an idle coroutine small. */
+#include "sched/internal/slab.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BYTES (64 * 1024)
+
+struct dyco__slab_chunk {
+  dyco__slab_chunk *next;
+  /* the blocks follow, 8-byte aligned */
+};
+
+void dyco__slab_init(dyco__slab *s) { memset(s, 0, sizeof *s); }
+
+void dyco__slab_destroy(dyco__slab *s) {
+  dyco__slab_chunk *c = s->chunks;
+  while (c != NULL) {
+    dyco__slab_chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+  memset(s, 0, sizeof *s);
+}
+
+/* Under AddressSanitizer or valgrind every block is a malloc block of its
+ * own, so that those tools see each use after free. */
+#if defined(DYCO_ASAN) || defined(DYCO_VALGRIND)
+#define PASS_THROUGH 1
+#else
+#define PASS_THROUGH 0
+#endif
+
+void *dyco__slab_alloc(dyco__slab *s, size_t n) {
+  size_t size = dyco__slab_round(n);
+  if (PASS_THROUGH || size > DYCO__SLAB_MAX) return malloc(size);
+  size_t cls = size / DYCO__SLAB_STEP - 1;
+  void *p = s->free[cls];
+  if (p != NULL) {
+    s->free[cls] = *(void **)p;
+    return p;
+  }
+  if (s->left < size) {
+    /* Whatever is left of the chunk goes to the free list of its size. */
+    if (s->left >= DYCO__SLAB_STEP) {
+      size_t rest = s->left / DYCO__SLAB_STEP - 1;
+      *(void **)s->cursor = s->free[rest];
+      s->free[rest] = s->cursor;
+    }
+    dyco__slab_chunk *c = (dyco__slab_chunk *)malloc(CHUNK_BYTES);
+    if (c == NULL) return NULL;
+    c->next = s->chunks;
+    s->chunks = c;
+    s->chunk_bytes += CHUNK_BYTES;
+    size_t head = dyco__slab_round(sizeof *c);
+    s->cursor = (char *)c + head;
+    s->left = CHUNK_BYTES - head;
+  }
+  p = s->cursor;
+  s->cursor += size;
+  s->left -= size;
+  return p;
+}
+
+void dyco__slab_free(dyco__slab *s, void *p, size_t n) {
+  if (p == NULL) return;
+  size_t size = dyco__slab_round(n);
+  if (PASS_THROUGH || size > DYCO__SLAB_MAX) {
+    free(p);
+    return;
+  }
+  size_t cls = size / DYCO__SLAB_STEP - 1;
+  *(void **)p = s->free[cls];
+  s->free[cls] = p;
+}

@@ -1,0 +1,405 @@
+/* dyco — sched layer: stacks. The shared stack and the copies that let many
+ * coroutines take turns on it; private stacks from a cache, guard pages, and
+ * the report that names a coroutine that overflowed its stack. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sched/internal/sched.h"
+
+#if defined(DYCO_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* Linux 6.13's guard regions: guard pages set in the page tables of one
+ * mapping, without splitting it into one mapping per stack. */
+#define DYCO__MADV_GUARD_INSTALL 102
+
+/* Below every stack: big enough that a function with a few KiB of locals
+ * cannot jump over it into the stack below. */
+#define GUARD_BYTES (16 * 1024)
+
+/* How guards are made in this process: probed once. */
+enum { GUARD_UNKNOWN = 0, GUARD_MADVISE, GUARD_MPROTECT };
+static int guard_mode = GUARD_UNKNOWN;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+size_t dyco__stack_guard_size(void) { return GUARD_BYTES; }
+
+/* Does MADV_GUARD_INSTALL really stop an access? The kernel must know it
+ * (6.13+), and an emulator (qemu-user) may accept it yet ignore it: a
+ * write(2) from a guarded page must fail with EFAULT. */
+static void probe_guard(void) {
+  guard_mode = GUARD_MPROTECT;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  char *m = (char *)mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return;
+  int fds[2];
+  if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+    ssize_t n = write(fds[1], m, 1);
+    if (n < 0 && errno == EFAULT) guard_mode = GUARD_MADVISE;
+    close(fds[0]);
+    close(fds[1]);
+  }
+  munmap(m, 2 * page);
+}
+
+static int install_guard(char *at, size_t bytes) {
+  pthread_once(&guard_once, probe_guard);
+  if (guard_mode == GUARD_MADVISE &&
+      madvise(at, bytes, DYCO__MADV_GUARD_INSTALL) == 0) {
+    return 0;
+  }
+  return mprotect(at, bytes, PROT_NONE) == 0 ? 0 : -errno;
+}
+
+/* --- The shared stack ------------------------------------------------------ */
+
+int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
+  size = (size + s->page - 1) & ~(s->page - 1);
+  size_t total = GUARD_BYTES + size;
+  char *m = (char *)mmap(NULL, total, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return -ENOMEM;
+  if (install_guard(m, GUARD_BYTES) != 0) {
+    munmap(m, total);
+    return -ENOMEM;
+  }
+  s->shared_map = m;
+  s->shared_map_size = total;
+  s->shared_base = m + GUARD_BYTES;
+  s->shared_size = size;
+  return 0;
+}
+
+void dyco__shared_stack_destroy(dyco_schedule *s) {
+  if (s->shared_map != NULL) munmap(s->shared_map, s->shared_map_size);
+  s->shared_map = s->shared_base = NULL;
+  s->shared_map_size = s->shared_size = 0;
+}
+
+/* Copies that AddressSanitizer must not check: a suspended stack holds the
+ * poisoned red zones of its frames. */
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN)
+__attribute__((no_sanitize_address, no_sanitize_thread))
+#endif
+static void stack_copy(char *to, const char *from, size_t n) {
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN)
+  for (size_t i = 0; i < n; i++) to[i] = from[i];
+#else
+  memcpy(to, from, n);
+#endif
+}
+
+static char *shared_top(const dyco_schedule *s) {
+  return s->shared_base + s->shared_size;
+}
+
+/* The lowest address of co's suspended state on the shared stack. */
+static char *suspended_low(const dyco_schedule *s, const dyco_coroutine *co) {
+#if DYCO_CONTEXT_SP_ONLY
+  dyco_context c;
+  memset(&c, 0, sizeof c);
+  c.sp = co->ctx.sp;
+  c.stack = s->shared_base;
+  c.stack_size = s->shared_size;
+  return (char *)dyco_context_stack_low(&c);
+#else
+  (void)s;
+  return (char *)dyco_context_stack_low(&co->ctx);
+#endif
+}
+
+static int save(dyco_schedule *s, dyco_coroutine *o) {
+  char *low = suspended_low(s, o);
+  size_t len = (size_t)(shared_top(s) - low);
+  if (len > o->u.saved.cap) {
+    size_t cap = dyco__slab_round(len);
+    char *b = (char *)dyco__slab_alloc(&s->slab, cap);
+    if (b == NULL) return -ENOMEM;
+    dyco__slab_free(&s->slab, o->u.saved.bytes, o->u.saved.cap);
+    o->u.saved.bytes = b;
+    o->u.saved.cap = (uint32_t)cap;
+  }
+  stack_copy(o->u.saved.bytes, low, len);
+  o->u.saved.len = (uint32_t)len;
+  o->flags |= DYCO__F_SAVED;
+  s->saves++;
+  s->save_bytes += len;
+  return 0;
+}
+
+int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next) {
+  dyco_coroutine *o = s->occupant;
+  if (o != NULL && o != next && (o->flags & DYCO__F_STARTED)) {
+    int err = save(s, o);
+    if (err != 0) return err;
+  }
+#if defined(DYCO_ASAN)
+  /* The previous owner's red zones must not follow the next one. */
+  ASAN_UNPOISON_MEMORY_REGION(s->shared_base, s->shared_size);
+#endif
+  if (!(next->flags & DYCO__F_STARTED)) {
+    dyco__co_make_context(s, next);
+  } else if (next->flags & DYCO__F_SAVED) {
+    stack_copy(shared_top(s) - next->u.saved.len, next->u.saved.bytes,
+               next->u.saved.len);
+  }
+  s->occupant = next;
+  return 0;
+}
+
+void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co) {
+  if (co->flags & DYCO__F_PRIVATE) return;
+  dyco__slab_free(&s->slab, co->u.saved.bytes, co->u.saved.cap);
+  co->u.saved.bytes = NULL;
+  co->u.saved.len = co->u.saved.cap = 0;
+  co->flags &= (uint16_t)~DYCO__F_SAVED;
+}
+
+size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
+  char *top;
+  char *low;
+  if (co->flags & DYCO__F_PRIVATE) {
+    dyco__ext *e = dyco__ext_get(s, co, 0);
+    top = e->stack + e->stack_size;
+  } else {
+    top = shared_top(s);
+  }
+  if (!(co->flags & DYCO__F_STARTED)) return 0;
+  if (s->running == co) {
+    low = (char *)__builtin_frame_address(0);
+  } else if (!(co->flags & DYCO__F_PRIVATE) && s->occupant != co) {
+    return co->u.saved.len;
+  } else {
+    low = (char *)co->ctx.sp;
+  }
+  return low < top ? (size_t)(top - low) : 0;
+}
+
+/* --- The private stack cache ----------------------------------------------- */
+
+static dyco__stack_class *stack_class(dyco_schedule *s, size_t size,
+                                      int create) {
+  for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
+    if (s->stacks.classes[i].size == size) return &s->stacks.classes[i];
+  }
+  if (!create) return NULL;
+  dyco__stack_class *c = (dyco__stack_class *)realloc(
+      s->stacks.classes, (s->stacks.nclasses + 1) * sizeof *c);
+  if (c == NULL) return NULL;
+  s->stacks.classes = c;
+  c = &s->stacks.classes[s->stacks.nclasses++];
+  memset(c, 0, sizeof *c);
+  c->size = size;
+  return c;
+}
+
+static int push_free(dyco__stack_class *c, char *stack) {
+  if (c->nfree == c->cap) {
+    uint32_t cap = c->cap != 0 ? c->cap * 2 : 64;
+    char **f = (char **)realloc(c->free, cap * sizeof *f);
+    if (f == NULL) return -ENOMEM;
+    c->free = f;
+    c->cap = cap;
+  }
+  c->free[c->nfree++] = stack;
+  return 0;
+}
+
+/* Maps room for several stacks of one size at once, each with its guard:
+ * with guard regions the whole chunk stays one mapping. */
+static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
+  size_t slot = GUARD_BYTES + c->size;
+  size_t n = (1u << 20) / slot;
+  if (n < 1) n = 1;
+  if (n > 64) n = 64;
+  if (c->cap - c->nfree < n) {
+    uint32_t cap = c->cap;
+    while (cap - c->nfree < n) cap = cap != 0 ? cap * 2 : 64;
+    char **f = (char **)realloc(c->free, cap * sizeof *f);
+    if (f == NULL) return -ENOMEM;
+    c->free = f;
+    c->cap = cap;
+  }
+  if (s->stacks.nmaps == s->stacks.maps_cap) {
+    uint32_t cap = s->stacks.maps_cap != 0 ? s->stacks.maps_cap * 2 : 16;
+    dyco__stack_map *m =
+        (dyco__stack_map *)realloc(s->stacks.maps, cap * sizeof *m);
+    if (m == NULL) return -ENOMEM;
+    s->stacks.maps = m;
+    s->stacks.maps_cap = cap;
+  }
+  size_t bytes = n * slot;
+  char *m = (char *)mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    if (install_guard(m + i * slot, GUARD_BYTES) != 0) {
+      munmap(m, bytes);
+      return -ENOMEM;
+    }
+  }
+  s->stacks.maps[s->stacks.nmaps].base = m;
+  s->stacks.maps[s->stacks.nmaps].bytes = bytes;
+  s->stacks.nmaps++;
+  /* Highest first, so stacks are handed out from the chunk's start. */
+  for (size_t i = n; i-- > 0;) c->free[c->nfree++] = m + i * slot + GUARD_BYTES;
+  return 0;
+}
+
+char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got) {
+  size = (size + s->page - 1) & ~(s->page - 1);
+  dyco__stack_class *c = stack_class(s, size, 1);
+  if (c == NULL) return NULL;
+  if (c->nfree == 0 && map_chunk(s, c) != 0) return NULL;
+  c->in_use++;
+  *got = size;
+  return c->free[--c->nfree];
+}
+
+void dyco__stack_put(dyco_schedule *s, char *stack, size_t size) {
+  dyco__stack_class *c = stack_class(s, size, 0);
+  if (c == NULL) return;
+  c->in_use--;
+  /* Many idle stacks: give their memory back, keep the address range. */
+  if (c->nfree > 64 && c->nfree > c->in_use) {
+    madvise(stack, size, MADV_DONTNEED);
+  }
+  if (push_free(c, stack) != 0) {
+    /* Cannot even remember it: the range stays mapped until the cache
+     * goes, which is all a lost stack costs. */
+  }
+}
+
+void dyco__stack_cache_destroy(dyco_schedule *s) {
+  for (uint32_t i = 0; i < s->stacks.nmaps; i++) {
+    munmap(s->stacks.maps[i].base, s->stacks.maps[i].bytes);
+  }
+  for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
+    free(s->stacks.classes[i].free);
+  }
+  free(s->stacks.maps);
+  free(s->stacks.classes);
+  memset(&s->stacks, 0, sizeof s->stacks);
+}
+
+/* --- Overflow reports -------------------------------------------------- */
+
+static struct sigaction previous_segv;
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+
+/* Formats without stdio: this runs in a signal handler. */
+static size_t fmt_u(char *out, uintptr_t v, int base) {
+  char tmp[32];
+  size_t n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v % (uintptr_t)base];
+    v /= (uintptr_t)base;
+  } while (v != 0);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static size_t fmt_s(char *out, const char *s) {
+  size_t n = strlen(s);
+  memcpy(out, s, n);
+  return n;
+}
+
+static void report_overflow(int cid, size_t size, int shared, int sched_id,
+                            const void *addr) {
+  char msg[256];
+  size_t n = 0;
+  n += fmt_s(msg + n, "dyco: coroutine ");
+  n += fmt_u(msg + n, (uintptr_t)cid, 10);
+  n += fmt_s(msg + n, " overflowed its ");
+  n += fmt_u(msg + n, size, 10);
+  n += fmt_s(msg + n, shared ? "-byte stack (the shared stack of scheduler "
+                             : "-byte stack (private, scheduler ");
+  n += fmt_u(msg + n, (uintptr_t)sched_id, 10);
+  n += fmt_s(msg + n, "): fault at 0x");
+  n += fmt_u(msg + n, (uintptr_t)addr, 16);
+  n += fmt_s(msg + n, " in its guard page\n");
+  ssize_t w = write(2, msg, n);
+  (void)w;
+}
+
+static void segv_handler(int sig, siginfo_t *info, void *uctx) {
+  dyco_schedule *s = dyco__tls_sched;
+  char *addr = (char *)info->si_addr;
+  if (s != NULL && s->running != NULL) {
+    dyco_coroutine *co = s->running;
+    char *base;
+    size_t size;
+    int shared = !(co->flags & DYCO__F_PRIVATE);
+    if (shared) {
+      base = s->shared_base;
+      size = s->shared_size;
+    } else {
+      dyco__ext *e = dyco__ext_get(s, co, 0);
+      base = e != NULL && e->stack_from_cache ? e->stack : NULL;
+      size = e != NULL ? e->stack_size : 0;
+    }
+    if (base != NULL && addr < base && addr >= base - GUARD_BYTES) {
+      report_overflow(co->cid, size, shared, s->id, addr);
+      signal(SIGABRT, SIG_DFL);
+      abort();
+    }
+  }
+  /* Not ours: as if we had never been installed. */
+  if (previous_segv.sa_flags & SA_SIGINFO) {
+    previous_segv.sa_sigaction(sig, info, uctx);
+  } else if (previous_segv.sa_handler != SIG_DFL &&
+             previous_segv.sa_handler != SIG_IGN) {
+    previous_segv.sa_handler(sig);
+  } else {
+    signal(sig, SIG_DFL); /* the fault repeats on return and kills us */
+  }
+}
+
+static void install_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = segv_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &previous_segv);
+}
+
+void dyco__overflow_thread_init(dyco_schedule *s) {
+  pthread_once(&handler_once, install_handler);
+  stack_t old;
+  if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE)) {
+    return; /* the thread has one already */
+  }
+  size_t size = 64 * 1024;
+  void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return;
+  stack_t ss;
+  ss.ss_sp = m;
+  ss.ss_size = size;
+  ss.ss_flags = 0;
+  if (sigaltstack(&ss, NULL) != 0) {
+    munmap(m, size);
+    return;
+  }
+  s->altstack = m;
+  s->altstack_size = size;
+}
+
+void dyco__overflow_thread_done(dyco_schedule *s) {
+  if (s->altstack == NULL) return;
+  stack_t ss;
+  memset(&ss, 0, sizeof ss);
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, NULL);
+  munmap(s->altstack, s->altstack_size);
+  s->altstack = NULL;
+}

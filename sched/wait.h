@@ -1,0 +1,125 @@
+/* dyco — sched layer: wait queues and file-descriptor waits, the building
+ * blocks of channels, semaphores, sockets and whatever else must block. */
+#ifndef DYCO_SCHED_WAIT_H_
+#define DYCO_SCHED_WAIT_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- A spin lock, for state that coroutines of several threads share --- */
+
+/* Held only for a few instructions; a waiter spins, then yields the thread.
+ * Never hold one across anything that suspends, except as the lock of a
+ * wait queue passed to dyco_waitq_wait, which releases it. */
+typedef struct dyco_spinlock {
+  int locked;
+} dyco_spinlock;
+
+#define DYCO_SPINLOCK_INIT {0}
+
+/* dyco_spinlock_lock takes l, spinning (then yielding the thread) while
+ * another thread holds it. dyco_spinlock_unlock releases it. */
+void dyco_spinlock_lock(dyco_spinlock *l);
+void dyco_spinlock_unlock(dyco_spinlock *l);
+
+/* --- Wait queues ------------------------------------------------------ */
+
+struct dyco_waitnode;
+
+/* A FIFO of suspended coroutines. With lock NULL it serves the coroutines of
+ * one thread and takes no lock at all. With a lock it may be shared by the
+ * coroutines of several threads: hold the lock around every call on the
+ * queue (and around the state it guards); a coroutine woken from another
+ * thread is handed back to its own scheduler. */
+typedef struct dyco_waitq {
+  struct dyco_waitnode *head;
+  struct dyco_waitnode *tail;
+  dyco_spinlock *lock;
+  int refs;   /* coroutines that queued here and have not left yet */
+  int closed; /* set by dyco_waitq_close */
+  void (*release)(void *);
+  void *release_arg;
+} dyco_waitq;
+
+/* dyco_waitq_init empties q and sets its lock (NULL: one thread only). */
+void dyco_waitq_init(dyco_waitq *q, dyco_spinlock *lock);
+
+/* dyco_waitq_wait queues the running coroutine at q's tail and suspends it
+ * until a waker picks it or timeout ms pass (-1: no limit; 0: does not
+ * queue). When q has a lock, the caller holds it: the lock is released
+ * while the coroutine is suspended and held again when this returns.
+ * Returns 0 when woken, with the waker's value in *result (if result is
+ * not NULL); -ETIMEDOUT when the time passed first (the coroutine is then no
+ * longer queued, and no waker can reach it); -EIDRM when q was closed
+ * (dyco_waitq_close) while it waited: *result holds the value passed to
+ * close and the lock is NOT held again; -EPERM outside a coroutine;
+ * -ENOMEM. */
+int dyco_waitq_wait(dyco_waitq *q, int timeout, intptr_t *result);
+
+/* dyco_waitq_waitAny is dyco_waitq_wait on n queues at once (1 <= n <= 64):
+ * the first waker on any of them wins, and the coroutine leaves all the
+ * others. The caller holds the locks of all locked queues, taken in
+ * dyco_waitq_lockAll's order; they are released while suspended and held
+ * again on return, except those of queues that were closed meanwhile: bit
+ * i of *closed (if closed is not NULL) is set for each closed qs[i]. Returns
+ * the index in qs of the queue it was woken from (with the waker's value in
+ * *result), -ETIMEDOUT, -EPERM outside a coroutine, -EINVAL for a bad n,
+ * -ENOMEM. A queue may appear only once in qs. */
+int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
+                       intptr_t *result, uint64_t *closed);
+
+/* dyco_waitq_lockAll / unlockAll take and release the distinct locks of n
+ * queues in one global order (by address), so that coroutines locking
+ * overlapping sets of queues never deadlock. */
+void dyco_waitq_lockAll(dyco_waitq *const *qs, int n);
+void dyco_waitq_unlockAll(dyco_waitq *const *qs, int n);
+
+/* dyco_waitq_wakeOne takes the first waiter of q that can still be woken
+ * (skipping any whose timeout has already fired), makes it ready and has its
+ * wait return `value`. Returns 1 when it woke one, 0 when there was none.
+ * Never blocks; from any thread, in or outside a coroutine. */
+int dyco_waitq_wakeOne(dyco_waitq *q, intptr_t value);
+
+/* dyco_waitq_wakeAll wakes every waiter of q with `value`; returns how many. */
+int dyco_waitq_wakeAll(dyco_waitq *q, intptr_t value);
+
+/* dyco_waitq_close is for a primitive being destroyed: it wakes every
+ * waiter of q, whose wait returns -EIDRM with *result = value; none of them
+ * takes the lock again or looks at q afterwards, except the last one to
+ * leave, which calls release(arg) (if not NULL) once it is done with q.
+ * Returns 1 when no coroutine needs q any more (release will not be called:
+ * free the primitive yourself after unlocking), 0 when release(arg) will be
+ * called by the last waiter to leave. The caller holds q's lock. */
+int dyco_waitq_close(dyco_waitq *q, intptr_t value, void (*release)(void *),
+                     void *arg);
+
+/* dyco_waitq_hasWaiter returns 1 when dyco_waitq_wakeOne would wake someone
+ * now, 0 otherwise. */
+int dyco_waitq_hasWaiter(dyco_waitq *q);
+
+/* --- File descriptors, for I/O layers --------------------------------- */
+
+/* dyco_fd_wait suspends the running coroutine until fd has one of events
+ * (EPOLLIN, EPOLLOUT or both), an error or a hang-up, or timeout ms pass.
+ * Made for callers that just got EAGAIN from fd: any readiness the scheduler
+ * saw before that is stale, so unlike dyco_coroutine_waitRead it does not
+ * look at the fd first. Returns the events (> 0), 0 on timeout, -EBADF when
+ * fd is closed (through dyco_fd_closing) meanwhile or is not pollable,
+ * -EPERM outside a coroutine, -ENOMEM. */
+int dyco_fd_wait(int fd, uint32_t events, int timeout);
+
+/* dyco_fd_closing tells this thread's scheduler that fd is about to be
+ * closed: its coroutines waiting on fd wake with -EBADF, and the fd's
+ * registration is dropped, so that a new fd with the same number starts
+ * clean. Call it before close(fd); the netio layer's dyco_close and close
+ * hook do. Does nothing when the thread has no scheduler. */
+void dyco_fd_closing(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DYCO_SCHED_WAIT_H_ */
