@@ -95,6 +95,7 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co == NULL) return -ESRCH;
   if (co->flags & DYCO__F_STARTED) return -EBUSY;
   if (co->flags & DYCO__F_POOL) return -EBUSY; /* the pool owns its stack */
+  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) return -EINVAL;
   dyco__ext *e = dyco__ext_get(s, co, stacksize != 0);
   /* Whatever it had goes first. */
   if (e != NULL && e->stack != NULL) {
@@ -106,7 +107,6 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   }
   if (stacksize == 0) return 0;
   if (e == NULL) return -ENOMEM;
-  if (stacksize < DYCO_CONTEXT_STACK_MIN) return -EINVAL;
   if (stackptr != NULL) {
     e->stack = (char *)stackptr;
     e->stack_size = stacksize;

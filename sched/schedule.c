@@ -368,6 +368,7 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
     st->private_stacks += s->stacks.classes[i].in_use;
     st->cached_stacks += s->stacks.classes[i].nfree;
   }
+  st->guard_regions = dyco__stack_guard_regions();
   return 0;
 }
 

@@ -109,6 +109,11 @@ typedef struct dyco_schedule_stats {
   uint64_t polls;                         /* epoll_wait calls */
   uint64_t private_stacks;                /* private stacks in use */
   uint64_t cached_stacks;                 /* private stacks in the cache */
+  int guard_regions; /* 1: guard pages are guard regions inside shared
+                        mappings (MADV_GUARD_INSTALL, Linux 6.13+); 0: each
+                        guard is mprotect'ed, costing a mapping, which the
+                        kernel's vm.max_map_count limits (about 32,000
+                        guarded stacks by default) */
 } dyco_schedule_stats;
 
 /* dyco_schedule_getStats fills *stats for this thread's scheduler. 0, or

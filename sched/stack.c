@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sched/internal/sched.h"
+#include "sched/internal/sys.h"
 
 #if defined(DYCO_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -41,12 +42,17 @@ static void probe_guard(void) {
   if (m == MAP_FAILED) return;
   int fds[2];
   if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
-    ssize_t n = write(fds[1], m, 1);
+    long n = dyco__sys_write(fds[1], m, 1);
     if (n < 0 && errno == EFAULT) guard_mode = GUARD_MADVISE;
-    close(fds[0]);
-    close(fds[1]);
+    dyco__sys_close(fds[0]);
+    dyco__sys_close(fds[1]);
   }
   munmap(m, 2 * page);
+}
+
+int dyco__stack_guard_regions(void) {
+  pthread_once(&guard_once, probe_guard);
+  return guard_mode == GUARD_MADVISE;
 }
 
 static int install_guard(char *at, size_t bytes) {
@@ -326,7 +332,7 @@ static void report_overflow(int cid, size_t size, int shared, int sched_id,
   n += fmt_s(msg + n, "): fault at 0x");
   n += fmt_u(msg + n, (uintptr_t)addr, 16);
   n += fmt_s(msg + n, " in its guard page\n");
-  ssize_t w = write(2, msg, n);
+  long w = dyco__sys_write(2, msg, n);
   (void)w;
 }
 

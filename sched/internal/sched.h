@@ -323,6 +323,8 @@ char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got);
 void dyco__stack_put(dyco_schedule *s, char *stack, size_t size);
 void dyco__stack_cache_destroy(dyco_schedule *s);
 size_t dyco__stack_guard_size(void);
+/* 1 when guards are guard regions (MADV_GUARD_INSTALL), 0 for mprotect. */
+int dyco__stack_guard_regions(void);
 
 /* Sets up the overflow report for this thread (handler + alternate signal
  * stack); undone by dyco__overflow_thread_done. */

@@ -1,0 +1,242 @@
+// dyco — sched layer tests: the shared stack keeps every coroutine's bytes
+// across switches; private stacks; checkStack; overflow reports that name
+// the coroutine; 100,000 guarded private stacks alive at once.
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <string>
+#include <vector>
+
+#include "sched/internal/testing.h"
+
+extern "C" {
+#include "context/context.h"
+}
+
+namespace {
+
+using dyco_test::Go;
+using dyco_test::SchedTest;
+
+// Fills a local array with a pattern of its own, yields many times, and
+// checks the pattern (and a deeper frame's) each time it comes back.
+__attribute__((noinline)) int Pattern(int seed, int depth) {
+  volatile uint32_t local[64];
+  for (int i = 0; i < 64; ++i) local[i] = static_cast<uint32_t>(seed * 7919 + i);
+  int bad = 0;
+  if (depth > 0) bad += Pattern(seed + 1, depth - 1);
+  for (int round = 0; round < 20; ++round) {
+    dyco_coroutine_yield();
+    for (int i = 0; i < 64; ++i) {
+      if (local[i] != static_cast<uint32_t>(seed * 7919 + i)) bad++;
+    }
+  }
+  return bad;
+}
+
+TEST_F(SchedTest, SharedStackContentsSurviveManySwitches) {
+  int bad = 0;
+  int finished = 0;
+  for (int c = 0; c < 200; ++c) {
+    Go([&bad, &finished, c] {
+      // Different depths: each coroutine leaves a different amount of
+      // stack to save.
+      bad += Pattern(c * 100, c % 7);
+      finished++;
+    });
+  }
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(200, finished);
+  EXPECT_EQ(0, bad);
+  dyco_schedule_stats st;
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  // Coroutines really did take turns on one stack.
+  EXPECT_GT(st.shared_stack_saves, 200u * 20);
+}
+
+TEST_F(SchedTest, TheSameCoroutineAgainCopiesNothing) {
+  Go([] {
+    dyco_schedule_stats before, after;
+    ASSERT_EQ(0, dyco_schedule_getStats(&before));
+    for (int i = 0; i < 100; ++i) dyco_coroutine_yield();  // alone
+    ASSERT_EQ(0, dyco_schedule_getStats(&after));
+    EXPECT_EQ(before.shared_stack_saves, after.shared_stack_saves);
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+}
+
+TEST_F(SchedTest, MixedPrivateAndSharedStacksKeepTheirContents) {
+  int bad = 0;
+  int finished = 0;
+  for (int c = 0; c < 60; ++c) {
+    int cid = Go([&bad, &finished, c] {
+      bad += Pattern(c, c % 5);
+      finished++;
+    });
+    if (c % 3 == 0) {
+      ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
+    }
+  }
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(60, finished);
+  EXPECT_EQ(0, bad);
+}
+
+TEST_F(SchedTest, SetStackGetStackAndCancel) {
+  int cid = Go([] {
+    void *p;
+    size_t n;
+    EXPECT_EQ(1, dyco_coroutine_getStack(dyco_coroutine_coroID(), &p, &n));
+    // Running on it: the address of a local is inside.
+    char here;
+    EXPECT_GT(&here, static_cast<char *>(p));
+    EXPECT_LT(&here, static_cast<char *>(p) + n);
+  });
+  void *p = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(0, dyco_coroutine_getStack(cid, &p, &n));  // shared
+  EXPECT_EQ(static_cast<size_t>(DYCO_SCHEDULE_STACK_DEFAULT), n);
+  ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 100 * 1000));
+  ASSERT_EQ(1, dyco_coroutine_getStack(cid, &p, &n));
+  EXPECT_GE(n, 100u * 1000);  // rounded up to pages
+  EXPECT_NE(nullptr, p);
+  // Cancel, then set again: the last word counts.
+  ASSERT_EQ(0, dyco_coroutine_setStack(cid, nullptr, 0));
+  ASSERT_EQ(0, dyco_coroutine_getStack(cid, nullptr, nullptr));
+  ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
+  EXPECT_EQ(-EINVAL, dyco_coroutine_setStack(cid, nullptr, 100));
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(-ESRCH, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
+  EXPECT_EQ(-ESRCH, dyco_coroutine_getStack(cid, &p, &n));
+}
+
+TEST_F(SchedTest, SetStackAfterTheStartIsRefused) {
+  Go([] {
+    EXPECT_EQ(-EBUSY,
+              dyco_coroutine_setStack(dyco_coroutine_coroID(), nullptr, 65536));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+}
+
+TEST_F(SchedTest, AStackOfYourOwn) {
+  std::vector<char> mine(128 * 1024);
+  bool inside = false;
+  int cid = Go([&] {
+    char here;
+    inside = &here > mine.data() && &here < mine.data() + mine.size();
+  });
+  ASSERT_EQ(1, dyco_coroutine_setStack(cid, mine.data(), mine.size()));
+  void *p;
+  size_t n;
+  ASSERT_EQ(1, dyco_coroutine_getStack(cid, &p, &n));
+  EXPECT_EQ(mine.data(), p);
+  EXPECT_EQ(mine.size(), n);
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_TRUE(inside);
+}
+
+// Recurses, checking the stack on the way down, until checkStack says stop.
+__attribute__((noinline)) int RecurseUntilFull(int depth) {
+  volatile char frame[512];
+  frame[0] = static_cast<char>(depth);
+  if (dyco_coroutine_checkStack() == 1) return depth;
+  return RecurseUntilFull(depth + 1) + (frame[0] & 0);
+}
+
+TEST_F(SchedTest, CheckStackSaysStopBeforeTheEnd) {
+  int shared_depth = 0;
+  int private_depth = 0;
+  Go([&] {
+    EXPECT_EQ(0, dyco_coroutine_checkStack());
+    shared_depth = RecurseUntilFull(0);
+  });
+  int cid = Go([&] { private_depth = RecurseUntilFull(0); });
+  ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
+  ASSERT_EQ(0, dyco_schedule_run());
+  // 7/8 of 256 KiB and of 64 KiB with ~0.5 KiB frames (more under asan).
+  EXPECT_GT(shared_depth, 40);
+  EXPECT_GT(private_depth, 10);
+  EXPECT_GT(shared_depth, private_depth * 2);
+}
+
+// --- overflow reports ---------------------------------------------------------
+
+__attribute__((noinline)) int Overflow(int depth) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  return Overflow(depth + 1) + frame[0];
+}
+
+void OverflowPrivate() {
+  int cid = dyco_test::Go([] { Overflow(0); });
+  dyco_coroutine_setStack(cid, nullptr, 32 * 1024);
+  dyco_schedule_run();
+}
+
+void OverflowShared() {
+  dyco_schedule_create(64 * 1024, 0);
+  dyco_test::Go([] {});
+  dyco_test::Go([] { Overflow(0); });
+  dyco_schedule_run();
+}
+
+TEST(SchedDeathTest, OverflowingAPrivateStackNamesTheCoroutine) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(OverflowPrivate(),
+               "dyco: coroutine [0-9]+ overflowed its 32768-byte stack "
+               "\\(private");
+}
+
+TEST(SchedDeathTest, OverflowingTheSharedStackNamesTheCoroutine) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(OverflowShared(),
+               "dyco: coroutine [0-9]+ overflowed its 65536-byte stack "
+               "\\(the shared stack");
+}
+
+TEST(SchedDeathTest, AFaultThatIsNotAnOverflowStaysAnOrdinaryCrash) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(
+      {
+        dyco_test::Go([] { *static_cast<volatile int *>(nullptr) = 1; });
+        dyco_schedule_run();
+      },
+      "");
+}
+
+// --- many guarded private stacks ----------------------------------------------
+
+TEST_F(SchedTest, AHundredThousandGuardedPrivateStacksAtOnce) {
+  dyco_schedule_stats st;
+  ASSERT_EQ(0, dyco_schedule_create(0, 0));
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  // With guard regions all of them fit the kernel's mapping limit; with the
+  // mprotect fallback (an emulator, an old kernel) fewer do.
+  const int kCount =
+      st.guard_regions ? 100000 : 20000;
+  int alive = 0;
+  int peak = 0;
+  int done = 0;
+  for (int i = 0; i < kCount; ++i) {
+    int cid = Go([&] {
+      alive++;
+      if (alive > peak) peak = alive;
+      dyco_coroutine_sleep(20);
+      alive--;
+      done++;
+    });
+    ASSERT_GT(cid, 0);
+    ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 16 * 1024)) << i;
+  }
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  EXPECT_EQ(static_cast<uint64_t>(kCount), st.private_stacks);
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(kCount, done);
+  EXPECT_EQ(kCount, peak);
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  EXPECT_EQ(0u, st.private_stacks);
+  EXPECT_EQ(static_cast<uint64_t>(kCount), st.cached_stacks);
+}
+
+}  // namespace
