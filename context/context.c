@@ -156,7 +156,7 @@ void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
 #if USE_UCONTEXT
   return dyco__context_switch_uc_sp(from_sp, *to_sp, value);
 #else
-  return dyco__context_switch_sp_asm(from_sp, to_sp, value);
+  return dyco__context_switch_ret_asm(from_sp, to_sp, value);
 #endif
 }
 #endif

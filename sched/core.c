@@ -24,13 +24,21 @@ static inline uintptr_t free_entry(uint32_t next, uint32_t gen) {
 static int slots_grow(dyco_schedule *s) {
   uint32_t old = s->nslots;
   uint64_t want = old != 0 ? (uint64_t)old * 2 : 1024;
-  if (want > (uint64_t)DYCO__MAX_SLOTS + 1) want = DYCO__MAX_SLOTS + 1;
+  if (want > (uint64_t)DYCO__MAX_SLOTS + 1) {
+    want = DYCO__MAX_SLOTS + 1;
+  }
   uint32_t n = (uint32_t)want;
-  if (n <= old) return -EAGAIN;
+  if (n <= old) {
+    return -EAGAIN;
+  }
   uintptr_t *t = (uintptr_t *)realloc(s->slots, n * sizeof *t);
-  if (t == NULL) return -ENOMEM;
+  if (t == NULL) {
+    return -ENOMEM;
+  }
   uint32_t first = old != 0 ? old : 1;
-  if (old == 0) t[0] = free_entry(0, 0); /* slot 0 is never handed out */
+  if (old == 0) {
+    t[0] = free_entry(0, 0); /* slot 0 is never handed out */
+  }
   for (uint32_t i = first; i < n; i++) {
     t[i] = free_entry(i + 1 < n ? i + 1 : 0, 0);
   }
@@ -49,12 +57,16 @@ static int slots_grow(dyco_schedule *s) {
 static int slot_take(dyco_schedule *s, dyco_coroutine *co) {
   if (s->free_head == 0) {
     int err = slots_grow(s);
-    if (err != 0) return err;
+    if (err != 0) {
+      return err;
+    }
   }
   uint32_t slot = s->free_head;
   uintptr_t e = s->slots[slot];
   s->free_head = (uint32_t)(e >> 8);
-  if (s->free_head == 0) s->free_tail = 0;
+  if (s->free_head == 0) {
+    s->free_tail = 0;
+  }
   uint32_t gen = (uint32_t)((e >> 1) & DYCO__GEN_MASK);
   s->slots[slot] = (uintptr_t)co;
   co->cid = (int32_t)((gen << DYCO__GEN_SHIFT) | slot);
@@ -78,60 +90,49 @@ static void slot_give_back(dyco_schedule *s, dyco_coroutine *co) {
 }
 
 dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid) {
-  if (s == NULL || cid <= 0) return NULL;
+  if (s == NULL || cid <= 0) {
+    return NULL;
+  }
   uint32_t slot = (uint32_t)cid & DYCO__MAX_SLOTS;
-  if (slot >= s->nslots) return NULL;
+  if (slot >= s->nslots) {
+    return NULL;
+  }
   uintptr_t e = s->slots[slot];
-  if (e & 1u) return NULL;
+  if (e & 1u) {
+    return NULL;
+  }
   dyco_coroutine *co = (dyco_coroutine *)e;
   return co->cid == cid ? co : NULL;
 }
 
-/* --- Ext records, by slot -------------------------------------------------- */
+/* --- Ext records ------------------------------------------------------------
+ */
 
 dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create) {
-  if (!(co->flags & DYCO__F_EXT) && !create) return NULL;
-  uint32_t slot = (uint32_t)co->cid & DYCO__MAX_SLOTS;
-  uint32_t page = slot / DYCO__EXT_PAGE;
-  if (page >= s->ext_dir_len) {
-    if (!create) return NULL;
-    uint32_t n = s->ext_dir_len != 0 ? s->ext_dir_len : 16;
-    while (n <= page) n *= 2;
-    dyco__ext ***d = (dyco__ext ***)realloc(s->ext_dir, n * sizeof *d);
-    if (d == NULL) return NULL;
-    memset(d + s->ext_dir_len, 0, (n - s->ext_dir_len) * sizeof *d);
-    s->ext_dir = d;
-    s->ext_dir_len = n;
+  if (DYCO__LIKELY(co->ext != NULL) || !create) {
+    return co->ext;
   }
-  if (s->ext_dir[page] == NULL) {
-    if (!create) return NULL;
-    s->ext_dir[page] =
-        (dyco__ext **)calloc(DYCO__EXT_PAGE, sizeof(dyco__ext *));
-    if (s->ext_dir[page] == NULL) return NULL;
+  dyco__ext *e = (dyco__ext *)dyco__slab_alloc(&s->slab, sizeof *e);
+  if (e == NULL) {
+    return NULL;
   }
-  dyco__ext **at = &s->ext_dir[page][slot % DYCO__EXT_PAGE];
-  if (*at == NULL && create) {
-    dyco__ext *e = (dyco__ext *)dyco__slab_alloc(&s->slab, sizeof *e);
-    if (e == NULL) return NULL;
-    memset(e, 0, sizeof *e);
-    *at = e;
-    co->flags |= DYCO__F_EXT;
-  }
-  return *at;
+  memset(e, 0, sizeof *e);
+  co->ext = e;
+  return e;
 }
 
 void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co) {
-  if (!(co->flags & DYCO__F_EXT)) return;
-  uint32_t slot = (uint32_t)co->cid & DYCO__MAX_SLOTS;
-  dyco__ext **at = &s->ext_dir[slot / DYCO__EXT_PAGE][slot % DYCO__EXT_PAGE];
-  dyco__ext *e = *at;
+  dyco__ext *e = co->ext;
+  if (e == NULL) {
+    return;
+  }
   free(e->locals);
   dyco__slab_free(&s->slab, e, sizeof *e);
-  *at = NULL;
-  co->flags &= (uint16_t)~DYCO__F_EXT;
+  co->ext = NULL;
 }
 
-/* --- Run queues ------------------------------------------------------------ */
+/* --- Run queues ------------------------------------------------------------
+ */
 
 static inline void runq_push(dyco__runq *q, dyco_coroutine *co) {
   co->run_next = NULL;
@@ -146,16 +147,22 @@ static inline void runq_push(dyco__runq *q, dyco_coroutine *co) {
 
 static inline dyco_coroutine *runq_pop(dyco__runq *q) {
   dyco_coroutine *co = q->head;
-  if (co == NULL) return NULL;
+  if (co == NULL) {
+    return NULL;
+  }
   q->head = co->run_next;
-  if (q->head == NULL) q->tail = NULL;
+  if (q->head == NULL) {
+    q->tail = NULL;
+  }
   q->count--;
   co->run_next = NULL;
   return co;
 }
 
 static inline void runq_append(dyco__runq *to, dyco__runq *from) {
-  if (from->head == NULL) return;
+  if (from->head == NULL) {
+    return;
+  }
   if (to->tail != NULL) {
     to->tail->run_next = from->head;
   } else {
@@ -169,11 +176,14 @@ static inline void runq_append(dyco__runq *to, dyco__runq *from) {
 
 void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co) {
   int st = get_state(co);
-  if (st == DYCO__SLEEPING || st == DYCO__RUNNING) set_state(co, DYCO__READY);
+  if (st == DYCO__SLEEPING || st == DYCO__RUNNING) {
+    set_state(co, DYCO__READY);
+  }
   runq_push(co->flags & DYCO__F_URGENT ? &s->urgent : &s->normal, co);
 }
 
-/* --- Creating -------------------------------------------------------------- */
+/* --- Creating --------------------------------------------------------------
+ */
 
 dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
                              int urgent, int *err) {
@@ -183,19 +193,34 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
     *err = -ENOMEM;
     return NULL;
   }
-  memset(co, 0, sizeof *co);
   int e = slot_take(s, co);
   if (e != 0) {
     dyco__slab_free(&s->slab, co, sizeof *co);
     *err = e;
     return NULL;
   }
+  /* Every field, without a memset (this is the spawn path). */
+#if DYCO_CONTEXT_SP_ONLY
+  co->ctx.sp = NULL;
+#else
+  memset(&co->ctx, 0, sizeof co->ctx);
+#endif
+  co->run_next = NULL;
   co->sched = s;
-  co->u.start.func = func;
-  co->u.start.arg = arg;
-  co->heap_index = -1;
   co->state = DYCO__NEW;
   co->flags = urgent ? DYCO__F_URGENT : 0;
+  co->wait_kind = DYCO_WAIT_NONE;
+  co->unused = 0;
+  co->sched_count = 0;
+  co->ext = NULL;
+  co->node.next = co->node.prev = NULL;
+  co->node.qtag = 0;
+  co->deadline = 0;
+  co->wake = 0;
+  co->heap_index = -1;
+  co->pad = 0;
+  co->u.start.func = func;
+  co->u.start.arg = arg;
   s->count++;
   s->created++;
   return co;
@@ -229,10 +254,31 @@ static inline void after_switch(dyco_schedule *s) {
 }
 
 static inline dyco_coroutine *pick_next(dyco_schedule *s) {
-  if (DYCO__UNLIKELY(s->stop || s->aborting || s->budget <= 0)) return NULL;
+  if (DYCO__UNLIKELY(s->stop || s->aborting || s->budget <= 0)) {
+    return NULL;
+  }
   dyco_coroutine *co = runq_pop(&s->urgent);
-  if (co == NULL) co = runq_pop(&s->normal);
-  if (co != NULL) s->budget--;
+  if (co == NULL) {
+    co = runq_pop(&s->normal);
+  }
+  if (co != NULL) {
+    s->budget--;
+    /* With many coroutines, each one's stack and struct have left the
+     * cache by its next turn, and a switch would wait for them line by
+     * line. The queue says who comes next: fetch ahead. The one after this
+     * one had its struct fetched on the previous turn, so its saved stack
+     * pointer is at hand: fetch the frames above it, and the struct of the
+     * one after. */
+    dyco_coroutine *after = co->run_next;
+    if (after != NULL) {
+      const char *sp = (const char *)after->ctx.sp;
+      __builtin_prefetch(sp);
+      __builtin_prefetch(sp + 64);
+      __builtin_prefetch(sp + 128);
+      __builtin_prefetch(sp + 192);
+      __builtin_prefetch(after->run_next);
+    }
+  }
   return co;
 }
 
@@ -240,10 +286,14 @@ static inline dyco_coroutine *pick_next(dyco_schedule *s) {
  * stack (or when next does not need it). 0, or -ENOMEM. */
 static int prepare(dyco_schedule *s, dyco_coroutine *next) {
   if (next->flags & DYCO__F_PRIVATE) {
-    if (!(next->flags & DYCO__F_STARTED)) dyco__co_make_context(s, next);
+    if (!(next->flags & DYCO__F_STARTED)) {
+      dyco__co_make_context(s, next);
+    }
     return 0;
   }
-  if (s->occupant == next) return 0;
+  if (s->occupant == next) {
+    return 0;
+  }
   return dyco__shared_install(s, next);
 }
 
@@ -256,7 +306,8 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
   after_switch(s);
 }
 
-void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
+static inline __attribute__((always_inline)) void switch_out(
+    dyco_schedule *s, dyco_coroutine *self) {
   dyco_coroutine *next = pick_next(s);
   if (DYCO__LIKELY(next != NULL)) {
     if (next->flags & DYCO__F_PRIVATE) {
@@ -266,9 +317,8 @@ void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
       resume_direct(s, self, next);
       return;
     }
-    if (s->occupant == next ||
-        ((self->flags & DYCO__F_PRIVATE) &&
-         dyco__shared_install(s, next) == 0)) {
+    if (s->occupant == next || ((self->flags & DYCO__F_PRIVATE) &&
+                                dyco__shared_install(s, next) == 0)) {
       resume_direct(s, self, next);
       return;
     }
@@ -280,11 +330,57 @@ void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
   after_switch(s);
 }
 
-/* Every coroutine starts here, on its own stack. */
+void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
+  switch_out(s, self);
+}
+
+/* Yield and sleep live here rather than with the other coroutine calls:
+ * the hottest paths, with the switch inlined into them (for sleep that
+ * also means a smaller stack to save while it sleeps). */
+int dyco_coroutine_yield(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (DYCO__UNLIKELY(s == NULL || s->running == NULL)) {
+    return -EPERM;
+  }
+  dyco_coroutine *co = s->running;
+  set_state(co, DYCO__READY);
+  /* Behind everyone else of this round: back in the next one. */
+  runq_push(co->flags & DYCO__F_URGENT ? &s->urgent_later : &s->normal_later,
+            co);
+  switch_out(s, co);
+  set_state(co, DYCO__RUNNING);
+  return 0;
+}
+
+void dyco_coroutine_sleep(uint32_t msecs) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (DYCO__UNLIKELY(s == NULL || s->running == NULL)) {
+    dyco__sleep_thread(msecs);
+    return;
+  }
+  if (msecs == 0) {
+    dyco_coroutine_yield();
+    return;
+  }
+  dyco_coroutine *co = s->running;
+  if (DYCO__UNLIKELY(dyco__timer_add(s, co, dyco__deadline(msecs)) != 0)) {
+    dyco_coroutine_yield(); /* no memory for a timer: at least let go */
+    return;
+  }
+  set_state(co, DYCO__SLEEPING);
+  co->wait_kind = DYCO_WAIT_SLEEP;
+  s->sleeping++;
+  switch_out(s, co);
+  co->wait_kind = DYCO_WAIT_NONE;
+  set_state(co, DYCO__RUNNING);
+}
+
+/* Every coroutine starts here, on its own stack. Its frame stays under
+ * every frame the coroutine ever has, in every saved copy of its stack:
+ * it keeps only `co` across the call. */
 static void co_main(void *arg) {
   dyco_coroutine *co = (dyco_coroutine *)arg;
-  dyco_schedule *s = co->sched;
-  after_switch(s);
+  after_switch(co->sched);
   proc_coroutine func = co->u.start.func;
   void *farg = co->u.start.arg;
   co->u.saved.bytes = NULL;
@@ -292,7 +388,7 @@ static void co_main(void *arg) {
   co->u.saved.cap = 0;
   set_state(co, DYCO__RUNNING);
   func(farg);
-  dyco__co_exit(s, co);
+  dyco__co_exit(co->sched, co);
 }
 
 void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
@@ -302,6 +398,15 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
     dyco__ext *e = dyco__ext_get(s, co, 0);
     stack = e->stack;
     size = e->stack_size;
+    /* Stacks from the cache sit at the same offsets modulo the page and
+     * far beyond: their tops would all fall in the same cache sets. Start
+     * each a few cache lines lower, by slot ("stack colouring"). */
+    if (e->stack_from_cache || (co->flags & DYCO__F_POOL)) {
+      size_t color = (((uint32_t)co->cid * 7u) & 31u) * 64u;
+      if (size >= 16 * color) {
+        size -= color;
+      }
+    }
   } else {
     stack = s->shared_base;
     size = s->shared_size;
@@ -320,7 +425,9 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
 
 void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
   dyco__ext *e = dyco__ext_get(s, co, 0);
-  if (e != NULL && e->locals != NULL) dyco__locals_destroy(e);
+  if (e != NULL && e->locals != NULL) {
+    dyco__locals_destroy(e);
+  }
   set_state(co, DYCO__KILLED);
   s->zombie = co;
   dyco__switch_out(s, co);
@@ -330,10 +437,14 @@ void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
 }
 
 void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
-  if (co->heap_index >= 0) dyco__timer_remove(s, co);
+  if (co->heap_index >= 0) {
+    dyco__timer_remove(s, co);
+  }
   dyco__ext *e = dyco__ext_get(s, co, 0);
   if (e != NULL) {
-    if (e->locals != NULL) dyco__locals_destroy(e);
+    if (e->locals != NULL) {
+      dyco__locals_destroy(e);
+    }
     if (co->flags & DYCO__F_POOL) {
       dyco__pool_release(s, co, e);
     } else if (e->stack != NULL && e->stack_from_cache) {
@@ -341,7 +452,9 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
     }
     dyco__ext_free(s, co);
   }
-  if (s->occupant == co) s->occupant = NULL;
+  if (s->occupant == co) {
+    s->occupant = NULL;
+  }
   if (co->flags & DYCO__F_STARTED) {
     dyco__shared_forget(s, co);
 #if !DYCO_CONTEXT_SP_ONLY
@@ -357,7 +470,9 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
 /* --- The loop ------------------------------------------------------------ */
 
 static void inbox_drain(dyco_schedule *s) {
-  if (__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) == NULL) return;
+  if (__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) == NULL) {
+    return;
+  }
   dyco__inbox_item *list =
       __atomic_exchange_n(&s->inbox, NULL, __ATOMIC_ACQUIRE);
   /* The stack came newest first: reverse it to keep the senders' order. */
@@ -396,25 +511,38 @@ static void gather(dyco_schedule *s) {
   inbox_drain(s);
   runq_append(&s->urgent, &s->urgent_later);
   runq_append(&s->normal, &s->normal_later);
-  uint64_t now = dyco__now_ns();
-  if (s->heap_len != 0) dyco__timers_fire(s, now);
+  /* The clock only when a timer may be due (no system call either way:
+   * the vDSO answers, but it still costs some 20 ns). */
+  uint64_t now = 0;
+  if (s->heap_len != 0) {
+    now = dyco__now_ns();
+    dyco__timers_fire(s, now);
+  }
   if (s->urgent.count + s->normal.count != 0) {
-    if (s->fd_waiters != 0) dyco__poll(s, 0);
+    if (s->fd_waiters != 0) {
+      dyco__poll(s, 0);
+    }
     return;
   }
-  if (s->count == 0) return;
-  int64_t wait = dyco__timer_next(s, now);
+  if (s->count == 0) {
+    return;
+  }
+  int64_t wait = s->heap_len != 0 ? dyco__timer_next(s, now) : -1;
   if (s->loopwait_ns > 0 && (wait < 0 || wait > s->loopwait_ns)) {
     wait = s->loopwait_ns;
   }
   /* Say we sleep before looking at the inbox one last time: a thread that
    * pushes after our look sees the flag and writes the eventfd. */
   __atomic_store_n(&s->sleeping_in_poll, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST) != NULL) wait = 0;
+  if (__atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST) != NULL) {
+    wait = 0;
+  }
   dyco__poll(s, wait);
   __atomic_store_n(&s->sleeping_in_poll, 0, __ATOMIC_RELAXED);
   inbox_drain(s);
-  if (s->heap_len != 0) dyco__timers_fire(s, dyco__now_ns());
+  if (s->heap_len != 0) {
+    dyco__timers_fire(s, dyco__now_ns());
+  }
 }
 
 static void run_round(dyco_schedule *s) {
@@ -440,14 +568,15 @@ static void run_round(dyco_schedule *s) {
 
 int dyco__loop(dyco_schedule *s) {
   for (;;) {
-    if (s->aborting) return -ECANCELED;
+    if (s->aborting) {
+      return -ECANCELED;
+    }
     if (s->stop) {
       s->stop = 0;
       return 1;
     }
     gather(s);
-    if (s->count == 0 &&
-        __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) == NULL) {
+    if (s->count == 0 && __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) == NULL) {
       return 0;
     }
     run_round(s);
@@ -461,9 +590,13 @@ void dyco__kill_all(dyco_schedule *s) {
    * other threads claimed first are on their way: wait for them. */
   for (uint32_t i = 1; i < s->nslots; i++) {
     uintptr_t e = s->slots[i];
-    if (e & 1u) continue;
+    if (e & 1u) {
+      continue;
+    }
     dyco_coroutine *co = (dyco_coroutine *)e;
-    if (get_state(co) == DYCO__WAITING) dyco__wait_kill(s, co);
+    if (get_state(co) == DYCO__WAITING) {
+      dyco__wait_kill(s, co);
+    }
   }
   while (__atomic_load_n(&s->pending_wakes, __ATOMIC_ACQUIRE) != 0 ||
          __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL) {
@@ -475,7 +608,9 @@ void dyco__kill_all(dyco_schedule *s) {
   s->running = NULL;
   for (uint32_t i = 1; i < s->nslots; i++) {
     uintptr_t e = s->slots[i];
-    if (e & 1u) continue;
+    if (e & 1u) {
+      continue;
+    }
     dyco__co_free(s, (dyco_coroutine *)e);
   }
 }

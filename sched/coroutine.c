@@ -8,12 +8,18 @@
 #include "sched/internal/sys.h"
 
 static int create(proc_coroutine func, void *arg, int urgent) {
-  if (func == NULL) return -EINVAL;
+  if (func == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__sched_get();
-  if (s == NULL) return -ENOMEM;
+  if (s == NULL) {
+    return -ENOMEM;
+  }
   int err;
   dyco_coroutine *co = dyco__co_new(s, func, arg, urgent, &err);
-  if (co == NULL) return err;
+  if (co == NULL) {
+    return err;
+  }
   dyco__make_ready(s, co);
   return co->cid;
 }
@@ -26,64 +32,26 @@ int dyco_coroutine_create_urgent(proc_coroutine func, void *arg) {
   return create(func, arg, 1);
 }
 
-int dyco_coroutine_yield(void) {
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
-  dyco_coroutine *co = s->running;
-  __atomic_store_n(&co->state, DYCO__READY, __ATOMIC_RELAXED);
-  /* Behind everyone else of this round: back in the next one. */
-  dyco__runq *later =
-      co->flags & DYCO__F_URGENT ? &s->urgent_later : &s->normal_later;
-  co->run_next = NULL;
-  if (later->tail != NULL) {
-    later->tail->run_next = co;
-  } else {
-    later->head = co;
+void dyco__sleep_thread(uint32_t msecs) {
+  struct timespec ts = {(time_t)(msecs / 1000),
+                        (long)(msecs % 1000) * 1000000L};
+  while (dyco__sys_nanosleep(&ts) != 0 && errno == EINTR) {
   }
-  later->tail = co;
-  later->count++;
-  dyco__switch_out(s, co);
-  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
-  return 0;
-}
-
-void dyco_coroutine_sleep(uint32_t msecs) {
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) {
-    /* Outside a coroutine: sleep the thread, as the caller asked. */
-    struct timespec ts = {(time_t)(msecs / 1000),
-                          (long)(msecs % 1000) * 1000000L};
-    while (dyco__sys_nanosleep(&ts) != 0 && errno == EINTR) {
-    }
-    return;
-  }
-  if (msecs == 0) {
-    dyco_coroutine_yield();
-    return;
-  }
-  dyco_coroutine *co = s->running;
-  if (dyco__timer_add(s, co, dyco__now_ns() + (uint64_t)msecs * 1000000u) !=
-      0) {
-    dyco_coroutine_yield(); /* no memory for a timer: at least let go */
-    return;
-  }
-  __atomic_store_n(&co->state, DYCO__SLEEPING, __ATOMIC_RELAXED);
-  co->wait_kind = DYCO_WAIT_SLEEP;
-  s->sleeping++;
-  dyco__switch_out(s, co);
-  co->wait_kind = DYCO_WAIT_NONE;
-  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
 }
 
 void dyco_coroutine_abort(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return;
+  if (s == NULL || s->running == NULL) {
+    return;
+  }
   dyco__co_exit(s, s->running);
 }
 
 int dyco_coroutine_coroID(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
   return s->running->cid;
 }
 
@@ -92,21 +60,35 @@ int dyco_coroutine_coroID(void) {
 int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   dyco_schedule *s = dyco__tls_sched;
   dyco_coroutine *co = dyco__co_find(s, cid);
-  if (co == NULL) return -ESRCH;
-  if (co->flags & DYCO__F_STARTED) return -EBUSY;
-  if (co->flags & DYCO__F_POOL) return -EBUSY; /* the pool owns its stack */
-  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) return -EINVAL;
+  if (co == NULL) {
+    return -ESRCH;
+  }
+  if (co->flags & DYCO__F_STARTED) {
+    return -EBUSY;
+  }
+  if (co->flags & DYCO__F_POOL) {
+    return -EBUSY; /* the pool owns its stack */
+  }
+  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) {
+    return -EINVAL;
+  }
   dyco__ext *e = dyco__ext_get(s, co, stacksize != 0);
   /* Whatever it had goes first. */
   if (e != NULL && e->stack != NULL) {
-    if (e->stack_from_cache) dyco__stack_put(s, e->stack, e->stack_size);
+    if (e->stack_from_cache) {
+      dyco__stack_put(s, e->stack, e->stack_size);
+    }
     e->stack = NULL;
     e->stack_size = 0;
     e->stack_from_cache = 0;
     co->flags &= (uint16_t)~DYCO__F_PRIVATE;
   }
-  if (stacksize == 0) return 0;
-  if (e == NULL) return -ENOMEM;
+  if (stacksize == 0) {
+    return 0;
+  }
+  if (e == NULL) {
+    return -ENOMEM;
+  }
   if (stackptr != NULL) {
     e->stack = (char *)stackptr;
     e->stack_size = stacksize;
@@ -114,7 +96,9 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   } else {
     size_t got;
     char *st = dyco__stack_get(s, stacksize, &got);
-    if (st == NULL) return -ENOMEM;
+    if (st == NULL) {
+      return -ENOMEM;
+    }
     e->stack = st;
     e->stack_size = got;
     e->stack_from_cache = 1;
@@ -126,7 +110,9 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
 int dyco_coroutine_getStack(int cid, void **stackptr, size_t *stacksize) {
   dyco_schedule *s = dyco__tls_sched;
   dyco_coroutine *co = dyco__co_find(s, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   void *p;
   size_t n;
   int priv = (co->flags & DYCO__F_PRIVATE) != 0;
@@ -138,14 +124,20 @@ int dyco_coroutine_getStack(int cid, void **stackptr, size_t *stacksize) {
     p = s->shared_base;
     n = s->shared_size;
   }
-  if (stackptr != NULL) *stackptr = p;
-  if (stacksize != NULL) *stacksize = n;
+  if (stackptr != NULL) {
+    *stackptr = p;
+  }
+  if (stacksize != NULL) {
+    *stacksize = n;
+  }
   return priv;
 }
 
 int dyco_coroutine_checkStack(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
   dyco_coroutine *co = s->running;
   size_t size;
   if (co->flags & DYCO__F_PRIVATE) {
@@ -162,18 +154,26 @@ int dyco_coroutine_checkStack(void) {
 int dyco_coroutine_setUdata(int cid, void *udata) {
   dyco_schedule *s = dyco__tls_sched;
   dyco_coroutine *co = dyco__co_find(s, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   dyco__ext *e = dyco__ext_get(s, co, udata != NULL);
-  if (e == NULL) return udata == NULL ? 0 : -ENOMEM;
+  if (e == NULL) {
+    return udata == NULL ? 0 : -ENOMEM;
+  }
   e->udata = udata;
   return 0;
 }
 
 int dyco_coroutine_getUdata(int cid, void **udata) {
-  if (udata == NULL) return -EINVAL;
+  if (udata == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
   dyco_coroutine *co = dyco__co_find(s, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   dyco__ext *e = dyco__ext_get(s, co, 0);
   *udata = e != NULL ? e->udata : NULL;
   return 0;
@@ -181,20 +181,26 @@ int dyco_coroutine_getUdata(int cid, void **udata) {
 
 int dyco_coroutine_getSchedCount(int cid) {
   dyco_coroutine *co = dyco__co_find(dyco__tls_sched, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   return (int)(co->sched_count & 0x7fffffff);
 }
 
 int dyco_coroutine_setUrgent(int cid) {
   dyco_coroutine *co = dyco__co_find(dyco__tls_sched, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   co->flags |= DYCO__F_URGENT;
   return 0;
 }
 
 int dyco_coroutine_unsetUrgent(int cid) {
   dyco_coroutine *co = dyco__co_find(dyco__tls_sched, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   co->flags &= (uint16_t)~DYCO__F_URGENT;
   return 0;
 }

@@ -139,24 +139,24 @@ typedef enum dyco_coroutine_state {
 /* What a waiting coroutine waits on. */
 typedef enum dyco_coroutine_wait {
   DYCO_WAIT_NONE = 0,
-  DYCO_WAIT_READ,   /* fd readable */
-  DYCO_WAIT_WRITE,  /* fd writable */
-  DYCO_WAIT_RW,     /* fd readable or writable */
-  DYCO_WAIT_QUEUE,  /* a wait queue: a channel, semaphore, pool, ... */
-  DYCO_WAIT_SLEEP   /* a timer only */
+  DYCO_WAIT_READ,  /* fd readable */
+  DYCO_WAIT_WRITE, /* fd writable */
+  DYCO_WAIT_RW,    /* fd readable or writable */
+  DYCO_WAIT_QUEUE, /* a wait queue: a channel, semaphore, pool, ... */
+  DYCO_WAIT_SLEEP  /* a timer only */
 } dyco_coroutine_wait;
 
 typedef struct dyco_coroutine_info {
   int cid;
   dyco_coroutine_state state;
   dyco_coroutine_wait wait;
-  int fd;              /* the fd waited on, or -1 */
-  const void *queue;   /* the wait queue waited on, or NULL */
-  int64_t timeout_ms;  /* ms until its timeout, -1 when none */
-  int urgent;          /* 1 when urgent */
-  int private_stack;   /* 1 on a private stack, 0 on the shared stack */
-  size_t stack_size;   /* bytes of the stack it runs on */
-  size_t stack_used;   /* bytes in use when it last stopped (or now) */
+  int fd;             /* the fd waited on, or -1 */
+  const void *queue;  /* the wait queue waited on, or NULL */
+  int64_t timeout_ms; /* ms until its timeout, -1 when none */
+  int urgent;         /* 1 when urgent */
+  int private_stack;  /* 1 on a private stack, 0 on the shared stack */
+  size_t stack_size;  /* bytes of the stack it runs on */
+  size_t stack_used;  /* bytes in use when it last stopped (or now) */
   uint32_t sched_count;
 } dyco_coroutine_info;
 

@@ -18,11 +18,15 @@ static inline uint32_t word_of(int key) {
 }
 
 int dyco_coroutine_keyCreate(int *key, void (*destructor)(void *)) {
-  if (key == NULL) return -EINVAL;
+  if (key == NULL) {
+    return -EINVAL;
+  }
   pthread_mutex_lock(&keys_lock);
   for (int i = 0; i < DYCO_COROUTINE_KEYS_MAX; i++) {
     uint32_t w = key_word[i];
-    if (w & 1u) continue;
+    if (w & 1u) {
+      continue;
+    }
     key_dtor[i] = destructor;
     __atomic_store_n(&key_word[i], (w + 2) | 1u, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&keys_lock);
@@ -34,7 +38,9 @@ int dyco_coroutine_keyCreate(int *key, void (*destructor)(void *)) {
 }
 
 int dyco_coroutine_keyDelete(int key) {
-  if (key < 0 || key >= DYCO_COROUTINE_KEYS_MAX) return -EINVAL;
+  if (key < 0 || key >= DYCO_COROUTINE_KEYS_MAX) {
+    return -EINVAL;
+  }
   pthread_mutex_lock(&keys_lock);
   uint32_t w = key_word[key];
   if (!(w & 1u)) {
@@ -47,18 +53,30 @@ int dyco_coroutine_keyDelete(int key) {
 }
 
 int dyco_coroutine_setLocal(int key, const void *value) {
-  if (key < 0 || key >= DYCO_COROUTINE_KEYS_MAX) return -EINVAL;
+  if (key < 0 || key >= DYCO_COROUTINE_KEYS_MAX) {
+    return -EINVAL;
+  }
   uint32_t w = word_of(key);
-  if (!(w & 1u)) return -EINVAL;
+  if (!(w & 1u)) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
   dyco__ext *e = dyco__ext_get(s, s->running, 1);
-  if (e == NULL) return -ENOMEM;
+  if (e == NULL) {
+    return -ENOMEM;
+  }
   if ((uint32_t)key >= e->nlocals) {
     uint32_t n = e->nlocals != 0 ? e->nlocals : 4;
-    while (n <= (uint32_t)key) n *= 2;
+    while (n <= (uint32_t)key) {
+      n *= 2;
+    }
     dyco__local *l = (dyco__local *)realloc(e->locals, n * sizeof *l);
-    if (l == NULL) return -ENOMEM;
+    if (l == NULL) {
+      return -ENOMEM;
+    }
     memset(l + e->nlocals, 0, (n - e->nlocals) * sizeof *l);
     e->locals = l;
     e->nlocals = n;
@@ -69,13 +87,21 @@ int dyco_coroutine_setLocal(int key, const void *value) {
 }
 
 void *dyco_coroutine_getLocal(int key) {
-  if (key < 0 || key >= DYCO_COROUTINE_KEYS_MAX) return NULL;
+  if (key < 0 || key >= DYCO_COROUTINE_KEYS_MAX) {
+    return NULL;
+  }
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return NULL;
+  if (s == NULL || s->running == NULL) {
+    return NULL;
+  }
   dyco__ext *e = dyco__ext_get(s, s->running, 0);
-  if (e == NULL || (uint32_t)key >= e->nlocals) return NULL;
+  if (e == NULL || (uint32_t)key >= e->nlocals) {
+    return NULL;
+  }
   uint32_t w = word_of(key);
-  if (!(w & 1u) || e->locals[key].key_gen != w) return NULL;
+  if (!(w & 1u) || e->locals[key].key_gen != w) {
+    return NULL;
+  }
   return e->locals[key].value;
 }
 
@@ -85,17 +111,23 @@ void dyco__locals_destroy(dyco__ext *ext) {
     int again = 0;
     for (uint32_t i = 0; i < ext->nlocals; i++) {
       void *v = ext->locals[i].value;
-      if (v == NULL) continue;
+      if (v == NULL) {
+        continue;
+      }
       uint32_t w = word_of((int)i);
       ext->locals[i].value = NULL;
-      if (!(w & 1u) || ext->locals[i].key_gen != w) continue;
+      if (!(w & 1u) || ext->locals[i].key_gen != w) {
+        continue;
+      }
       void (*dtor)(void *) = key_dtor[i];
       if (dtor != NULL) {
         dtor(v);
         again = 1;
       }
     }
-    if (!again) break;
+    if (!again) {
+      break;
+    }
   }
   free(ext->locals);
   ext->locals = NULL;

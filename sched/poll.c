@@ -15,7 +15,9 @@
 
 int dyco__poll_init(dyco_schedule *s) {
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (s->epfd < 0) return -errno;
+  if (s->epfd < 0) {
+    return -errno;
+  }
   s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (s->evfd < 0) {
     int err = -errno;
@@ -36,33 +38,49 @@ int dyco__poll_init(dyco_schedule *s) {
 }
 
 void dyco__poll_destroy(dyco_schedule *s) {
-  for (uint32_t i = 0; i < s->fd_dir_len; i++) free(s->fd_dir[i]);
+  for (uint32_t i = 0; i < s->fd_dir_len; i++) {
+    free(s->fd_dir[i]);
+  }
   free(s->fd_dir);
   s->fd_dir = NULL;
   s->fd_dir_len = 0;
-  if (s->evfd >= 0) dyco__sys_close(s->evfd);
-  if (s->epfd >= 0) dyco__sys_close(s->epfd);
+  if (s->evfd >= 0) {
+    dyco__sys_close(s->evfd);
+  }
+  if (s->epfd >= 0) {
+    dyco__sys_close(s->epfd);
+  }
   s->evfd = s->epfd = -1;
 }
 
 static dyco__fdslot *fd_slot(dyco_schedule *s, int fd, int create) {
   uint32_t page = (uint32_t)fd / DYCO__FD_PAGE;
   if (page >= s->fd_dir_len) {
-    if (!create) return NULL;
+    if (!create) {
+      return NULL;
+    }
     uint32_t n = s->fd_dir_len != 0 ? s->fd_dir_len : 8;
-    while (n <= page) n *= 2;
+    while (n <= page) {
+      n *= 2;
+    }
     dyco__fdslot **d = (dyco__fdslot **)realloc(s->fd_dir, n * sizeof *d);
-    if (d == NULL) return NULL;
+    if (d == NULL) {
+      return NULL;
+    }
     memset(d + s->fd_dir_len, 0, (n - s->fd_dir_len) * sizeof *d);
     s->fd_dir = d;
     s->fd_dir_len = n;
   }
   if (s->fd_dir[page] == NULL) {
-    if (!create) return NULL;
+    if (!create) {
+      return NULL;
+    }
     /* Zeroed slots are empty queues without locks, not registered. */
     s->fd_dir[page] =
         (dyco__fdslot *)calloc(DYCO__FD_PAGE, sizeof(dyco__fdslot));
-    if (s->fd_dir[page] == NULL) return NULL;
+    if (s->fd_dir[page] == NULL) {
+      return NULL;
+    }
   }
   return &s->fd_dir[page][(uint32_t)fd % DYCO__FD_PAGE];
 }
@@ -70,7 +88,9 @@ static dyco__fdslot *fd_slot(dyco_schedule *s, int fd, int create) {
 int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q) {
   for (uint32_t p = 0; p < s->fd_dir_len; p++) {
     dyco__fdslot *page = s->fd_dir[p];
-    if (page == NULL) continue;
+    if (page == NULL) {
+      continue;
+    }
     const char *lo = (const char *)page;
     const char *hi = lo + DYCO__FD_PAGE * sizeof(dyco__fdslot);
     if ((const char *)q >= lo && (const char *)q < hi) {
@@ -102,7 +122,9 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
       continue;
     }
     dyco__fdslot *slot = fd_slot(s, (int)ev[i].data.u64, 0);
-    if (slot == NULL) continue;
+    if (slot == NULL) {
+      continue;
+    }
     uint32_t rev = ev[i].events;
     if (rev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       dyco_waitq_wakeAll(&slot->readers, (intptr_t)rev);
@@ -116,13 +138,23 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
 
 int dyco_fd_wait(int fd, uint32_t events, int timeout) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
-  if (fd < 0) return -EBADF;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (fd < 0) {
+    return -EBADF;
+  }
   events &= EPOLLIN | EPOLLOUT;
-  if (events == 0) return -EINVAL;
-  if (timeout == 0) return 0;
+  if (events == 0) {
+    return -EINVAL;
+  }
+  if (timeout == 0) {
+    return 0;
+  }
   dyco__fdslot *slot = fd_slot(s, fd, 1);
-  if (slot == NULL) return -ENOMEM;
+  if (slot == NULL) {
+    return -ENOMEM;
+  }
   if (!slot->registered) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
@@ -130,7 +162,9 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
     ev.data.u64 = (uint64_t)fd;
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) {
       /* Regular files and directories cannot be polled: always ready. */
-      if (errno == EPERM) return (int)events;
+      if (errno == EPERM) {
+        return (int)events;
+      }
       return -errno;
     }
     slot->registered = 1;
@@ -151,15 +185,21 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
   intptr_t v = 0;
   int r = dyco__wait_on(s, q, kind, timeout, &v);
   s->fd_waiters--;
-  if (r == 0) return (int)v;
+  if (r == 0) {
+    return (int)v;
+  }
   return r == -ETIMEDOUT ? 0 : r;
 }
 
 void dyco_fd_closing(int fd) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || fd < 0) return;
+  if (s == NULL || fd < 0) {
+    return;
+  }
   dyco__fdslot *slot = fd_slot(s, fd, 0);
-  if (slot == NULL) return;
+  if (slot == NULL) {
+    return;
+  }
   dyco_waitq_wakeAll(&slot->readers, -EBADF);
   dyco_waitq_wakeAll(&slot->writers, -EBADF);
   dyco_waitq_wakeAll(&slot->either, -EBADF);
@@ -172,8 +212,12 @@ void dyco_fd_closing(int fd) {
 
 static int wait_events(int fd, uint32_t events, int timeout) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
-  if (fd < 0) return -EBADF;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (fd < 0) {
+    return -EBADF;
+  }
   /* Readiness the scheduler saw earlier may be stale or consumed: ask the
    * kernel first, then wait for the next edge. */
   struct pollfd p;
@@ -181,10 +225,18 @@ static int wait_events(int fd, uint32_t events, int timeout) {
   p.events = (short)events;
   p.revents = 0;
   int n = dyco__sys_poll_now(&p, 1);
-  if (n < 0) return -errno;
-  if (p.revents & POLLNVAL) return -EBADF;
-  if (n > 0) return p.revents;
-  if (timeout == 0) return 0;
+  if (n < 0) {
+    return -errno;
+  }
+  if (p.revents & POLLNVAL) {
+    return -EBADF;
+  }
+  if (n > 0) {
+    return p.revents;
+  }
+  if (timeout == 0) {
+    return 0;
+  }
   return dyco_fd_wait(fd, events, timeout);
 }
 

@@ -22,7 +22,9 @@ static int keep_stack(dyco_coropool *cp, char *st) {
   if (cp->nstacks == cp->cap) {
     int cap = cp->cap != 0 ? cp->cap * 2 : 16;
     char **a = (char **)realloc(cp->stacks, (size_t)cap * sizeof *a);
-    if (a == NULL) return -ENOMEM;
+    if (a == NULL) {
+      return -ENOMEM;
+    }
     cp->stacks = a;
     cp->cap = cap;
   }
@@ -33,16 +35,22 @@ static int keep_stack(dyco_coropool *cp, char *st) {
 /* Brings the idle stacks to what total allows. */
 static int fit_stacks(dyco_coropool *cp) {
   dyco_schedule *s = cp->sched;
-  if (cp->stacksize == 0) return 0;
+  if (cp->stacksize == 0) {
+    return 0;
+  }
   int want = cp->total - cp->busy;
-  if (want < 0) want = 0;
+  if (want < 0) {
+    want = 0;
+  }
   while (cp->nstacks > want) {
     dyco__stack_put(s, cp->stacks[--cp->nstacks], cp->stacksize);
   }
   while (cp->nstacks < want) {
     size_t got;
     char *st = dyco__stack_get(s, cp->stacksize, &got);
-    if (st == NULL) return -ENOMEM;
+    if (st == NULL) {
+      return -ENOMEM;
+    }
     if (keep_stack(cp, st) != 0) {
       dyco__stack_put(s, st, got);
       return -ENOMEM;
@@ -60,14 +68,23 @@ static void maybe_free(void *p) {
 }
 
 dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
-  if (totalsize < 1) return NULL;
-  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) return NULL;
+  if (totalsize < 1) {
+    return NULL;
+  }
+  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) {
+    return NULL;
+  }
   dyco_schedule *s = dyco__sched_get();
-  if (s == NULL) return NULL;
+  if (s == NULL) {
+    return NULL;
+  }
   dyco_coropool *cp = (dyco_coropool *)calloc(1, sizeof *cp);
-  if (cp == NULL) return NULL;
+  if (cp == NULL) {
+    return NULL;
+  }
   cp->sched = s;
-  cp->stacksize = stacksize == 0 ? 0 : (stacksize + s->page - 1) & ~(s->page - 1);
+  cp->stacksize =
+      stacksize == 0 ? 0 : (stacksize + s->page - 1) & ~(s->page - 1);
   cp->total = totalsize;
   dyco_waitq_init(&cp->waiters, NULL);
   if (fit_stacks(cp) != 0) {
@@ -81,7 +98,9 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
 }
 
 dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
-  if (cp == NULL || newsize < 1 || cp->sched != dyco__tls_sched) return NULL;
+  if (cp == NULL || newsize < 1 || cp->sched != dyco__tls_sched) {
+    return NULL;
+  }
   int old = cp->total;
   cp->total = newsize;
   if (fit_stacks(cp) != 0) {
@@ -90,15 +109,21 @@ dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
     return NULL;
   }
   for (int free_now = cp->total - cp->busy; free_now > 0; free_now--) {
-    if (!dyco_waitq_wakeOne(&cp->waiters, 0)) break;
+    if (!dyco_waitq_wakeOne(&cp->waiters, 0)) {
+      break;
+    }
   }
   return cp;
 }
 
 int dyco_coropool_destroy(dyco_coropool **pcp) {
-  if (pcp == NULL || *pcp == NULL) return -EINVAL;
+  if (pcp == NULL || *pcp == NULL) {
+    return -EINVAL;
+  }
   dyco_coropool *cp = *pcp;
-  if (cp->sched != dyco__tls_sched) return -EINVAL;
+  if (cp->sched != dyco__tls_sched) {
+    return -EINVAL;
+  }
   *pcp = NULL;
   cp->dying = 1;
   cp->total = 0;
@@ -109,35 +134,55 @@ int dyco_coropool_destroy(dyco_coropool **pcp) {
 }
 
 int dyco_coropool_available(dyco_coropool *cp) {
-  if (cp == NULL) return -EINVAL;
+  if (cp == NULL) {
+    return -EINVAL;
+  }
   int n = cp->total - cp->busy;
   return n > 0 ? n : 0;
 }
 
 static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                   int timeout, int urgent) {
-  if (cp == NULL || func == NULL) return -EINVAL;
+  if (cp == NULL || func == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || cp->sched != s || cp->dying) return -EINVAL;
+  if (s == NULL || cp->sched != s || cp->dying) {
+    return -EINVAL;
+  }
   uint64_t deadline = timeout > 0 ? dyco__deadline(timeout) : 0;
   while (cp->busy >= cp->total) {
-    if (s->running == NULL) return -EAGAIN;
-    if (timeout == 0) return 0;
+    if (s->running == NULL) {
+      return -EAGAIN;
+    }
+    if (timeout == 0) {
+      return 0;
+    }
     int left = -1;
     if (timeout > 0) {
       uint64_t now = dyco__now_ns();
-      if (now >= deadline) return 0;
+      if (now >= deadline) {
+        return 0;
+      }
       left = (int)((deadline - now + 999999) / 1000000);
     }
     intptr_t v;
     int r = dyco__wait_on(s, &cp->waiters, DYCO_WAIT_QUEUE, left, &v);
-    if (r == -EIDRM) return -ECANCELED; /* destroyed: cp is gone */
-    if (r == -ETIMEDOUT) return 0;
-    if (r < 0) return r;
+    if (r == -EIDRM) {
+      return -ECANCELED; /* destroyed: cp is gone */
+    }
+    if (r == -ETIMEDOUT) {
+      return 0;
+    }
+    if (r < 0) {
+      return r;
+    }
   }
   int err;
   dyco_coroutine *co = dyco__co_new(s, func, arg, urgent, &err);
-  if (co == NULL) return err;
+  if (co == NULL) {
+    return err;
+  }
   dyco__ext *e = dyco__ext_get(s, co, 1);
   if (e == NULL) {
     dyco__co_free(s, co);
@@ -184,7 +229,7 @@ void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *e) {
   }
   if (cp->dying) {
     maybe_free(cp);
-  } else {
+  } else if (cp->waiters.head != NULL) {
     dyco_waitq_wakeOne(&cp->waiters, 0);
   }
 }

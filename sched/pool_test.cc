@@ -23,7 +23,9 @@ struct Job {
 void Work(void *arg) {
   Job *j = static_cast<Job *>(arg);
   (*j->running)++;
-  if (*j->running > *j->peak) *j->peak = *j->running;
+  if (*j->running > *j->peak) {
+    *j->peak = *j->running;
+  }
   dyco_coroutine_sleep(static_cast<uint32_t>(j->ms));
   (*j->running)--;
   (*j->done)++;
@@ -95,7 +97,9 @@ TEST_F(SchedTest, ManyObtainersShareAPoolInArrivalOrder) {
   EXPECT_EQ(10, done);
   EXPECT_EQ(2, peak);
   ASSERT_EQ(10u, order.size());
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(i, order[i]);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(i, order[i]);
+  }
   EXPECT_EQ(0, dyco_coropool_destroy(&cp));
 }
 
@@ -105,12 +109,16 @@ TEST_F(SchedTest, ResizeWhileInUse) {
   int running = 0, peak = 0, done = 0;
   Job job{&running, &peak, &done, 20};
   Go([&] {
-    for (int i = 0; i < 2; ++i) ASSERT_GT(dyco_coropool_obtain(cp, Work, &job, -1), 0);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_GT(dyco_coropool_obtain(cp, Work, &job, -1), 0);
+    }
     EXPECT_EQ(0, dyco_coropool_available(cp));
     // Grow: two more at once.
     ASSERT_EQ(cp, dyco_coropool_resize(cp, 4));
     EXPECT_EQ(2, dyco_coropool_available(cp));
-    for (int i = 0; i < 2; ++i) ASSERT_GT(dyco_coropool_obtain(cp, Work, &job, 0), 0);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_GT(dyco_coropool_obtain(cp, Work, &job, 0), 0);
+    }
     dyco_coroutine_yield();  // let them start
     EXPECT_EQ(4, running);
     // Shrink below what runs: the busy ones finish, none is free until

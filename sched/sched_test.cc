@@ -1,11 +1,10 @@
 // dyco — sched layer tests: creation, scheduling order, urgency, yield,
 // sleep, stop and run again, abort, udata, introspection, misuse.
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -250,7 +249,9 @@ TEST_F(SchedTest, AbortKillsEveryCoroutineAndFreesTheScheduler) {
     dyco_schedcall_abort();
     ADD_FAILURE() << "abort returned";
   });
-  for (int i = 0; i < 10; ++i) Go([] { dyco_coroutine_sleep(1000); });
+  for (int i = 0; i < 10; ++i) {
+    Go([] { dyco_coroutine_sleep(1000); });
+  }
   EXPECT_EQ(-ECANCELED, dyco_schedule_run());
   EXPECT_EQ(0, reached);
   EXPECT_EQ(nullptr, dyco_schedule_self());
@@ -277,7 +278,9 @@ TEST_F(SchedTest, AbortOfOneCoroutineEndsOnlyIt) {
 
 TEST_F(SchedTest, FreeKillsCoroutinesThatNeverRan) {
   int ran = 0;
-  for (int i = 0; i < 100; ++i) Go([&ran] { ran++; });
+  for (int i = 0; i < 100; ++i) {
+    Go([&ran] { ran++; });
+  }
   EXPECT_EQ(100, dyco_schedule_getCoroCount());
   dyco_schedule_free(dyco_schedule_self());
   EXPECT_EQ(0, ran);
@@ -309,7 +312,9 @@ TEST_F(SchedTest, UdataRoundTrips) {
 
 TEST_F(SchedTest, SchedCountCountsEveryTurn) {
   int cid = Go([] {
-    for (int i = 0; i < 4; ++i) dyco_coroutine_yield();
+    for (int i = 0; i < 4; ++i) {
+      dyco_coroutine_yield();
+    }
   });
   EXPECT_EQ(0, dyco_coroutine_getSchedCount(cid));
   int observed = -1;
@@ -381,9 +386,9 @@ TEST_F(SchedTest, MisuseOutsideACoroutineReturnsErrors) {
   dyco_waitq_init(&q, nullptr);
   EXPECT_EQ(-EPERM, dyco_waitq_wait(&q, 10, nullptr));
   EXPECT_EQ(-EINVAL, dyco_coroutine_create(nullptr, nullptr));
-  dyco_coroutine_abort();      // does nothing
-  dyco_schedcall_stop();       // does nothing
-  dyco_schedcall_abort();      // does nothing
+  dyco_coroutine_abort();  // does nothing
+  dyco_schedcall_stop();   // does nothing
+  dyco_schedcall_abort();  // does nothing
   EXPECT_EQ(-ESRCH, dyco_coroutine_setStack(12345, nullptr, 65536));
   int key;
   ASSERT_EQ(0, dyco_coroutine_keyCreate(&key, nullptr));
@@ -403,9 +408,7 @@ TEST_F(SchedTest, SigprocmaskChangesTheThreadMask) {
   sigset_t add, old, now;
   sigemptyset(&add);
   sigaddset(&add, SIGUSR2);
-  Go([&] {
-    EXPECT_EQ(0, dyco_schedcall_sigprocmask(SIG_BLOCK, &add, &old));
-  });
+  Go([&] { EXPECT_EQ(0, dyco_schedcall_sigprocmask(SIG_BLOCK, &add, &old)); });
   ASSERT_EQ(0, dyco_schedule_run());
   pthread_sigmask(SIG_SETMASK, nullptr, &now);
   EXPECT_TRUE(sigismember(&now, SIGUSR2));
@@ -557,11 +560,15 @@ TEST_F(SchedTest, ADeletedKeyReadsAsNullAndItsValuesAreForgotten) {
 TEST_F(SchedTest, KeysRunOutCleanly) {
   std::vector<int> keys;
   int k;
-  while (dyco_coroutine_keyCreate(&k, nullptr) == 0) keys.push_back(k);
+  while (dyco_coroutine_keyCreate(&k, nullptr) == 0) {
+    keys.push_back(k);
+  }
   EXPECT_GE(keys.size(), 1u);
   EXPECT_LE(keys.size(), static_cast<size_t>(DYCO_COROUTINE_KEYS_MAX));
   EXPECT_EQ(-EAGAIN, dyco_coroutine_keyCreate(&k, nullptr));
-  for (int key : keys) EXPECT_EQ(0, dyco_coroutine_keyDelete(key));
+  for (int key : keys) {
+    EXPECT_EQ(0, dyco_coroutine_keyDelete(key));
+  }
 }
 
 }  // namespace

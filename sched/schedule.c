@@ -25,8 +25,7 @@ static int registry_add(dyco_schedule *s) {
   pthread_mutex_lock(&registry_lock);
   if (registry_len == registry_cap) {
     size_t cap = registry_cap != 0 ? registry_cap * 2 : 16;
-    dyco_schedule **r =
-        (dyco_schedule **)realloc(registry, cap * sizeof *r);
+    dyco_schedule **r = (dyco_schedule **)realloc(registry, cap * sizeof *r);
     if (r == NULL) {
       pthread_mutex_unlock(&registry_lock);
       return -ENOMEM;
@@ -43,7 +42,9 @@ static int registry_add(dyco_schedule *s) {
 /* Call with registry_lock held. */
 static size_t registry_find(const dyco_schedule *s, int id) {
   for (size_t i = 0; i < registry_len; i++) {
-    if (registry[i] == s || (s == NULL && registry[i]->id == id)) return i;
+    if (registry[i] == s || (s == NULL && registry[i]->id == id)) {
+      return i;
+    }
   }
   return (size_t)-1;
 }
@@ -51,7 +52,9 @@ static size_t registry_find(const dyco_schedule *s, int id) {
 static void registry_remove(dyco_schedule *s) {
   pthread_mutex_lock(&registry_lock);
   size_t i = registry_find(s, 0);
-  if (i != (size_t)-1) registry[i] = registry[--registry_len];
+  if (i != (size_t)-1) {
+    registry[i] = registry[--registry_len];
+  }
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -70,7 +73,9 @@ static void on_thread_exit(void *p) {
   }
 }
 
-static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
+static void make_exit_key(void) {
+  pthread_key_create(&exit_key, on_thread_exit);
+}
 
 static dyco_schedule *create(size_t stack_size, int *err) {
   pthread_once(&exit_once, make_exit_key);
@@ -84,8 +89,12 @@ static dyco_schedule *create(size_t stack_size, int *err) {
   s->thread = pthread_self();
   dyco__slab_init(&s->slab);
   int e = dyco__shared_stack_init(s, stack_size);
-  if (e == 0) e = dyco__poll_init(s);
-  if (e == 0) e = registry_add(s);
+  if (e == 0) {
+    e = dyco__poll_init(s);
+  }
+  if (e == 0) {
+    e = registry_add(s);
+  }
   if (e != 0) {
     dyco__poll_destroy(s);
     dyco__shared_stack_destroy(s);
@@ -101,7 +110,9 @@ static dyco_schedule *create(size_t stack_size, int *err) {
 
 dyco_schedule *dyco__sched_get(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (DYCO__LIKELY(s != NULL)) return s;
+  if (DYCO__LIKELY(s != NULL)) {
+    return s;
+  }
   int err;
   return create(DYCO_SCHEDULE_STACK_DEFAULT, &err);
 }
@@ -115,10 +126,6 @@ static void destroy(dyco_schedule *s) {
   dyco__overflow_thread_done(s);
   free(s->slots);
   free(s->heap);
-  if (s->ext_dir != NULL) {
-    for (uint32_t i = 0; i < s->ext_dir_len; i++) free(s->ext_dir[i]);
-    free(s->ext_dir);
-  }
   dyco__slab_destroy(&s->slab);
   if (dyco__tls_sched == s) {
     dyco__tls_sched = NULL;
@@ -128,13 +135,19 @@ static void destroy(dyco_schedule *s) {
 }
 
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
-  if (stack_size == 0) stack_size = DYCO_SCHEDULE_STACK_DEFAULT;
-  if (stack_size < DYCO_CONTEXT_STACK_MIN) return -EINVAL;
+  if (stack_size == 0) {
+    stack_size = DYCO_SCHEDULE_STACK_DEFAULT;
+  }
+  if (stack_size < DYCO_CONTEXT_STACK_MIN) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
   int err = 0;
   if (s == NULL) {
     s = create(stack_size, &err);
-    if (s == NULL) return err;
+    if (s == NULL) {
+      return err;
+    }
   } else {
     size_t want = (stack_size + s->page - 1) & ~(s->page - 1);
     if (want != s->shared_size) {
@@ -142,7 +155,9 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
        * only while nobody has started on it. */
       for (uint32_t i = 1; i < s->nslots; i++) {
         uintptr_t e = s->slots[i];
-        if (e & 1u) continue;
+        if (e & 1u) {
+          continue;
+        }
         const dyco_coroutine *co = (const dyco_coroutine *)e;
         if ((co->flags & DYCO__F_STARTED) && !(co->flags & DYCO__F_PRIVATE)) {
           return -EBUSY;
@@ -173,7 +188,9 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
 dyco_schedule *dyco_schedule_self(void) { return dyco__tls_sched; }
 
 void dyco_schedule_free(dyco_schedule *sched) {
-  if (sched == NULL) return;
+  if (sched == NULL) {
+    return;
+  }
   if (sched != dyco__tls_sched) {
     fprintf(stderr,
             "dyco: dyco_schedule_free: scheduler %d belongs to another "
@@ -193,12 +210,18 @@ void dyco_schedule_free(dyco_schedule *sched) {
 
 int dyco_schedule_run(void) {
   dyco_schedule *s = dyco__sched_get();
-  if (s == NULL) return -ENOMEM;
-  if (s->running != NULL || s->in_run) return -EDEADLK;
+  if (s == NULL) {
+    return -ENOMEM;
+  }
+  if (s->running != NULL || s->in_run) {
+    return -EDEADLK;
+  }
   s->in_run = 1;
   int r = dyco__loop(s);
   s->in_run = 0;
-  if (r == -ECANCELED) destroy(s);
+  if (r == -ECANCELED) {
+    destroy(s);
+  }
   return r;
 }
 
@@ -209,15 +232,21 @@ int dyco_schedule_schedID(void) {
 
 int dyco_schedule_setUdata(void *udata) {
   dyco_schedule *s = dyco__sched_get();
-  if (s == NULL) return -ENOMEM;
+  if (s == NULL) {
+    return -ENOMEM;
+  }
   s->udata = udata;
   return 0;
 }
 
 int dyco_schedule_getUdata(void **udata) {
-  if (udata == NULL) return -EINVAL;
+  if (udata == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__sched_get();
-  if (s == NULL) return -ENOMEM;
+  if (s == NULL) {
+    return -ENOMEM;
+  }
   *udata = s->udata;
   return 0;
 }
@@ -245,9 +274,13 @@ void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item) {
 }
 
 static int spawn(dyco_schedule *s, int id, proc_coroutine func, void *arg) {
-  if (func == NULL) return -EINVAL;
+  if (func == NULL) {
+    return -EINVAL;
+  }
   dyco__inbox_item *it = (dyco__inbox_item *)malloc(sizeof *it);
-  if (it == NULL) return -ENOMEM;
+  if (it == NULL) {
+    return -ENOMEM;
+  }
   it->co = NULL;
   it->func = func;
   it->arg = arg;
@@ -265,12 +298,16 @@ static int spawn(dyco_schedule *s, int id, proc_coroutine func, void *arg) {
 }
 
 int dyco_schedule_spawn(dyco_schedule *sched, proc_coroutine func, void *arg) {
-  if (sched == NULL) return -EINVAL;
+  if (sched == NULL) {
+    return -EINVAL;
+  }
   return spawn(sched, 0, func, arg);
 }
 
 int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg) {
-  if (schedid <= 0) return -ESRCH;
+  if (schedid <= 0) {
+    return -ESRCH;
+  }
   return spawn(NULL, schedid, func, arg);
 }
 
@@ -283,20 +320,27 @@ int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset) {
 
 void dyco_schedcall_stop(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s != NULL && s->running != NULL) s->stop = 1;
+  if (s != NULL && s->running != NULL) {
+    s->stop = 1;
+  }
 }
 
 void dyco_schedcall_abort(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return;
+  if (s == NULL || s->running == NULL) {
+    return;
+  }
   s->aborting = 1;
   dyco__co_exit(s, s->running);
 }
 
-/* --- Introspection --------------------------------------------------------- */
+/* --- Introspection ---------------------------------------------------------
+ */
 
 static int public_state(dyco_schedule *s, const dyco_coroutine *co) {
-  if (s->running == co) return DYCO_COROUTINE_RUNNING;
+  if (s->running == co) {
+    return DYCO_COROUTINE_RUNNING;
+  }
   switch (__atomic_load_n(&co->state, __ATOMIC_ACQUIRE)) {
     case DYCO__NEW:
       return DYCO_COROUTINE_NEW;
@@ -310,10 +354,14 @@ static int public_state(dyco_schedule *s, const dyco_coroutine *co) {
 }
 
 int dyco_coroutine_getInfo(int cid, dyco_coroutine_info *info) {
-  if (info == NULL) return -EINVAL;
+  if (info == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
   dyco_coroutine *co = dyco__co_find(s, cid);
-  if (co == NULL) return -ESRCH;
+  if (co == NULL) {
+    return -ESRCH;
+  }
   memset(info, 0, sizeof *info);
   info->cid = cid;
   info->state = (dyco_coroutine_state)public_state(s, co);
@@ -347,15 +395,21 @@ int dyco_coroutine_getInfo(int cid, dyco_coroutine_info *info) {
 }
 
 int dyco_schedule_getStats(dyco_schedule_stats *st) {
-  if (st == NULL) return -EINVAL;
+  if (st == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL) return -ESRCH;
+  if (s == NULL) {
+    return -ESRCH;
+  }
   memset(st, 0, sizeof *st);
   st->sched_id = s->id;
   st->coroutines = s->count;
   for (uint32_t i = 1; i < s->nslots; i++) {
     uintptr_t e = s->slots[i];
-    if (e & 1u) continue;
+    if (e & 1u) {
+      continue;
+    }
     st->by_state[public_state(s, (const dyco_coroutine *)e)]++;
   }
   st->created = s->created;
@@ -372,22 +426,28 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
   return 0;
 }
 
-static const char *const state_names[] = {"new", "ready", "running",
-                                          "sleeping", "waiting"};
-static const char *const wait_names[] = {"-",     "read", "write",
-                                         "rw",    "queue", "sleep"};
+static const char *const state_names[] = {"new", "ready", "running", "sleeping",
+                                          "waiting"};
+static const char *const wait_names[] = {"-",  "read",  "write",
+                                         "rw", "queue", "sleep"};
 
 int dyco_schedule_dump(FILE *out) {
-  if (out == NULL) return -EINVAL;
+  if (out == NULL) {
+    return -EINVAL;
+  }
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL) return -ESRCH;
+  if (s == NULL) {
+    return -ESRCH;
+  }
   fprintf(out, "dyco scheduler %d: %u coroutines\n", s->id, s->count);
-  fprintf(out, "%10s %-8s %-6s %6s %10s %8s %10s %8s\n", "cid", "state",
-          "wait", "fd", "timeout_ms", "stack", "used", "scheds");
+  fprintf(out, "%10s %-8s %-6s %6s %10s %8s %10s %8s\n", "cid", "state", "wait",
+          "fd", "timeout_ms", "stack", "used", "scheds");
   int listed = 0;
   for (uint32_t i = 1; i < s->nslots; i++) {
     uintptr_t e = s->slots[i];
-    if (e & 1u) continue;
+    if (e & 1u) {
+      continue;
+    }
     dyco_coroutine_info info;
     if (dyco_coroutine_getInfo(((dyco_coroutine *)e)->cid, &info) != 0) {
       continue;

@@ -99,16 +99,16 @@ void dyco_schedcall_abort(void);
 
 typedef struct dyco_schedule_stats {
   int sched_id;
-  uint64_t coroutines;                    /* alive now */
+  uint64_t coroutines;                      /* alive now */
   uint64_t by_state[DYCO_COROUTINE_STATES]; /* alive now, per state */
-  uint64_t created;                       /* since the scheduler began */
-  uint64_t finished;                      /* ended or killed */
-  uint64_t switches;                      /* coroutine switches */
-  uint64_t shared_stack_saves;            /* copies out of the shared stack */
-  uint64_t shared_stack_bytes;            /* bytes those copies held */
-  uint64_t polls;                         /* epoll_wait calls */
-  uint64_t private_stacks;                /* private stacks in use */
-  uint64_t cached_stacks;                 /* private stacks in the cache */
+  uint64_t created;                         /* since the scheduler began */
+  uint64_t finished;                        /* ended or killed */
+  uint64_t switches;                        /* coroutine switches */
+  uint64_t shared_stack_saves;              /* copies out of the shared stack */
+  uint64_t shared_stack_bytes;              /* bytes those copies held */
+  uint64_t polls;                           /* epoll_wait calls */
+  uint64_t private_stacks;                  /* private stacks in use */
+  uint64_t cached_stacks;                   /* private stacks in the cache */
   int guard_regions; /* 1: guard pages are guard regions inside shared
                         mappings (MADV_GUARD_INSTALL, Linux 6.13+); 0: each
                         guard is mprotect'ed, costing a mapping, which the

@@ -35,7 +35,9 @@ void dyco__slab_destroy(dyco__slab *s) {
 
 void *dyco__slab_alloc(dyco__slab *s, size_t n) {
   size_t size = dyco__slab_round(n);
-  if (PASS_THROUGH || size > DYCO__SLAB_MAX) return malloc(size);
+  if (PASS_THROUGH || size > DYCO__SLAB_MAX) {
+    return malloc(size);
+  }
   size_t cls = size / DYCO__SLAB_STEP - 1;
   void *p = s->free[cls];
   if (p != NULL) {
@@ -50,7 +52,9 @@ void *dyco__slab_alloc(dyco__slab *s, size_t n) {
       s->free[rest] = s->cursor;
     }
     dyco__slab_chunk *c = (dyco__slab_chunk *)malloc(CHUNK_BYTES);
-    if (c == NULL) return NULL;
+    if (c == NULL) {
+      return NULL;
+    }
     c->next = s->chunks;
     s->chunks = c;
     s->chunk_bytes += CHUNK_BYTES;
@@ -65,7 +69,9 @@ void *dyco__slab_alloc(dyco__slab *s, size_t n) {
 }
 
 void dyco__slab_free(dyco__slab *s, void *p, size_t n) {
-  if (p == NULL) return;
+  if (p == NULL) {
+    return;
+  }
   size_t size = dyco__slab_round(n);
   if (PASS_THROUGH || size > DYCO__SLAB_MAX) {
     free(p);

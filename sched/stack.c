@@ -39,11 +39,15 @@ static void probe_guard(void) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   char *m = (char *)mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) return;
+  if (m == MAP_FAILED) {
+    return;
+  }
   int fds[2];
   if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
     long n = dyco__sys_write(fds[1], m, 1);
-    if (n < 0 && errno == EFAULT) guard_mode = GUARD_MADVISE;
+    if (n < 0 && errno == EFAULT) {
+      guard_mode = GUARD_MADVISE;
+    }
     dyco__sys_close(fds[0]);
     dyco__sys_close(fds[1]);
   }
@@ -64,14 +68,17 @@ static int install_guard(char *at, size_t bytes) {
   return mprotect(at, bytes, PROT_NONE) == 0 ? 0 : -errno;
 }
 
-/* --- The shared stack ------------------------------------------------------ */
+/* --- The shared stack ------------------------------------------------------
+ */
 
 int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
   size = (size + s->page - 1) & ~(s->page - 1);
   size_t total = GUARD_BYTES + size;
   char *m = (char *)mmap(NULL, total, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) return -ENOMEM;
+  if (m == MAP_FAILED) {
+    return -ENOMEM;
+  }
   if (install_guard(m, GUARD_BYTES) != 0) {
     munmap(m, total);
     return -ENOMEM;
@@ -84,7 +91,9 @@ int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
 }
 
 void dyco__shared_stack_destroy(dyco_schedule *s) {
-  if (s->shared_map != NULL) munmap(s->shared_map, s->shared_map_size);
+  if (s->shared_map != NULL) {
+    munmap(s->shared_map, s->shared_map_size);
+  }
   s->shared_map = s->shared_base = NULL;
   s->shared_map_size = s->shared_size = 0;
 }
@@ -94,9 +103,12 @@ void dyco__shared_stack_destroy(dyco_schedule *s) {
 #if defined(DYCO_ASAN) || defined(DYCO_TSAN)
 __attribute__((no_sanitize_address, no_sanitize_thread))
 #endif
-static void stack_copy(char *to, const char *from, size_t n) {
+static void
+stack_copy(char *to, const char *from, size_t n) {
 #if defined(DYCO_ASAN) || defined(DYCO_TSAN)
-  for (size_t i = 0; i < n; i++) to[i] = from[i];
+  for (size_t i = 0; i < n; i++) {
+    to[i] = from[i];
+  }
 #else
   memcpy(to, from, n);
 #endif
@@ -127,7 +139,9 @@ static int save(dyco_schedule *s, dyco_coroutine *o) {
   if (len > o->u.saved.cap) {
     size_t cap = dyco__slab_round(len);
     char *b = (char *)dyco__slab_alloc(&s->slab, cap);
-    if (b == NULL) return -ENOMEM;
+    if (b == NULL) {
+      return -ENOMEM;
+    }
     dyco__slab_free(&s->slab, o->u.saved.bytes, o->u.saved.cap);
     o->u.saved.bytes = b;
     o->u.saved.cap = (uint32_t)cap;
@@ -144,7 +158,9 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next) {
   dyco_coroutine *o = s->occupant;
   if (o != NULL && o != next && (o->flags & DYCO__F_STARTED)) {
     int err = save(s, o);
-    if (err != 0) return err;
+    if (err != 0) {
+      return err;
+    }
   }
 #if defined(DYCO_ASAN)
   /* The previous owner's red zones must not follow the next one. */
@@ -161,7 +177,9 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next) {
 }
 
 void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co) {
-  if (co->flags & DYCO__F_PRIVATE) return;
+  if (co->flags & DYCO__F_PRIVATE) {
+    return;
+  }
   dyco__slab_free(&s->slab, co->u.saved.bytes, co->u.saved.cap);
   co->u.saved.bytes = NULL;
   co->u.saved.len = co->u.saved.cap = 0;
@@ -177,7 +195,9 @@ size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
   } else {
     top = shared_top(s);
   }
-  if (!(co->flags & DYCO__F_STARTED)) return 0;
+  if (!(co->flags & DYCO__F_STARTED)) {
+    return 0;
+  }
   if (s->running == co) {
     low = (char *)__builtin_frame_address(0);
   } else if (!(co->flags & DYCO__F_PRIVATE) && s->occupant != co) {
@@ -188,17 +208,24 @@ size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
   return low < top ? (size_t)(top - low) : 0;
 }
 
-/* --- The private stack cache ----------------------------------------------- */
+/* --- The private stack cache -----------------------------------------------
+ */
 
 static dyco__stack_class *stack_class(dyco_schedule *s, size_t size,
                                       int create) {
   for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
-    if (s->stacks.classes[i].size == size) return &s->stacks.classes[i];
+    if (s->stacks.classes[i].size == size) {
+      return &s->stacks.classes[i];
+    }
   }
-  if (!create) return NULL;
+  if (!create) {
+    return NULL;
+  }
   dyco__stack_class *c = (dyco__stack_class *)realloc(
       s->stacks.classes, (s->stacks.nclasses + 1) * sizeof *c);
-  if (c == NULL) return NULL;
+  if (c == NULL) {
+    return NULL;
+  }
   s->stacks.classes = c;
   c = &s->stacks.classes[s->stacks.nclasses++];
   memset(c, 0, sizeof *c);
@@ -210,7 +237,9 @@ static int push_free(dyco__stack_class *c, char *stack) {
   if (c->nfree == c->cap) {
     uint32_t cap = c->cap != 0 ? c->cap * 2 : 64;
     char **f = (char **)realloc(c->free, cap * sizeof *f);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+      return -ENOMEM;
+    }
     c->free = f;
     c->cap = cap;
   }
@@ -221,15 +250,26 @@ static int push_free(dyco__stack_class *c, char *stack) {
 /* Maps room for several stacks of one size at once, each with its guard:
  * with guard regions the whole chunk stays one mapping. */
 static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
-  size_t slot = GUARD_BYTES + c->size;
+  /* One page more than guard and stack, never touched: stacks whose sizes
+   * are powers of two would otherwise start at the same offset modulo the
+   * cache's way size, and their hot tops would crowd into a few sets. */
+  size_t slot = GUARD_BYTES + c->size + s->page;
   size_t n = (1u << 20) / slot;
-  if (n < 1) n = 1;
-  if (n > 64) n = 64;
+  if (n < 1) {
+    n = 1;
+  }
+  if (n > 64) {
+    n = 64;
+  }
   if (c->cap - c->nfree < n) {
     uint32_t cap = c->cap;
-    while (cap - c->nfree < n) cap = cap != 0 ? cap * 2 : 64;
+    while (cap - c->nfree < n) {
+      cap = cap != 0 ? cap * 2 : 64;
+    }
     char **f = (char **)realloc(c->free, cap * sizeof *f);
-    if (f == NULL) return -ENOMEM;
+    if (f == NULL) {
+      return -ENOMEM;
+    }
     c->free = f;
     c->cap = cap;
   }
@@ -237,14 +277,18 @@ static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
     uint32_t cap = s->stacks.maps_cap != 0 ? s->stacks.maps_cap * 2 : 16;
     dyco__stack_map *m =
         (dyco__stack_map *)realloc(s->stacks.maps, cap * sizeof *m);
-    if (m == NULL) return -ENOMEM;
+    if (m == NULL) {
+      return -ENOMEM;
+    }
     s->stacks.maps = m;
     s->stacks.maps_cap = cap;
   }
   size_t bytes = n * slot;
   char *m = (char *)mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) return -ENOMEM;
+  if (m == MAP_FAILED) {
+    return -ENOMEM;
+  }
   for (size_t i = 0; i < n; i++) {
     if (install_guard(m + i * slot, GUARD_BYTES) != 0) {
       munmap(m, bytes);
@@ -255,31 +299,50 @@ static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
   s->stacks.maps[s->stacks.nmaps].bytes = bytes;
   s->stacks.nmaps++;
   /* Highest first, so stacks are handed out from the chunk's start. */
-  for (size_t i = n; i-- > 0;) c->free[c->nfree++] = m + i * slot + GUARD_BYTES;
+  for (size_t i = n; i-- > 0;) {
+    c->free[c->nfree++] = m + i * slot + GUARD_BYTES;
+  }
   return 0;
 }
 
 char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got) {
   size = (size + s->page - 1) & ~(s->page - 1);
   dyco__stack_class *c = stack_class(s, size, 1);
-  if (c == NULL) return NULL;
-  if (c->nfree == 0 && map_chunk(s, c) != 0) return NULL;
+  if (c == NULL) {
+    return NULL;
+  }
+  if (c->nfree == 0 && map_chunk(s, c) != 0) {
+    return NULL;
+  }
   c->in_use++;
   *got = size;
-  return c->free[--c->nfree];
+  char *st = c->free[--c->nfree];
+  if (c->trimmed > c->nfree) {
+    c->trimmed = c->nfree;
+  }
+  return st;
 }
 
 void dyco__stack_put(dyco_schedule *s, char *stack, size_t size) {
   dyco__stack_class *c = stack_class(s, size, 0);
-  if (c == NULL) return;
-  c->in_use--;
-  /* Many idle stacks: give their memory back, keep the address range. */
-  if (c->nfree > 64 && c->nfree > c->in_use) {
-    madvise(stack, size, MADV_DONTNEED);
+  if (c == NULL) {
+    return;
   }
+  c->in_use--;
   if (push_free(c, stack) != 0) {
     /* Cannot even remember it: the range stays mapped until the cache
      * goes, which is all a lost stack costs. */
+    return;
+  }
+  /* Many idle stacks: the coldest one gives its memory back (keeping its
+   * address range), one per release, so that a burst of coroutines does
+   * not hold its memory for ever and a steady state makes no system call.
+   * The hot end of the list is never touched. */
+  uint32_t warm = c->nfree - c->trimmed;
+  uint32_t keep = c->in_use > 64 ? c->in_use : 64;
+  if (warm > keep) {
+    madvise(c->free[c->trimmed], size, MADV_DONTNEED);
+    c->trimmed++;
   }
 }
 
@@ -308,7 +371,9 @@ static size_t fmt_u(char *out, uintptr_t v, int base) {
     tmp[n++] = "0123456789abcdef"[v % (uintptr_t)base];
     v /= (uintptr_t)base;
   } while (v != 0);
-  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  for (size_t i = 0; i < n; i++) {
+    out[i] = tmp[n - 1 - i];
+  }
   return n;
 }
 
@@ -387,7 +452,9 @@ void dyco__overflow_thread_init(dyco_schedule *s) {
   size_t size = 64 * 1024;
   void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) return;
+  if (m == MAP_FAILED) {
+    return;
+  }
   stack_t ss;
   ss.ss_sp = m;
   ss.ss_size = size;
@@ -401,7 +468,9 @@ void dyco__overflow_thread_init(dyco_schedule *s) {
 }
 
 void dyco__overflow_thread_done(dyco_schedule *s) {
-  if (s->altstack == NULL) return;
+  if (s->altstack == NULL) {
+    return;
+  }
   stack_t ss;
   memset(&ss, 0, sizeof ss);
   ss.ss_flags = SS_DISABLE;

@@ -26,7 +26,9 @@ struct Gate {
   void Wait() {
     dyco_spinlock_lock(&lock);
     while (!open) {
-      if (dyco_waitq_wait(&q, -1, nullptr) != 0) break;
+      if (dyco_waitq_wait(&q, -1, nullptr) != 0) {
+        break;
+      }
     }
     dyco_spinlock_unlock(&lock);
   }
@@ -46,7 +48,9 @@ struct SpawnTarget {
 
 void Spawned(void *arg) {
   auto *t = static_cast<SpawnTarget *>(arg);
-  if (!pthread_equal(pthread_self(), t->thread)) t->on_wrong_thread++;
+  if (!pthread_equal(pthread_self(), t->thread)) {
+    t->on_wrong_thread++;
+  }
   dyco_coroutine_yield();  // a real coroutine of that scheduler
   t->ran++;
 }
@@ -63,7 +67,9 @@ TEST_F(SchedTest, SpawnHandsCoroutinesToAnotherThreadsScheduler) {
     their_id = dyco_schedule_schedID();
     EXPECT_EQ(0, dyco_schedule_run());
   });
-  while (theirs.load() == nullptr) std::this_thread::yield();
+  while (theirs.load() == nullptr) {
+    std::this_thread::yield();
+  }
   const int kEach = 500;
   // From a plain thread and from this thread (which has no scheduler).
   std::thread other([&] {
@@ -75,7 +81,9 @@ TEST_F(SchedTest, SpawnHandsCoroutinesToAnotherThreadsScheduler) {
     ASSERT_EQ(0, dyco_schedule_spawnById(their_id, Spawned, &target));
   }
   other.join();
-  while (target.ran.load() < 2 * kEach) std::this_thread::yield();
+  while (target.ran.load() < 2 * kEach) {
+    std::this_thread::yield();
+  }
   gate.Open();
   worker.join();
   EXPECT_EQ(2 * kEach, target.ran.load());
@@ -96,14 +104,18 @@ TEST_F(SchedTest, ASleepingSchedulerWakesForASpawnAtOnce) {
     theirs = dyco_schedule_self();
     dyco_schedule_run();
   });
-  while (theirs.load() == nullptr) std::this_thread::yield();
+  while (theirs.load() == nullptr) {
+    std::this_thread::yield();
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // asleep now
   const double sent = NowMs();
   static std::atomic<double> *stamp;
   stamp = &ran_at;
   ASSERT_EQ(0, dyco_schedule_spawn(
                    theirs, [](void *) { stamp->store(NowMs()); }, nullptr));
-  while (ran_at.load() == 0) std::this_thread::yield();
+  while (ran_at.load() == 0) {
+    std::this_thread::yield();
+  }
   gate.Open();
   worker.join();
   // Woken by the eventfd, not by some timeout (there is none).
@@ -137,7 +149,9 @@ TEST_F(SchedTest, AWaitQueueSharedByThreadsWakesEachWaiterOnItsOwnThread) {
       EXPECT_EQ(0, dyco_schedule_run());
     });
   }
-  while (waiting.load() < kThreads * kWaiters) std::this_thread::yield();
+  while (waiting.load() < kThreads * kWaiters) {
+    std::this_thread::yield();
+  }
   // This thread has no scheduler: it wakes them one at a time.
   int woken = 0;
   while (woken < kThreads * kWaiters) {
@@ -145,7 +159,9 @@ TEST_F(SchedTest, AWaitQueueSharedByThreadsWakesEachWaiterOnItsOwnThread) {
     woken += dyco_waitq_wakeOne(&q, 77);
     dyco_spinlock_unlock(&lock);
   }
-  for (auto &t : threads) t.join();
+  for (auto &t : threads) {
+    t.join();
+  }
   EXPECT_EQ(kThreads * kWaiters, woke_right.load());
   EXPECT_EQ(nullptr, q.head);
   EXPECT_EQ(0, q.refs);
@@ -173,7 +189,9 @@ struct Sem {
   }
   void Signal() {
     dyco_spinlock_lock(&lock);
-    if (!dyco_waitq_wakeOne(&q, 0)) count++;
+    if (!dyco_waitq_wakeOne(&q, 0)) {
+      count++;
+    }
     dyco_spinlock_unlock(&lock);
   }
 };
@@ -209,7 +227,9 @@ TEST_F(SchedTest, NoWakeIsLostAcrossThreads) {
           sem.Signal();
           // Pauses, so that takers time out now and then, some just as a
           // permit comes their way.
-          if (n % 8 == 0) dyco_coroutine_sleep(1 + n % 3);
+          if (n % 8 == 0) {
+            dyco_coroutine_sleep(1 + n % 3);
+          }
         }
       });
       EXPECT_EQ(0, dyco_schedule_run());
@@ -222,13 +242,17 @@ TEST_F(SchedTest, NoWakeIsLostAcrossThreads) {
       if (NowMs() - start > 60000) {
         stuck = true;
         // Hand out what is missing so that everything ends.
-        for (long i = 0; i < kTotal; ++i) sem.Signal();
+        for (long i = 0; i < kTotal; ++i) {
+          sem.Signal();
+        }
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });
-  for (auto &t : threads) t.join();
+  for (auto &t : threads) {
+    t.join();
+  }
   watchdog.join();
   EXPECT_FALSE(stuck.load()) << "permits were lost";
   EXPECT_EQ(kTotal, taken.load());
@@ -242,18 +266,27 @@ TEST_F(SchedTest, EachThreadHasItsOwnSchedulerFreedWhenItExits) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       int n = 0;
-      for (int i = 0; i < 100; ++i) Go([&n] { n++; });
+      for (int i = 0; i < 100; ++i) {
+        Go([&n] { n++; });
+      }
       ids[t] = dyco_schedule_schedID();
       EXPECT_EQ(0, dyco_schedule_run());
       EXPECT_EQ(100, n);
       // Leave coroutines behind: the thread's exit frees them.
-      for (int i = 0; i < 10; ++i) Go([] {});
+      for (int i = 0; i < 10; ++i) {
+        Go([] {});
+      }
     });
   }
-  for (auto &t : threads) t.join();
+  for (auto &t : threads) {
+    t.join();
+  }
   for (int a = 0; a < 4; ++a) {
-    for (int b = a + 1; b < 4; ++b) EXPECT_NE(ids[a].load(), ids[b].load());
-    EXPECT_EQ(-ESRCH, dyco_schedule_spawnById(ids[a], [](void *) {}, nullptr));
+    for (int b = a + 1; b < 4; ++b) {
+      EXPECT_NE(ids[a].load(), ids[b].load());
+    }
+    EXPECT_EQ(-ESRCH, dyco_schedule_spawnById(
+                          ids[a], [](void *) {}, nullptr));
   }
 }
 

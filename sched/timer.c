@@ -18,7 +18,9 @@ static void sift_up(dyco_schedule *s, uint32_t i) {
   dyco_coroutine *co = s->heap[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
-    if (!before(co, s->heap[parent])) break;
+    if (!before(co, s->heap[parent])) {
+      break;
+    }
     place(s, i, s->heap[parent]);
     i = parent;
   }
@@ -29,11 +31,15 @@ static void sift_down(dyco_schedule *s, uint32_t i) {
   dyco_coroutine *co = s->heap[i];
   for (;;) {
     uint32_t child = 2 * i + 1;
-    if (child >= s->heap_len) break;
+    if (child >= s->heap_len) {
+      break;
+    }
     if (child + 1 < s->heap_len && before(s->heap[child + 1], s->heap[child])) {
       child++;
     }
-    if (!before(s->heap[child], co)) break;
+    if (!before(s->heap[child], co)) {
+      break;
+    }
     place(s, i, s->heap[child]);
     i = child;
   }
@@ -45,7 +51,9 @@ int dyco__timer_add(dyco_schedule *s, dyco_coroutine *co, uint64_t deadline) {
     uint32_t cap = s->heap_cap != 0 ? s->heap_cap * 2 : 256;
     dyco_coroutine **h =
         (dyco_coroutine **)realloc(s->heap, cap * sizeof(dyco_coroutine *));
-    if (h == NULL) return -ENOMEM;
+    if (h == NULL) {
+      return -ENOMEM;
+    }
     s->heap = h;
     s->heap_cap = cap;
   }
@@ -59,7 +67,9 @@ void dyco__timer_remove(dyco_schedule *s, dyco_coroutine *co) {
   uint32_t i = (uint32_t)co->heap_index;
   co->heap_index = -1;
   uint32_t last = --s->heap_len;
-  if (i == last) return;
+  if (i == last) {
+    return;
+  }
   dyco_coroutine *moved = s->heap[last];
   place(s, i, moved);
   if (i > 0 && before(moved, s->heap[(i - 1) / 2])) {
@@ -87,8 +97,14 @@ int dyco__timers_fire(dyco_schedule *s, uint64_t now) {
   return fired;
 }
 
+uint64_t dyco__deadline(uint64_t timeout_ms) {
+  return dyco__now_ns() + timeout_ms * 1000000u;
+}
+
 int64_t dyco__timer_next(dyco_schedule *s, uint64_t now) {
-  if (s->heap_len == 0) return -1;
+  if (s->heap_len == 0) {
+    return -1;
+  }
   uint64_t d = s->heap[0]->deadline;
   return d <= now ? 0 : (int64_t)(d - now);
 }

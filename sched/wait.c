@@ -36,11 +36,15 @@ void dyco_spinlock_unlock(dyco_spinlock *l) {
 }
 
 static inline void q_lock(dyco_waitq *q) {
-  if (q->lock != NULL) dyco_spinlock_lock(q->lock);
+  if (q->lock != NULL) {
+    dyco_spinlock_lock(q->lock);
+  }
 }
 
 static inline void q_unlock(dyco_waitq *q) {
-  if (q->lock != NULL) dyco_spinlock_unlock(q->lock);
+  if (q->lock != NULL) {
+    dyco_spinlock_unlock(q->lock);
+  }
 }
 
 /* --- Nodes -------------------------------------------------------------- */
@@ -79,7 +83,9 @@ static inline void q_unlink(dyco_waitq *q, struct dyco_waitnode *n) {
 
 static inline dyco_coroutine *node_co(const struct dyco_waitnode *n,
                                       uintptr_t tag) {
-  if (tag & 1u) return ((const dyco__waitnode_ext *)n)->co;
+  if (tag & 1u) {
+    return ((const dyco__waitnode_ext *)n)->co;
+  }
   return (dyco_coroutine *)((char *)n - offsetof(dyco_coroutine, node));
 }
 
@@ -88,7 +94,8 @@ void dyco_waitq_init(dyco_waitq *q, dyco_spinlock *lock) {
   q->lock = lock;
 }
 
-/* --- Claiming and waking ---------------------------------------------------- */
+/* --- Claiming and waking ----------------------------------------------------
+ */
 
 /* Tries to claim co for a waker; on success the waker owns the right to
  * make it ready. A waker on another thread first says a wake is in flight,
@@ -98,8 +105,8 @@ static int claim(dyco_coroutine *co, int how, int remote) {
     __atomic_fetch_add(&co->sched->pending_wakes, 1, __ATOMIC_ACQ_REL);
   }
   int expect = DYCO__WAITING;
-  if (__atomic_compare_exchange_n(&co->state, &expect, how, 0,
-                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+  if (__atomic_compare_exchange_n(&co->state, &expect, how, 0, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE)) {
     return 1;
   }
   if (remote) {
@@ -137,8 +144,12 @@ static int wake_first(dyco_waitq *q, intptr_t value) {
     uintptr_t tag = node_tag(n);
     dyco_coroutine *co = node_co(n, tag);
     q_unlink(q, n);
-    if (!claim(co, DYCO__WOKEN, co->sched != self)) continue;
-    if (tag & 1u) ((dyco__waitnode_ext *)n)->won = 1;
+    if (!claim(co, DYCO__WOKEN, co->sched != self)) {
+      continue;
+    }
+    if (tag & 1u) {
+      ((dyco__waitnode_ext *)n)->won = 1;
+    }
     co->wake = value;
     dyco__deliver(co);
     return 1;
@@ -147,19 +158,27 @@ static int wake_first(dyco_waitq *q, intptr_t value) {
 }
 
 int dyco_waitq_wakeOne(dyco_waitq *q, intptr_t value) {
-  if (q == NULL) return 0;
+  if (q == NULL) {
+    return 0;
+  }
   return wake_first(q, value);
 }
 
 int dyco_waitq_wakeAll(dyco_waitq *q, intptr_t value) {
-  if (q == NULL) return 0;
+  if (q == NULL) {
+    return 0;
+  }
   int n = 0;
-  while (wake_first(q, value)) n++;
+  while (wake_first(q, value)) {
+    n++;
+  }
   return n;
 }
 
 int dyco_waitq_hasWaiter(dyco_waitq *q) {
-  if (q == NULL) return 0;
+  if (q == NULL) {
+    return 0;
+  }
   struct dyco_waitnode *n;
   while ((n = q->head) != NULL) {
     dyco_coroutine *co = node_co(n, node_tag(n));
@@ -184,30 +203,40 @@ int dyco_waitq_close(dyco_waitq *q, intptr_t value, void (*release)(void *),
 }
 
 void dyco__wait_timed_out(dyco_schedule *s, dyco_coroutine *co) {
-  if (claim(co, DYCO__TIMEDOUT, 0)) dyco__make_ready(s, co);
+  if (claim(co, DYCO__TIMEDOUT, 0)) {
+    dyco__make_ready(s, co);
+  }
 }
 
 /* A coroutine leaves q for good: the last one out of a closed queue
  * releases it. Returns 1 when q was closed (q must not be used after). */
 static int leave(dyco_waitq *q, struct dyco_waitnode *n, int relock) {
   q_lock(q);
-  if (node_tag(n) != 0) q_unlink(q, n);
+  if (node_tag(n) != 0) {
+    q_unlink(q, n);
+  }
   q->refs--;
   if (q->closed) {
     int last = q->refs == 0;
     void (*release)(void *) = q->release;
     void *arg = q->release_arg;
     q_unlock(q);
-    if (last && release != NULL) release(arg);
+    if (last && release != NULL) {
+      release(arg);
+    }
     return 1;
   }
-  if (!relock) q_unlock(q);
+  if (!relock) {
+    q_unlock(q);
+  }
   return 0;
 }
 
 void dyco__wait_kill(dyco_schedule *s, dyco_coroutine *co) {
   (void)s;
-  if (!claim(co, DYCO__KILLED, 0)) return; /* a wake is in flight */
+  if (!claim(co, DYCO__KILLED, 0)) {
+    return; /* a wake is in flight */
+  }
   /* The coroutine will never run again: leave its queues for it. With
    * waitAny its extended nodes hang off `wake`. */
   if (node_tag(&co->node) != 0) {
@@ -221,7 +250,8 @@ void dyco__wait_kill(dyco_schedule *s, dyco_coroutine *co) {
   s->waiting--;
 }
 
-/* --- Waiting on one queue ----------------------------------------------------- */
+/* --- Waiting on one queue
+ * ----------------------------------------------------- */
 
 int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
                   intptr_t *result) {
@@ -241,25 +271,40 @@ int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
   int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
   __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
   co->wait_kind = DYCO_WAIT_NONE;
-  if (co->heap_index >= 0) dyco__timer_remove(s, co);
+  if (co->heap_index >= 0) {
+    dyco__timer_remove(s, co);
+  }
   if (leave(q, &co->node, 1)) {
-    if (result != NULL) *result = co->wake;
+    if (result != NULL) {
+      *result = co->wake;
+    }
     return -EIDRM;
   }
-  if (st == DYCO__TIMEDOUT) return -ETIMEDOUT;
-  if (result != NULL) *result = co->wake;
+  if (st == DYCO__TIMEDOUT) {
+    return -ETIMEDOUT;
+  }
+  if (result != NULL) {
+    *result = co->wake;
+  }
   return 0;
 }
 
 int dyco_waitq_wait(dyco_waitq *q, int timeout, intptr_t *result) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) return -EPERM;
-  if (q == NULL) return -EINVAL;
-  if (timeout == 0) return -ETIMEDOUT;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (q == NULL) {
+    return -EINVAL;
+  }
+  if (timeout == 0) {
+    return -ETIMEDOUT;
+  }
   return dyco__wait_on(s, q, DYCO_WAIT_QUEUE, timeout, result);
 }
 
-/* --- Waiting on several queues ---------------------------------------------- */
+/* --- Waiting on several queues ----------------------------------------------
+ */
 
 static int by_lock(const void *a, const void *b) {
   uintptr_t x = (uintptr_t)(*(dyco_waitq *const *)a)->lock;
@@ -275,37 +320,58 @@ static int sorted_locks(dyco_waitq *const *qs, int n, dyco_spinlock **out) {
   int m = 0;
   for (int i = 0; i < n; i++) {
     dyco_spinlock *l = tmp[i]->lock;
-    if (l != NULL && (m == 0 || out[m - 1] != l)) out[m++] = l;
+    if (l != NULL && (m == 0 || out[m - 1] != l)) {
+      out[m++] = l;
+    }
   }
   return m;
 }
 
 void dyco_waitq_lockAll(dyco_waitq *const *qs, int n) {
-  if (qs == NULL || n < 1 || n > 64) return;
+  if (qs == NULL || n < 1 || n > 64) {
+    return;
+  }
   dyco_spinlock *locks[64];
   int m = sorted_locks(qs, n, locks);
-  for (int i = 0; i < m; i++) dyco_spinlock_lock(locks[i]);
+  for (int i = 0; i < m; i++) {
+    dyco_spinlock_lock(locks[i]);
+  }
 }
 
 void dyco_waitq_unlockAll(dyco_waitq *const *qs, int n) {
-  if (qs == NULL || n < 1 || n > 64) return;
+  if (qs == NULL || n < 1 || n > 64) {
+    return;
+  }
   dyco_spinlock *locks[64];
   int m = sorted_locks(qs, n, locks);
-  for (int i = m; i-- > 0;) dyco_spinlock_unlock(locks[i]);
+  for (int i = m; i-- > 0;) {
+    dyco_spinlock_unlock(locks[i]);
+  }
 }
 
 int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
                        intptr_t *result, uint64_t *closed) {
   dyco_schedule *s = dyco__tls_sched;
-  if (closed != NULL) *closed = 0;
-  if (s == NULL || s->running == NULL) return -EPERM;
-  if (qs == NULL || n < 1 || n > 64) return -EINVAL;
-  if (timeout == 0) return -ETIMEDOUT;
+  if (closed != NULL) {
+    *closed = 0;
+  }
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (qs == NULL || n < 1 || n > 64) {
+    return -EINVAL;
+  }
+  if (timeout == 0) {
+    return -ETIMEDOUT;
+  }
   dyco_coroutine *co = s->running;
   /* One node per queue, plus an end marker whose co is NULL. */
   size_t bytes = (size_t)(n + 1) * sizeof(dyco__waitnode_ext);
-  dyco__waitnode_ext *x = (dyco__waitnode_ext *)dyco__slab_alloc(&s->slab, bytes);
-  if (x == NULL) return -ENOMEM;
+  dyco__waitnode_ext *x =
+      (dyco__waitnode_ext *)dyco__slab_alloc(&s->slab, bytes);
+  if (x == NULL) {
+    return -ENOMEM;
+  }
   memset(x, 0, bytes);
   if (timeout > 0 && dyco__timer_add(s, co, dyco__deadline(timeout)) != 0) {
     dyco__slab_free(&s->slab, x, bytes);
@@ -325,7 +391,9 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
   s->waiting++;
   dyco_spinlock *locks[64];
   int m = sorted_locks(qs, n, locks);
-  for (int i = m; i-- > 0;) dyco_spinlock_unlock(locks[i]);
+  for (int i = m; i-- > 0;) {
+    dyco_spinlock_unlock(locks[i]);
+  }
 
   dyco__switch_out(s, co);
 
@@ -333,26 +401,42 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
   int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
   __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
   co->wait_kind = DYCO_WAIT_NONE;
-  if (co->heap_index >= 0) dyco__timer_remove(s, co);
+  if (co->heap_index >= 0) {
+    dyco__timer_remove(s, co);
+  }
   int won = -1;
   uint64_t gone = 0;
   /* Leave every queue, one at a time (each under its own lock), then take
    * the locks of those still open again in the global order. */
   for (int i = 0; i < n; i++) {
-    if (x[i].won) won = i;
-    if (leave(qs[i], &x[i].node, 0)) gone |= (uint64_t)1 << i;
+    if (x[i].won) {
+      won = i;
+    }
+    if (leave(qs[i], &x[i].node, 0)) {
+      gone |= (uint64_t)1 << i;
+    }
   }
   for (int i = 0; i < m; i++) {
     int open = 0;
     for (int j = 0; j < n; j++) {
-      if (qlock[j] == locks[i] && !(gone & ((uint64_t)1 << j))) open = 1;
+      if (qlock[j] == locks[i] && !(gone & ((uint64_t)1 << j))) {
+        open = 1;
+      }
     }
-    if (open) dyco_spinlock_lock(locks[i]);
+    if (open) {
+      dyco_spinlock_lock(locks[i]);
+    }
   }
   intptr_t value = co->wake;
   dyco__slab_free(&s->slab, x, bytes);
-  if (closed != NULL) *closed = gone;
-  if (st == DYCO__TIMEDOUT || won < 0) return -ETIMEDOUT;
-  if (result != NULL) *result = value;
+  if (closed != NULL) {
+    *closed = gone;
+  }
+  if (st == DYCO__TIMEDOUT || won < 0) {
+    return -ETIMEDOUT;
+  }
+  if (result != NULL) {
+    *result = value;
+  }
   return won;
 }

@@ -18,7 +18,8 @@ typedef struct dyco_spinlock {
   int locked;
 } dyco_spinlock;
 
-#define DYCO_SPINLOCK_INIT {0}
+#define DYCO_SPINLOCK_INIT \
+  { 0 }
 
 /* dyco_spinlock_lock takes l, spinning (then yielding the thread) while
  * another thread holds it. dyco_spinlock_unlock releases it. */

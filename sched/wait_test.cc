@@ -82,8 +82,12 @@ TEST_F(SchedTest, ATimeoutAndAWakeInTheSameInstantGiveExactlyOneOutcome) {
   for (int i = 0; i < 200; ++i) {
     Go([&] {
       int r = dyco_waitq_wait(&q, 10, nullptr);
-      if (r == 0) woken++;
-      if (r == -ETIMEDOUT) timed_out++;
+      if (r == 0) {
+        woken++;
+      }
+      if (r == -ETIMEDOUT) {
+        timed_out++;
+      }
     });
   }
   int handed = 0;
@@ -93,7 +97,9 @@ TEST_F(SchedTest, ATimeoutAndAWakeInTheSameInstantGiveExactlyOneOutcome) {
     const double start = NowMs();
     while (NowMs() - start < 15) {
     }
-    for (int i = 0; i < 100; ++i) handed += dyco_waitq_wakeOne(&q, 0);
+    for (int i = 0; i < 100; ++i) {
+      handed += dyco_waitq_wakeOne(&q, 0);
+    }
   });
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(200, woken + timed_out);
@@ -147,9 +153,7 @@ TEST_F(SchedTest, CloseWakesEveryWaiterAndTheLastOneOutReleases) {
 TEST_F(SchedTest, CloseAfterATimeoutFiredStillReleasesOnce) {
   Closable c;
   dyco_waitq_init(&c.q, nullptr);
-  Go([&] {
-    EXPECT_EQ(-EIDRM, dyco_waitq_wait(&c.q, 5, nullptr));
-  });
+  Go([&] { EXPECT_EQ(-EIDRM, dyco_waitq_wait(&c.q, 5, nullptr)); });
   dyco_test::GoUrgent([&] {
     dyco_coroutine_sleep(1);  // the waiter is waiting now
     // Stay busy past its deadline, then let the loop fire its timer; being
@@ -214,15 +218,18 @@ TEST_F(SchedTest, WaitAnyTimesOutAndReportsClosedQueues) {
   EXPECT_EQ(nullptr, b.head);
 }
 
-// --- file descriptors ------------------------------------------------------------
+// --- file descriptors
+// ------------------------------------------------------------
 
 struct Pipe {
-  Pipe() {
-    EXPECT_EQ(0, pipe2(fd, O_NONBLOCK));
-  }
+  Pipe() { EXPECT_EQ(0, pipe2(fd, O_NONBLOCK)); }
   ~Pipe() {
-    if (fd[0] >= 0) close(fd[0]);
-    if (fd[1] >= 0) close(fd[1]);
+    if (fd[0] >= 0) {
+      close(fd[0]);
+    }
+    if (fd[1] >= 0) {
+      close(fd[1]);
+    }
   }
   int fd[2];
 };

@@ -27,14 +27,10 @@
 
         .text
 
-/* void *dyco__context_switch_asm(dyco_context *from,   x0
- *                                dyco_context *to,     x1
- *                                void *value)          x2  -> x0 */
-        .globl  dyco__context_switch_asm
-        .hidden dyco__context_switch_asm
-        .type   dyco__context_switch_asm, %function
-        .p2align 4
-dyco__context_switch_asm:
+/* The body of both switches: save the state on this stack, store sp in
+ * *from (its first word), load *to's, restore, value into x0. How to leave
+ * (to x30) is each switch's own. */
+        .macro  SWITCH_BODY
         .cfi_startproc
         sub     sp, sp, #0xb0
         .cfi_adjust_cfa_offset 0xb0
@@ -76,24 +72,44 @@ dyco__context_switch_asm:
         msr     fpcr, x10
 1:      add     sp, sp, #0xb0
         mov     x0, x2
-        /* Leave through a plain indirect branch, not `ret`: a switch never
-         * returns to the call that entered it, so the return-stack
-         * predictor would miss every time. */
+        .endm
+
+/* void *dyco__context_switch_asm(dyco_context *from,   x0
+ *                                dyco_context *to,     x1
+ *                                void *value)          x2  -> x0
+ * Leaves through a plain indirect branch, which the return-stack predictor
+ * does not see (it would expect the call that entered this switch). */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, %function
+        .p2align 4
+dyco__context_switch_asm:
+        SWITCH_BODY
         br      x30
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
+/* The same, leaving with `ret`: right for the return-stack predictor when
+ * every context switches from the same call site (a scheduler). */
+        .globl  dyco__context_switch_ret_asm
+        .hidden dyco__context_switch_ret_asm
+        .type   dyco__context_switch_ret_asm, %function
+        .p2align 4
+dyco__context_switch_ret_asm:
+        SWITCH_BODY
+        ret
+        .cfi_endproc
+        .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
+
 #if DYCO__CONTEXT_DIRECT_SWITCH
-/* No tool needs telling about switches: the public names are this switch
- * (dyco_context_switch_sp differs only in the C types of its arguments). */
+/* No tool needs telling about switches: the public names are the switches
+ * themselves (dyco_context_switch_sp's arguments differ only in C type). */
         .globl  dyco_context_switch
         .type   dyco_context_switch, %function
         .set    dyco_context_switch, dyco__context_switch_asm
-        .size   dyco_context_switch, .-dyco__context_switch_asm
         .globl  dyco_context_switch_sp
         .type   dyco_context_switch_sp, %function
-        .set    dyco_context_switch_sp, dyco__context_switch_asm
-        .size   dyco_context_switch_sp, .-dyco__context_switch_asm
+        .set    dyco_context_switch_sp, dyco__context_switch_ret_asm
 #endif
 
 /* void *dyco__context_make_asm(void *top,              x0 (16-aligned)

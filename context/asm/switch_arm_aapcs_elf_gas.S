@@ -27,14 +27,10 @@
         .arm
         .text
 
-/* void *dyco__context_switch_asm(dyco_context *from,   r0
- *                                dyco_context *to,     r1
- *                                void *value)          r2  -> r0 */
-        .globl  dyco__context_switch_asm
-        .hidden dyco__context_switch_asm
-        .type   dyco__context_switch_asm, %function
-        .p2align 2
-dyco__context_switch_asm:
+/* The body of both switches: save the state on this stack, store sp in
+ * *from (its first word), load *to's, restore everything but lr and the
+ * registers popped with it, value into r0. How to leave is each's own. */
+        .macro  SWITCH_BODY
         .cfi_startproc
         vmrs    r12, fpscr
         push    {r4-r12, lr}
@@ -67,26 +63,46 @@ dyco__context_switch_asm:
         beq     1f
         vmsr    fpscr, r12
 1:      mov     r0, r2
-        /* Leave through a plain indirect branch, not a return: a switch
-         * never returns to the call that entered it, so the return-stack
-         * predictor would miss every time. */
         pop     {r4-r12, lr}
+        .endm
+
+/* void *dyco__context_switch_asm(dyco_context *from,   r0
+ *                                dyco_context *to,     r1
+ *                                void *value)          r2  -> r0
+ * Leaves through a plain indirect branch, which the return-stack predictor
+ * does not see (it would expect the call that entered this switch). */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, %function
+        .p2align 2
+dyco__context_switch_asm:
+        SWITCH_BODY
         mov     r3, lr
         bx      r3
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
+/* The same, leaving as a return: right for the return-stack predictor when
+ * every context switches from the same call site (a scheduler). */
+        .globl  dyco__context_switch_ret_asm
+        .hidden dyco__context_switch_ret_asm
+        .type   dyco__context_switch_ret_asm, %function
+        .p2align 2
+dyco__context_switch_ret_asm:
+        SWITCH_BODY
+        bx      lr
+        .cfi_endproc
+        .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
+
 #if DYCO__CONTEXT_DIRECT_SWITCH
-/* No tool needs telling about switches: the public names are this switch
- * (dyco_context_switch_sp differs only in the C types of its arguments). */
+/* No tool needs telling about switches: the public names are the switches
+ * themselves (dyco_context_switch_sp's arguments differ only in C type). */
         .globl  dyco_context_switch
         .type   dyco_context_switch, %function
         .set    dyco_context_switch, dyco__context_switch_asm
-        .size   dyco_context_switch, .-dyco__context_switch_asm
         .globl  dyco_context_switch_sp
         .type   dyco_context_switch_sp, %function
-        .set    dyco_context_switch_sp, dyco__context_switch_asm
-        .size   dyco_context_switch_sp, .-dyco__context_switch_asm
+        .set    dyco_context_switch_sp, dyco__context_switch_ret_asm
 #endif
 
 /* void *dyco__context_make_asm(void *top,              r0 (16-aligned)

@@ -23,14 +23,10 @@
 
         .text
 
-/* void *dyco__context_switch_asm(dyco_context *from,   4(%esp)
- *                                dyco_context *to,     8(%esp)
- *                                void *value)          12(%esp) -> eax */
-        .globl  dyco__context_switch_asm
-        .hidden dyco__context_switch_asm
-        .type   dyco__context_switch_asm, @function
-        .p2align 4
-dyco__context_switch_asm:
+/* The body of both switches: save the state on this stack, store esp in
+ * *from (its first word), load *to's, restore, load the return address into
+ * ecx and the value into eax. How to leave is each switch's own. */
+        .macro  SWITCH_BODY
         .cfi_startproc
         leal    -0x18(%esp), %esp
         .cfi_adjust_cfa_offset 0x18
@@ -51,9 +47,6 @@ dyco__context_switch_asm:
         movl    %esp, (%eax)            /* from->sp = esp */
         movl    (%ecx), %esp            /* esp = to->sp */
 
-        /* Leave with an indirect jump rather than `ret`: a switch never
-         * returns to the call that entered it, so `ret` would miss the
-         * return-stack predictor every time. */
         movl    0x18(%esp), %ecx
         ldmxcsr (%esp)
         fldcw   0x04(%esp)
@@ -61,23 +54,47 @@ dyco__context_switch_asm:
         movl    0x0c(%esp), %esi
         movl    0x10(%esp), %ebx
         movl    0x14(%esp), %ebp
-        leal    0x1c(%esp), %esp
         movl    %edx, %eax
+        .endm
+
+/* void *dyco__context_switch_asm(dyco_context *from,   4(%esp)
+ *                                dyco_context *to,     8(%esp)
+ *                                void *value)          12(%esp) -> eax
+ * Leaves with an indirect jump: the return-stack predictor is not consulted
+ * (it would expect the call that entered this switch). */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, @function
+        .p2align 4
+dyco__context_switch_asm:
+        SWITCH_BODY
+        leal    0x1c(%esp), %esp
         jmp     *%ecx
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
+/* The same, leaving with `ret`: right for the return-stack predictor when
+ * every context switches from the same call site (a scheduler). */
+        .globl  dyco__context_switch_ret_asm
+        .hidden dyco__context_switch_ret_asm
+        .type   dyco__context_switch_ret_asm, @function
+        .p2align 4
+dyco__context_switch_ret_asm:
+        SWITCH_BODY
+        leal    0x18(%esp), %esp
+        ret
+        .cfi_endproc
+        .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
+
 #if DYCO__CONTEXT_DIRECT_SWITCH
-/* No tool needs telling about switches: the public names are this switch
- * (dyco_context_switch_sp differs only in the C types of its arguments). */
+/* No tool needs telling about switches: the public names are the switches
+ * themselves (dyco_context_switch_sp's arguments differ only in C type). */
         .globl  dyco_context_switch
         .type   dyco_context_switch, @function
         .set    dyco_context_switch, dyco__context_switch_asm
-        .size   dyco_context_switch, .-dyco__context_switch_asm
         .globl  dyco_context_switch_sp
         .type   dyco_context_switch_sp, @function
-        .set    dyco_context_switch_sp, dyco__context_switch_asm
-        .size   dyco_context_switch_sp, .-dyco__context_switch_asm
+        .set    dyco_context_switch_sp, dyco__context_switch_ret_asm
 #endif
 
 /* void *dyco__context_make_asm(void *top,              4(%esp), 16-aligned

@@ -25,14 +25,10 @@
 
         .text
 
-/* void *dyco__context_switch_asm(dyco_context *from,   rdi
- *                                dyco_context *to,     rsi
- *                                void *value)          rdx  -> rax */
-        .globl  dyco__context_switch_asm
-        .hidden dyco__context_switch_asm
-        .type   dyco__context_switch_asm, @function
-        .p2align 4
-dyco__context_switch_asm:
+/* The body of both switches: save the state on this stack, store rsp in
+ * *from (its first word), load *to's, restore, load the return address into
+ * r8 and the value into rax. How to leave is each switch's own. */
+        .macro  SWITCH_BODY
         .cfi_startproc
         leaq    -0x38(%rsp), %rsp
         .cfi_adjust_cfa_offset 0x38
@@ -54,9 +50,6 @@ dyco__context_switch_asm:
         movq    %rsp, (%rdi)            /* from->sp = rsp */
         movq    (%rsi), %rsp            /* rsp = to->sp */
 
-        /* Leave with an indirect jump rather than `ret`: a switch never
-         * returns to the call that entered it, so `ret` would miss the
-         * return-stack predictor every time. */
         movq    0x38(%rsp), %r8
         ldmxcsr (%rsp)
         fldcw   0x04(%rsp)
@@ -66,23 +59,49 @@ dyco__context_switch_asm:
         movq    0x20(%rsp), %r15
         movq    0x28(%rsp), %rbx
         movq    0x30(%rsp), %rbp
-        leaq    0x40(%rsp), %rsp
         movq    %rdx, %rax
+        .endm
+
+/* void *dyco__context_switch_asm(dyco_context *from,   rdi
+ *                                dyco_context *to,     rsi
+ *                                void *value)          rdx  -> rax
+ * Leaves with an indirect jump: the return-stack predictor is not consulted
+ * (it would expect the call that entered this switch). Best when the two
+ * sides switch from different places, as a generator and its caller do. */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, @function
+        .p2align 4
+dyco__context_switch_asm:
+        SWITCH_BODY
+        leaq    0x40(%rsp), %rsp
         jmp     *%r8
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
+/* void *dyco__context_switch_ret_asm(...): the same, leaving with `ret`,
+ * which the return-stack predictor gets right when every context switches
+ * from the same call site, as a scheduler's coroutines do. */
+        .globl  dyco__context_switch_ret_asm
+        .hidden dyco__context_switch_ret_asm
+        .type   dyco__context_switch_ret_asm, @function
+        .p2align 4
+dyco__context_switch_ret_asm:
+        SWITCH_BODY
+        leaq    0x38(%rsp), %rsp
+        ret
+        .cfi_endproc
+        .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
+
 #if DYCO__CONTEXT_DIRECT_SWITCH
-/* No tool needs telling about switches: the public names are this switch
- * (dyco_context_switch_sp differs only in the C types of its arguments). */
+/* No tool needs telling about switches: the public names are the switches
+ * themselves (dyco_context_switch_sp's arguments differ only in C type). */
         .globl  dyco_context_switch
         .type   dyco_context_switch, @function
         .set    dyco_context_switch, dyco__context_switch_asm
-        .size   dyco_context_switch, .-dyco__context_switch_asm
         .globl  dyco_context_switch_sp
         .type   dyco_context_switch_sp, @function
-        .set    dyco_context_switch_sp, dyco__context_switch_asm
-        .size   dyco_context_switch_sp, .-dyco__context_switch_asm
+        .set    dyco_context_switch_sp, dyco__context_switch_ret_asm
 #endif
 
 /* void *dyco__context_make_asm(void *top,              rdi (16-aligned)

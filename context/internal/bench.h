@@ -40,7 +40,9 @@ class Recorder : public benchmark::ConsoleReporter {
       }
       if (median) {
         name = name.substr(0, name.size() - 7);  // "_median"
-      } else if (medians_.count(name)) {
+      }
+      name = BaseName(name);
+      if (!median && medians_.count(name)) {
         continue;
       }
       double ops = 1;
@@ -53,10 +55,27 @@ class Recorder : public benchmark::ConsoleReporter {
           benchmark::GetTimeUnitMultiplier(benchmark::kNanosecond) /
           benchmark::GetTimeUnitMultiplier(run.time_unit) / ops;
       ns_[name] = ns;
+      for (const auto &c : run.counters) {
+        counters_[name][c.first] = c.second.value;
+      }
       if (median) {
         medians_[name] = true;
       }
     }
+  }
+
+  // A benchmark's name without google benchmark's "/repeats:N" and
+  // "/iterations:N": what NsPerOp and Counter take.
+  static std::string BaseName(std::string name) {
+    for (const char *tag : {"/repeats:", "/iterations:"}) {
+      size_t at = name.find(tag);
+      if (at == std::string::npos) {
+        continue;
+      }
+      size_t end = name.find('/', at + 1);
+      name.erase(at, end == std::string::npos ? std::string::npos : end - at);
+    }
+    return name;
   }
 
   // Nanoseconds per operation of the named benchmark, 0 if it did not run.
@@ -65,8 +84,19 @@ class Recorder : public benchmark::ConsoleReporter {
     return it == ns_.end() ? 0 : it->second;
   }
 
+  // A counter the named benchmark reported, 0 if none.
+  double Counter(const std::string &name, const std::string &counter) const {
+    auto it = counters_.find(name);
+    if (it == counters_.end()) {
+      return 0;
+    }
+    auto c = it->second.find(counter);
+    return c == it->second.end() ? 0 : c->second;
+  }
+
  private:
   std::map<std::string, double> ns_;
+  std::map<std::string, std::map<std::string, double>> counters_;
   std::map<std::string, bool> medians_;
 };
 

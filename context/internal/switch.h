@@ -39,12 +39,15 @@ void *dyco__context_make_asm(void *top, dyco_context_fn fn, void *arg);
 /* Saves the callee-saved state on the running stack, stores the stack
  * pointer in from->sp, loads to->sp, restores, and returns `value` there.
  * It touches nothing but those two words, so the same code serves callers
- * that keep bare stack pointers: the second name is the same symbol. */
+ * that keep bare stack pointers. Two ways to leave: an indirect jump
+ * (dyco__context_switch_asm, behind dyco_context_switch), or `ret`
+ * (dyco__context_switch_ret_asm, behind dyco_context_switch_sp), which the
+ * return predictor gets right when every context switches from one call
+ * site, as a scheduler's coroutines do. */
 void *dyco__context_switch_asm(dyco_context *from, dyco_context *to,
                                void *value);
-void *dyco__context_switch_sp_asm(
-    void **from_sp, void *const *to_sp,
-    void *value) __asm__("dyco__context_switch_asm");
+void *dyco__context_switch_ret_asm(void **from_sp, void *const *to_sp,
+                                   void *value);
 #endif
 
 /* The ucontext fallback: the same contract, built on makecontext and

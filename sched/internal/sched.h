@@ -23,14 +23,14 @@ typedef struct dyco_coroutine dyco_coroutine;
 /* --- Coroutine states (dyco_coroutine.state, read and written atomically:
  * wakers on other threads claim a waiting coroutine with a CAS) --------- */
 enum {
-  DYCO__NEW = 0,   /* created, not started, queued to run */
-  DYCO__READY,     /* queued to run */
-  DYCO__RUNNING,   /* has the CPU */
-  DYCO__SLEEPING,  /* in the timer heap only */
-  DYCO__WAITING,   /* on a wait queue (and maybe the timer heap): claimable */
-  DYCO__WOKEN,     /* claimed by a waker, on its way to a run queue */
-  DYCO__TIMEDOUT,  /* claimed by its timer, on its way to a run queue */
-  DYCO__KILLED     /* claimed by the scheduler's shutdown */
+  DYCO__NEW = 0,  /* created, not started, queued to run */
+  DYCO__READY,    /* queued to run */
+  DYCO__RUNNING,  /* has the CPU */
+  DYCO__SLEEPING, /* in the timer heap only */
+  DYCO__WAITING,  /* on a wait queue (and maybe the timer heap): claimable */
+  DYCO__WOKEN,    /* claimed by a waker, on its way to a run queue */
+  DYCO__TIMEDOUT, /* claimed by its timer, on its way to a run queue */
+  DYCO__KILLED    /* claimed by the scheduler's shutdown */
 };
 
 /* --- dyco_coroutine.flags ------------------------------------------------ */
@@ -39,8 +39,7 @@ enum {
   DYCO__F_PRIVATE = 1 << 1, /* has a private stack (see its ext) */
   DYCO__F_STARTED = 1 << 2, /* its context has been made */
   DYCO__F_SAVED = 1 << 3,   /* u.saved holds its shared-stack bytes */
-  DYCO__F_EXT = 1 << 4,     /* has an ext record */
-  DYCO__F_POOL = 1 << 5     /* belongs to a pool (see its ext) */
+  DYCO__F_POOL = 1 << 4     /* belongs to a pool (see its ext) */
 };
 
 /* A node on a wait queue. Each coroutine embeds one, for waits on a single
@@ -72,34 +71,38 @@ typedef struct dyco__ctx {
 typedef dyco_context dyco__ctx;
 #endif
 
-/* A coroutine: 104 bytes on 64-bit targets without a tool configured. What
+/* A coroutine: 112 bytes on 64-bit targets without a tool configured. What
  * most coroutines never use (udata, coroutine-local values, private stack,
- * pool) lives in a separate dyco__ext, found by slot. */
+ * pool) lives in a separate dyco__ext. */
 struct dyco_coroutine {
+  /* Hot: what a switch to this coroutine reads, in its first cache line. */
   dyco__ctx ctx;
   dyco_coroutine *run_next; /* link in a run queue */
-  struct dyco_waitnode node;
   dyco_schedule *sched;
+  int32_t state;     /* DYCO__NEW..., atomic */
+  uint16_t flags;    /* DYCO__F_... */
+  uint8_t wait_kind; /* dyco_coroutine_wait */
+  uint8_t unused;
+  uint32_t sched_count;
+  int32_t cid;
+  struct dyco__ext *ext; /* the cold part, NULL until needed */
+  /* Waiting and sleeping. */
+  struct dyco_waitnode node;
+  uint64_t deadline;  /* ns on CLOCK_MONOTONIC, while in the timer heap */
+  intptr_t wake;      /* the value a waker hands over */
+  int32_t heap_index; /* place in the timer heap, -1 when not there */
+  uint32_t pad;
   union {
     struct {
       proc_coroutine func;
       void *arg;
     } start; /* until it starts */
     struct {
-      char *bytes; /* its shared-stack bytes, while another coroutine */
+      char *bytes;  /* its shared-stack bytes, while another coroutine */
       uint32_t len; /* has the shared stack */
       uint32_t cap;
     } saved; /* once started */
   } u;
-  uint64_t deadline;  /* ns on CLOCK_MONOTONIC, while in the timer heap */
-  intptr_t wake;      /* the value a waker hands over */
-  int32_t cid;
-  int32_t heap_index; /* place in the timer heap, -1 when not there */
-  uint32_t sched_count;
-  int32_t state;      /* DYCO__NEW..., atomic */
-  uint16_t flags;     /* DYCO__F_... */
-  uint8_t wait_kind;  /* dyco_coroutine_wait */
-  uint8_t unused;
 };
 
 /* The cold part of a coroutine. */
@@ -108,7 +111,8 @@ typedef struct dyco__local {
   uint32_t key_gen;
 } dyco__local;
 
-typedef struct dyco__ext {
+typedef struct dyco__ext dyco__ext;
+struct dyco__ext {
   void *udata;
   dyco__local *locals; /* indexed by key */
   uint32_t nlocals;
@@ -116,7 +120,7 @@ typedef struct dyco__ext {
   char *stack;               /* private stack, NULL when shared */
   size_t stack_size;
   dyco_coropool *pool;
-} dyco__ext;
+};
 
 /* A FIFO of coroutines queued to run, linked through run_next. */
 typedef struct dyco__runq {
@@ -138,11 +142,12 @@ typedef struct dyco__fdslot {
 
 /* Private stacks of one size, carved from shared mappings. */
 typedef struct dyco__stack_class {
-  size_t size;  /* usable bytes (a multiple of the page size) */
-  char **free;  /* free stacks: the lowest usable address of each */
+  size_t size; /* usable bytes (a multiple of the page size) */
+  char **free; /* free stacks, coldest first: the lowest usable address */
   uint32_t nfree;
   uint32_t cap;
   uint32_t in_use;
+  uint32_t trimmed; /* free[0..trimmed) have given their memory back */
 } dyco__stack_class;
 
 typedef struct dyco__stack_map {
@@ -176,9 +181,9 @@ struct dyco_schedule {
   dyco__runq normal;
   dyco__runq urgent_later;
   dyco__runq normal_later;
-  int32_t budget;            /* picks left in this round */
-  dyco_coroutine *handoff;   /* for the loop: switch to this one next */
-  dyco_coroutine *zombie;    /* ended; freed right after the next switch */
+  int32_t budget;          /* picks left in this round */
+  dyco_coroutine *handoff; /* for the loop: switch to this one next */
+  dyco_coroutine *zombie;  /* ended; freed right after the next switch */
 
   /* The shared stack, with a guard below it. */
   char *shared_base;
@@ -193,11 +198,9 @@ struct dyco_schedule {
   uint32_t nslots;
   uint32_t free_head; /* 0: none (slot 0 is never used) */
   uint32_t free_tail;
-  dyco__ext ***ext_dir; /* ext records by slot, in pages of DYCO__EXT_PAGE */
-  uint32_t ext_dir_len;
-  uint32_t count;      /* live coroutines */
-  uint32_t sleeping;   /* of which in dyco_coroutine_sleep */
-  uint32_t waiting;    /* of which waiting on a queue or fd */
+  uint32_t count;    /* live coroutines */
+  uint32_t sleeping; /* of which in dyco_coroutine_sleep */
+  uint32_t waiting;  /* of which waiting on a queue or fd */
 
   /* Timers: a binary min-heap on deadline. */
   dyco_coroutine **heap;
@@ -213,7 +216,7 @@ struct dyco_schedule {
   /* The inbox: a lock-free stack other threads push onto; the eventfd
    * wakes this thread when it sleeps in epoll_wait. */
   dyco__inbox_item *inbox; /* atomic */
-  int sleeping_in_poll;    /* atomic: 1 while in (or about to be in) epoll_wait */
+  int sleeping_in_poll; /* atomic: 1 while in (or about to be in) epoll_wait */
   int evfd;
   uint32_t pending_wakes; /* atomic: wakes from other threads in flight */
 
@@ -241,7 +244,6 @@ struct dyco_schedule {
   uint64_t polls;
 };
 
-#define DYCO__EXT_PAGE 512
 #define DYCO__MAX_SLOTS ((1u << 24) - 1)
 #define DYCO__GEN_SHIFT 24
 #define DYCO__GEN_MASK 0x7fu
@@ -282,6 +284,9 @@ void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co);
 /* The running coroutine `self` (its state and queues already set) gives up
  * the CPU; returns when it runs again. */
 void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self);
+
+/* Outside a coroutine, dyco_coroutine_sleep sleeps the thread. */
+void dyco__sleep_thread(uint32_t msecs);
 
 /* Ends the running coroutine. */
 void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co)
@@ -347,10 +352,10 @@ int dyco__timers_fire(dyco_schedule *s, uint64_t now);
 /* ns until the next timer (0 if due), or -1 when there is none. */
 int64_t dyco__timer_next(dyco_schedule *s, uint64_t now);
 
-/* Deadline for a timeout in ms (> 0) from now. */
-static inline uint64_t dyco__deadline(int timeout_ms) {
-  return dyco__now_ns() + (uint64_t)timeout_ms * 1000000u;
-}
+/* Deadline for a timeout in ms (> 0) from now. Not inlined on purpose: the
+ * clock's timespec must not sit in the frame of a coroutine about to
+ * suspend (every byte of that frame is saved while it waits). */
+uint64_t dyco__deadline(uint64_t timeout_ms) __attribute__((noinline));
 
 /* --- wait.c -------------------------------------------------------------- */
 
@@ -383,7 +388,8 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns);
 /* The fd an fd wait queue belongs to, or -1. */
 int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q);
 
-/* --- pool.c / local.c ------------------------------------------------------ */
+/* --- pool.c / local.c ------------------------------------------------------
+ */
 
 /* A pool coroutine's stack and slot go back to its pool. */
 void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *ext);

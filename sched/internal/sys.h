@@ -23,8 +23,8 @@ static inline int dyco__sys_close(int fd) {
 }
 
 /* epoll_wait as epoll_pwait without a mask: every architecture has it. */
-static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev,
-                                       int n, int timeout_ms) {
+static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev, int n,
+                                       int timeout_ms) {
   return (int)syscall(SYS_epoll_pwait, epfd, ev, n, timeout_ms, NULL,
                       (size_t)8);
 }
@@ -32,12 +32,12 @@ static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev,
 /* poll with a zero timeout, as ppoll: every architecture has it. */
 static inline int dyco__sys_poll_now(struct pollfd *fds, unsigned n) {
   struct timespec zero = {0, 0};
-  return (int)syscall(SYS_ppoll, fds, (unsigned long)n, &zero, NULL,
-                      (size_t)8);
+  return (int)syscall(SYS_ppoll, fds, (unsigned long)n, &zero, NULL, (size_t)8);
 }
 
-static inline int dyco__sys_nanosleep(const struct timespec *ts) {
-  return (int)syscall(SYS_nanosleep, ts, NULL);
+/* Sleeps for *ts; when interrupted, *ts is what is left. */
+static inline int dyco__sys_nanosleep(struct timespec *ts) {
+  return (int)syscall(SYS_nanosleep, ts, ts);
 }
 
 #endif /* DYCO_SCHED_INTERNAL_SYS_H_ */

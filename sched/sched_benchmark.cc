@@ -1,0 +1,339 @@
+// dyco — sched layer benchmark: yield through the scheduler, spawn-run-end
+// of an empty coroutine, a wake-up, and memory per idle coroutine, each
+// beside the context layer's raw switch, in one run.
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "context/internal/bench.h"
+
+extern "C" {
+#include "sched/coroutine.h"
+#include "sched/pool.h"
+#include "sched/schedule.h"
+#include "sched/wait.h"
+}
+
+namespace {
+
+constexpr size_t kPrivateStack = 16 * 1024;
+
+// --- Yield: 1,000 ready coroutines, each yields in turn --------------------
+
+struct YieldRun {
+  benchmark::State *state;
+  bool stop;
+};
+
+void Yielder(void *arg) {
+  auto *r = static_cast<YieldRun *>(arg);
+  while (!r->stop) {
+    dyco_coroutine_yield();
+  }
+}
+
+// The driver is one of the 1,000: each of its iterations is one round in
+// which every coroutine yields once.
+void YieldDriver(void *arg) {
+  auto *r = static_cast<YieldRun *>(arg);
+  for (auto _ : *r->state) {
+    dyco_coroutine_yield();
+  }
+  r->stop = true;
+}
+
+void YieldBench(benchmark::State &state, bool private_stacks) {
+  const int n = static_cast<int>(state.range(0));
+  YieldRun run{&state, false};
+  for (int i = 0; i < n - 1; ++i) {
+    int cid = dyco_coroutine_create(Yielder, &run);
+    if (private_stacks) {
+      dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+    }
+  }
+  int cid = dyco_coroutine_create(YieldDriver, &run);
+  if (private_stacks) {
+    dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+  }
+  dyco_schedule_run();
+  dyco_schedule_free(dyco_schedule_self());
+  dyco_bench::OpsPerIteration(state, n);
+}
+
+void BM_YieldPrivateStacks(benchmark::State &state) { YieldBench(state, true); }
+void BM_YieldSharedStack(benchmark::State &state) { YieldBench(state, false); }
+
+// --- Create, run and finish an empty coroutine -------------------------------
+
+void Empty(void *) {}
+
+struct SpawnRun {
+  benchmark::State *state;
+  dyco_coropool *pool;
+  int how;
+};
+
+// The driver (on a private stack) creates empty coroutines in batches and
+// yields to let them run and end, one straight after the other, as a
+// server spawning a coroutine per request does.
+constexpr int kBatch = 64;
+
+void SpawnDriver(void *arg) {
+  auto *r = static_cast<SpawnRun *>(arg);
+  while (r->state->KeepRunningBatch(kBatch)) {
+    for (int i = 0; i < kBatch; ++i) {
+      int cid;
+      if (r->how == 0) {
+        cid = dyco_coroutine_create(Empty, nullptr);
+      } else if (r->how == 1) {
+        cid = dyco_coropool_obtain(r->pool, Empty, nullptr, 0);
+      } else {
+        cid = dyco_coroutine_create(Empty, nullptr);
+        dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+      }
+      benchmark::DoNotOptimize(cid);
+    }
+    dyco_coroutine_yield();
+  }
+}
+
+void SpawnBench(benchmark::State &state, int how) {
+  SpawnRun run{&state, nullptr, how};
+  if (how == 1) {
+    run.pool = dyco_coropool_create(kBatch, kPrivateStack);
+  }
+  int cid = dyco_coroutine_create(SpawnDriver, &run);
+  dyco_coroutine_setStack(cid, nullptr, 64 * 1024);
+  dyco_schedule_run();
+  if (run.pool != nullptr) {
+    dyco_coropool_destroy(&run.pool);
+  }
+  dyco_schedule_free(dyco_schedule_self());
+}
+
+void BM_SpawnSharedStack(benchmark::State &state) { SpawnBench(state, 0); }
+void BM_SpawnFromPool(benchmark::State &state) { SpawnBench(state, 1); }
+void BM_SpawnCachedStack(benchmark::State &state) { SpawnBench(state, 2); }
+
+// --- A wake-up: two coroutines hand the CPU to each other through a wait
+// queue (wake the other, wait to be woken) -------------------------------
+
+struct PingPong {
+  benchmark::State *state;
+  dyco_waitq q[2];
+  bool stop;
+};
+
+void Ponger(void *arg) {
+  auto *p = static_cast<PingPong *>(arg);
+  for (;;) {
+    dyco_waitq_wait(&p->q[1], -1, nullptr);
+    if (p->stop) {
+      return;
+    }
+    dyco_waitq_wakeOne(&p->q[0], 0);
+  }
+}
+
+void Pinger(void *arg) {
+  auto *p = static_cast<PingPong *>(arg);
+  for (auto _ : *p->state) {
+    dyco_waitq_wakeOne(&p->q[1], 0);
+    dyco_waitq_wait(&p->q[0], -1, nullptr);
+  }
+  p->stop = true;
+  dyco_waitq_wakeOne(&p->q[1], 0);
+}
+
+void BM_WakeUp(benchmark::State &state) {
+  PingPong p;
+  p.state = &state;
+  p.stop = false;
+  dyco_waitq_init(&p.q[0], nullptr);
+  dyco_waitq_init(&p.q[1], nullptr);
+  int a = dyco_coroutine_create(Ponger, &p);
+  int b = dyco_coroutine_create(Pinger, &p);
+  dyco_coroutine_setStack(a, nullptr, kPrivateStack);
+  dyco_coroutine_setStack(b, nullptr, kPrivateStack);
+  dyco_schedule_run();
+  dyco_schedule_free(dyco_schedule_self());
+  dyco_bench::OpsPerIteration(state, 2);  // two wake-ups per round trip
+}
+
+// --- Memory per idle coroutine
+// ---------------------------------------------------
+
+long RssKiB(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == nullptr) {
+    return -1;
+  }
+  char line[256];
+  long v = -1;
+  size_t n = strlen(field);
+  while (fgets(line, sizeof line, f) != nullptr) {
+    if (strncmp(line, field, n) == 0) {
+      v = atol(line + n);
+    }
+  }
+  fclose(f);
+  return v;
+}
+
+// Resets the peak (VmHWM) to the current RSS.
+void ResetPeak() {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f != nullptr) {
+    fputs("5", f);
+    fclose(f);
+  }
+}
+
+struct MemRun {
+  long count;
+  long before;
+  double bytes_each;
+  double peak_bytes_each;
+};
+
+void Sleeper(void *) { dyco_coroutine_sleep(3600 * 1000); }
+
+void Measure(void *arg) {
+  auto *m = static_cast<MemRun *>(arg);
+  // Every sleeper has run once and is asleep now.
+  long now = RssKiB("VmRSS:");
+  long peak = RssKiB("VmHWM:");
+  m->bytes_each = (now - m->before) * 1024.0 / m->count;
+  m->peak_bytes_each = (peak - m->before) * 1024.0 / m->count;
+  dyco_schedcall_abort();
+}
+
+MemRun SleepingCoroutines(long count) {
+  MemRun m{count, 0, 0, 0};
+  dyco_schedule_create(0, 0);
+  ResetPeak();
+  m.before = RssKiB("VmRSS:");
+  for (long i = 0; i < count; ++i) {
+    dyco_coroutine_create(Sleeper, nullptr);
+  }
+  dyco_coroutine_create(Measure, &m);
+  dyco_schedule_run();
+  return m;
+}
+
+void BM_MemorySleepingSharedStack(benchmark::State &state) {
+  MemRun m{};
+  for (auto _ : state) {
+    m = SleepingCoroutines(state.range(0));
+  }
+  state.counters["bytes_each"] = m.bytes_each;
+  state.counters["peak_bytes_each"] = m.peak_bytes_each;
+  state.counters["GiB_total"] =
+      m.peak_bytes_each * static_cast<double>(state.range(0)) / (1 << 30);
+}
+
+void BM_PrivateStacksAlive(benchmark::State &state) {
+  long alive = 0;
+  for (auto _ : state) {
+    dyco_schedule_create(0, 0);
+    const long n = state.range(0);
+    static long count;
+    count = 0;
+    for (long i = 0; i < n; ++i) {
+      int cid = dyco_coroutine_create(
+          [](void *) {
+            count++;
+            dyco_coroutine_sleep(3600 * 1000);
+          },
+          nullptr);
+      if (cid <= 0 ||
+          dyco_coroutine_setStack(cid, nullptr, kPrivateStack) != 1) {
+        break;
+      }
+    }
+    dyco_coroutine_create(
+        [](void *p) {
+          *static_cast<long *>(p) = count;
+          dyco_schedcall_abort();
+        },
+        &alive);
+    dyco_schedule_run();
+  }
+  state.counters["alive"] = static_cast<double>(alive);
+}
+
+// Timings are noisy on a shared machine: each is the median of 5 runs.
+constexpr int kReps = 5;
+DYCO_BENCH_RAW_SWITCH()->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_YieldPrivateStacks)
+    ->Arg(1000)
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(BM_YieldSharedStack)
+    ->Arg(1000)
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(BM_SpawnSharedStack)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_SpawnFromPool)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_SpawnCachedStack)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_WakeUp)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_MemorySleepingSharedStack)
+    ->Arg(1000000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemorySleepingSharedStack)
+    ->Arg(10000000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PrivateStacksAlive)
+    ->Arg(100000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  benchmark::Initialize(&argc, argv);
+  dyco_bench::Recorder recorder;
+  benchmark::RunSpecifiedBenchmarks(&recorder);
+  const double raw = recorder.NsPerOp("BM_RawSwitch");
+  printf(
+      "\nsched (%s switch)                       ns    x raw switch  target\n",
+      dyco_context_implementation());
+  struct Row {
+    const char *name;
+    const char *label;
+    const char *target;
+  } rows[] = {
+      {"BM_RawSwitch", "raw switch (context layer)", ""},
+      {"BM_YieldPrivateStacks/1000", "yield, 1000 ready, private stacks",
+       "<= 2x raw"},
+      {"BM_YieldSharedStack/1000", "yield, 1000 ready, shared stack", ""},
+      {"BM_SpawnSharedStack", "create+run+end, shared stack", ""},
+      {"BM_SpawnFromPool", "create+run+end, from a pool", "<= 60 ns"},
+      {"BM_SpawnCachedStack", "create+run+end, cached stack", "<= 60 ns"},
+      {"BM_WakeUp", "wake-up through a wait queue", ""},
+  };
+  for (const Row &r : rows) {
+    const double ns = recorder.NsPerOp(r.name);
+    printf("  %-40s %7.2f  %6.2fx      %s\n", r.label, ns,
+           raw > 0 ? ns / raw : 0, r.target);
+  }
+  printf(
+      "\nmemory                                              value  target\n");
+  printf("  %-46s %8.0f  <= 256 bytes\n",
+         "1,000,000 sleeping coroutines, bytes each (peak)",
+         recorder.Counter("BM_MemorySleepingSharedStack/1000000",
+                          "peak_bytes_each"));
+  printf(
+      "  %-46s %8.2f  <= 3 GiB\n", "10,000,000 sleeping coroutines, GiB (peak)",
+      recorder.Counter("BM_MemorySleepingSharedStack/10000000", "GiB_total"));
+  printf("  %-46s %8.0f  >= 100,000\n", "guarded private stacks alive at once",
+         recorder.Counter("BM_PrivateStacksAlive/100000", "alive"));
+  benchmark::Shutdown();
+  return 0;
+}
