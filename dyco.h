@@ -4,5 +4,9 @@
 #define DYCO_DYCO_H_
 
 #include "context/context.h"
+#include "sched/coroutine.h"
+#include "sched/pool.h"
+#include "sched/schedule.h"
+#include "sched/wait.h"
 
 #endif /* DYCO_DYCO_H_ */

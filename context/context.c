@@ -23,6 +23,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 #if defined(DYCO_VALGRIND)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 
@@ -109,6 +110,8 @@ int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
   ctx->tool = __tsan_create_fiber(0);
 #endif
 #if defined(DYCO_VALGRIND)
+  /* A reused stack: memcheck still thinks its old frames are gone. */
+  VALGRIND_MAKE_MEM_UNDEFINED(stack, size);
   /* Stored plus one, so that a valid id 0 is not mistaken for none. */
   ctx->tool = (void *)(uintptr_t)(1 + VALGRIND_STACK_REGISTER(
                                           (char *)stack, (char *)stack + size));

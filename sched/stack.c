@@ -15,6 +15,9 @@
 #if defined(DYCO_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
+#if defined(DYCO_VALGRIND)
+#include <valgrind/memcheck.h>
+#endif
 
 /* Linux 6.13's guard regions: guard pages set in the page tables of one
  * mapping, without splitting it into one mapping per stack. */
@@ -105,6 +108,11 @@ __attribute__((no_sanitize_address, no_sanitize_thread))
 #endif
 static void
 stack_copy(char *to, const char *from, size_t n) {
+#if defined(DYCO_VALGRIND)
+  /* Memcheck marks a stack's bytes below its last stack pointer as gone;
+   * the copy gives them back. */
+  VALGRIND_MAKE_MEM_UNDEFINED(to, n);
+#endif
 #if defined(DYCO_ASAN) || defined(DYCO_TSAN)
   for (size_t i = 0; i < n; i++) {
     to[i] = from[i];

@@ -178,7 +178,9 @@ volatile int overflow_limit = 1 << 30;  // never reached: a guard is
 __attribute__((noinline)) int Overflow(int depth) {
   volatile char frame[1024];
   frame[0] = static_cast<char>(depth);
-  if (depth > overflow_limit) return frame[0];
+  if (depth > overflow_limit) {
+    return frame[0];
+  }
   return Overflow(depth + 1) + frame[0];
 }
 
