@@ -47,6 +47,16 @@ HOST_ONLY = select({
     "//conditions:default": [],
 })
 
+# Targets that hand dyco's objects to a plain compiler (the install test):
+# host only, and not in sanitizer builds, whose objects need the sanitizer's
+# runtime.
+PLAIN_HOST_ONLY = select({
+    "//tools/build_defs:cross": ["@platforms//:incompatible"],
+    "//tools/build_defs:asan": ["@platforms//:incompatible"],
+    "//tools/build_defs:tsan": ["@platforms//:incompatible"],
+    "//conditions:default": [],
+})
+
 def dyco_cc_library(name, copts = [], **kwargs):
     """A cc_library of dyco C code, with dyco's flags."""
     native.cc_library(
