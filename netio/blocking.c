@@ -142,7 +142,7 @@ intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg) {
     errno = EINVAL;
     return -1;
   }
-  if (!dyco__in_coroutine() || on_shared_stack(arg)) {
+  if (!dyco__net_in_coroutine() || on_shared_stack(arg)) {
     return fn(arg);
   }
   job *j = (job *)calloc(1, sizeof *j);
@@ -184,7 +184,7 @@ int dyco_blocking_setWorkers(int max) {
 /* --- getaddrinfo -----------------------------------------------------------
  */
 
-dyco__getaddrinfo_fn dyco__real_getaddrinfo = getaddrinfo;
+dyco__net_getaddrinfo_fn dyco__net_real_getaddrinfo = getaddrinfo;
 
 typedef struct gai_job {
   char *node;
@@ -196,14 +196,14 @@ typedef struct gai_job {
 
 static intptr_t gai_run(void *p) {
   gai_job *g = (gai_job *)p;
-  return dyco__real_getaddrinfo(g->node, g->service,
-                                g->has_hints ? &g->hints : NULL, &g->res);
+  return dyco__net_real_getaddrinfo(g->node, g->service,
+                                    g->has_hints ? &g->hints : NULL, &g->res);
 }
 
 int dyco_getaddrinfo(const char *node, const char *service,
                      const struct addrinfo *hints, struct addrinfo **res) {
-  if (!dyco__in_coroutine()) {
-    return dyco__real_getaddrinfo(node, service, hints, res);
+  if (!dyco__net_in_coroutine()) {
+    return dyco__net_real_getaddrinfo(node, service, hints, res);
   }
   /* Copies of everything: the caller's strings and hints may be on its
    * stack, which is not there while it waits. */
@@ -280,7 +280,7 @@ static intptr_t ghbn_run(void *p) {
 }
 
 struct hostent *dyco_gethostbyname(const char *name) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return gethostbyname(name);
   }
   pthread_once(&host_once, make_host_key);

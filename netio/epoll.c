@@ -13,7 +13,7 @@
 static int ep_key = -1;
 static pthread_once_t ep_once = PTHREAD_ONCE_INIT;
 
-static void close_instance(void *v) { dyco__close((int)(intptr_t)v - 1); }
+static void close_instance(void *v) { dyco__net_close((int)(intptr_t)v - 1); }
 
 static void make_key(void) {
   dyco_coroutine_keyCreate(&ep_key, close_instance);
@@ -21,7 +21,7 @@ static void make_key(void) {
 
 /* The running coroutine's instance, or a negative errno. */
 static int instance(void) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return -EPERM;
   }
   pthread_once(&ep_once, make_key);
@@ -49,7 +49,7 @@ int dyco_epoll_init(void) {
   }
   int r = dyco_coroutine_setLocal(ep_key, (void *)(intptr_t)(ep + 1));
   if (r != 0) {
-    dyco__close(ep);
+    dyco__net_close(ep);
     return r;
   }
   return 0;
@@ -61,7 +61,7 @@ void dyco_epoll_destroy(void) {
     return;
   }
   dyco_coroutine_setLocal(ep_key, NULL);
-  dyco__close(ep);
+  dyco__net_close(ep);
 }
 
 static int ctl(int op, int fd, struct epoll_event *ev) {
@@ -92,6 +92,6 @@ int dyco_epoll_wait(struct epoll_event *events, int maxevents, int timeout) {
   if (maxevents < 1 || events == NULL) {
     return -EINVAL;
   }
-  int r = dyco__epoll_wait(ep, events, maxevents, timeout, 1);
+  int r = dyco__net_epoll_wait(ep, events, maxevents, timeout, 1);
   return r < 0 ? -errno : r;
 }

@@ -22,13 +22,13 @@
 
 static dyco__fd *pages[DIR_LEN];
 
-int dyco__forked;
+int dyco__net_forked;
 
 static void on_fork_child(void) {
   /* The scheduler this thread had lives on in the child as a copy whose
    * epoll instance is shared with the parent: leave it alone. */
   if (dyco_schedule_self() != NULL) {
-    dyco__forked = 1;
+    dyco__net_forked = 1;
   }
 }
 
@@ -36,8 +36,8 @@ __attribute__((constructor)) static void fd_init(void) {
   pthread_atfork(NULL, NULL, on_fork_child);
 }
 
-int dyco__in_coroutine(void) {
-  return dyco_coroutine_coroID() > 0 && !dyco__forked;
+int dyco__net_in_coroutine(void) {
+  return dyco_coroutine_coroID() > 0 && !dyco__net_forked;
 }
 
 static dyco__fd *slot(int fd) {
@@ -111,7 +111,7 @@ static void learn(int fd, dyco__fd *e) {
   __atomic_store_n(&e->flags, f, __ATOMIC_RELEASE);
 }
 
-dyco__fd *dyco__fd_entry(int fd, int learn_it) {
+dyco__fd *dyco__net_fd_entry(int fd, int learn_it) {
   dyco__fd *e = slot(fd);
   if (e != NULL && learn_it &&
       !(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & DYCO__FD_KNOWN)) {
@@ -120,8 +120,8 @@ dyco__fd *dyco__fd_entry(int fd, int learn_it) {
   return e;
 }
 
-void dyco__fd_created(int fd, uint32_t flags) {
-  if (!dyco__forked) {
+void dyco__net_fd_created(int fd, uint32_t flags) {
+  if (!dyco__net_forked) {
     /* A waiter or a registration left from an older fd with this number
      * (closed behind netio's back) must not stick to the new one. */
     dyco_fd_closing(fd);
@@ -135,8 +135,8 @@ void dyco__fd_created(int fd, uint32_t flags) {
   __atomic_store_n(&e->flags, flags | DYCO__FD_KNOWN, __ATOMIC_RELEASE);
 }
 
-void dyco__fd_closing(int fd) {
-  if (!dyco__forked) {
+void dyco__net_fd_closing(int fd) {
+  if (!dyco__net_forked) {
     dyco_fd_closing(fd);
   }
   dyco__fd *e = slot(fd);

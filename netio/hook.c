@@ -44,7 +44,7 @@ static void make_off_key(void) { dyco_coroutine_keyCreate(&off_key, NULL); }
 
 /* 1 when the calling code runs in a coroutine whose hooks are on. */
 static inline int hooked(void) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return 0;
   }
   return !__atomic_load_n(&off_used, __ATOMIC_RELAXED) ||
@@ -52,7 +52,7 @@ static inline int hooked(void) {
 }
 
 int dyco_hook_disable(void) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return -EPERM;
   }
   pthread_once(&off_once, make_off_key);
@@ -64,7 +64,7 @@ int dyco_hook_disable(void) {
 }
 
 int dyco_hook_enable(void) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return -EPERM;
   }
   if (!__atomic_load_n(&off_used, __ATOMIC_RELAXED)) {
@@ -78,69 +78,70 @@ int dyco_hook_isEnabled(void) { return hooked(); }
 /* --- Sockets ------------------------------------------------------------- */
 
 int socket(int domain, int type, int protocol) {
-  return dyco__socket(domain, type, protocol, hooked());
+  return dyco__net_socket(domain, type, protocol, hooked());
 }
 
 int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len) {
-  return dyco__accept4(fd, DYCO__SA(addr), len, 0, hooked());
+  return dyco__net_accept4(fd, DYCO__SA(addr), len, 0, hooked());
 }
 
 int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len, int flags) {
-  return dyco__accept4(fd, DYCO__SA(addr), len, flags, hooked());
+  return dyco__net_accept4(fd, DYCO__SA(addr), len, flags, hooked());
 }
 
 int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len) {
-  return dyco__connect(fd, DYCO__SA(addr), len, hooked());
+  return dyco__net_connect(fd, DYCO__SA(addr), len, hooked());
 }
 
-int close(int fd) { return dyco__close(fd); }
+int close(int fd) { return dyco__net_close(fd); }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags) {
-  return dyco__recvfrom(fd, buf, len, flags, NULL, NULL, hooked());
+  return dyco__net_recvfrom(fd, buf, len, flags, NULL, NULL, hooked());
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags) {
-  return dyco__sendto(fd, buf, len, flags, NULL, 0, hooked());
+  return dyco__net_sendto(fd, buf, len, flags, NULL, 0, hooked());
 }
 
 ssize_t recvfrom(int fd, void *__restrict buf, size_t len, int flags,
                  __SOCKADDR_ARG addr, socklen_t *__restrict alen) {
-  return dyco__recvfrom(fd, buf, len, flags, DYCO__SA(addr), alen, hooked());
+  return dyco__net_recvfrom(fd, buf, len, flags, DYCO__SA(addr), alen,
+                            hooked());
 }
 
 ssize_t sendto(int fd, const void *buf, size_t len, int flags,
                __CONST_SOCKADDR_ARG addr, socklen_t alen) {
-  return dyco__sendto(fd, buf, len, flags, DYCO__SA(addr), alen, hooked());
+  return dyco__net_sendto(fd, buf, len, flags, DYCO__SA(addr), alen, hooked());
 }
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
-  return dyco__recvmsg(fd, msg, flags, hooked());
+  return dyco__net_recvmsg(fd, msg, flags, hooked());
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
-  return dyco__sendmsg(fd, msg, flags, hooked());
+  return dyco__net_sendmsg(fd, msg, flags, hooked());
 }
 
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
-  return dyco__setsockopt(fd, level, name, val, len);
+  return dyco__net_setsockopt(fd, level, name, val, len);
 }
 
 /* --- read and write ------------------------------------------------------- */
 
 ssize_t read(int fd, void *buf, size_t n) {
-  return dyco__read(fd, buf, n, hooked());
+  return dyco__net_read(fd, buf, n, hooked());
 }
 
 ssize_t write(int fd, const void *buf, size_t n) {
-  return dyco__write(fd, buf, n, hooked());
+  return dyco__net_write(fd, buf, n, hooked());
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt) {
-  return dyco__readv(fd, iov, cnt, hooked());
+  return dyco__net_readv(fd, iov, cnt, hooked());
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt) {
-  return dyco__writev(fd, iov, cnt, hooked());
+  return dyco__net_writev(fd, iov, cnt, hooked());
 }
 
 /* --- fcntl and dup ------------------------------------------------------- */
@@ -150,7 +151,7 @@ int fcntl(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void *arg = va_arg(ap, void *);
   va_end(ap);
-  return dyco__fcntl(fd, cmd, (long)(intptr_t)arg);
+  return dyco__net_fcntl(fd, cmd, (long)(intptr_t)arg);
 }
 
 int fcntl64(int fd, int cmd, ...) {
@@ -158,44 +159,44 @@ int fcntl64(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void *arg = va_arg(ap, void *);
   va_end(ap);
-  return dyco__fcntl(fd, cmd, (long)(intptr_t)arg);
+  return dyco__net_fcntl(fd, cmd, (long)(intptr_t)arg);
 }
 
-int dup(int fd) { return dyco__dup(fd); }
+int dup(int fd) { return dyco__net_dup(fd); }
 
-int dup2(int fd, int to) { return dyco__dup3(fd, to, 0, 1); }
+int dup2(int fd, int to) { return dyco__net_dup3(fd, to, 0, 1); }
 
-int dup3(int fd, int to, int flags) { return dyco__dup3(fd, to, flags, 0); }
+int dup3(int fd, int to, int flags) { return dyco__net_dup3(fd, to, flags, 0); }
 
 /* --- Waiting on several fds ---------------------------------------------- */
 
 int poll(struct pollfd *fds, nfds_t n, int timeout) {
-  return dyco__poll(fds, n, timeout, hooked());
+  return dyco__net_poll(fds, n, timeout, hooked());
 }
 
 int select(int n, fd_set *__restrict rd, fd_set *__restrict wr,
            fd_set *__restrict ex, struct timeval *__restrict tv) {
-  return dyco__select(n, rd, wr, ex, tv, hooked());
+  return dyco__net_select(n, rd, wr, ex, tv, hooked());
 }
 
 int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout) {
-  return dyco__epoll_wait(epfd, ev, max, timeout, hooked());
+  return dyco__net_epoll_wait(epfd, ev, max, timeout, hooked());
 }
 
 /* --- Sleeping ------------------------------------------------------------- */
 
 int nanosleep(const struct timespec *req, struct timespec *rem) {
-  return dyco__nanosleep(req, rem, hooked());
+  return dyco__net_nanosleep(req, rem, hooked());
 }
 
 int usleep(useconds_t us) {
   struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-  return dyco__nanosleep(&ts, NULL, hooked());
+  return dyco__net_nanosleep(&ts, NULL, hooked());
 }
 
 unsigned int sleep(unsigned int seconds) {
   struct timespec ts = {(time_t)seconds, 0}, rem = {0, 0};
-  if (dyco__nanosleep(&ts, &rem, hooked()) == 0) {
+  if (dyco__net_nanosleep(&ts, &rem, hooked()) == 0) {
     return 0;
   }
   return (unsigned int)rem.tv_sec + (rem.tv_nsec > 0);
@@ -218,14 +219,14 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
   if (n > buflen) {
     __chk_fail();
   }
-  return dyco__read(fd, buf, n, hooked());
+  return dyco__net_read(fd, buf, n, hooked());
 }
 
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags) {
   if (n > buflen) {
     __chk_fail();
   }
-  return dyco__recvfrom(fd, buf, n, flags, NULL, NULL, hooked());
+  return dyco__net_recvfrom(fd, buf, n, flags, NULL, NULL, hooked());
 }
 
 ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen,
@@ -234,14 +235,14 @@ ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen,
   if (n > buflen) {
     __chk_fail();
   }
-  return dyco__recvfrom(fd, buf, n, flags, DYCO__SA(addr), alen, hooked());
+  return dyco__net_recvfrom(fd, buf, n, flags, DYCO__SA(addr), alen, hooked());
 }
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen) {
   if (fdslen / sizeof *fds < n) {
     __chk_fail();
   }
-  return dyco__poll(fds, n, timeout, hooked());
+  return dyco__net_poll(fds, n, timeout, hooked());
 }
 
 /* --- DNS -------------------------------------------------------------------
@@ -268,7 +269,7 @@ struct hostent *__wrap_gethostbyname(const char *name);
 #define DYCO__HOOK_GETADDRINFO __wrap_getaddrinfo
 #define DYCO__HOOK_GETHOSTBYNAME __wrap_gethostbyname
 
-static dyco__getaddrinfo_fn real_getaddrinfo(void) {
+static dyco__net_getaddrinfo_fn real_getaddrinfo(void) {
   return __real_getaddrinfo;
 }
 
@@ -279,13 +280,13 @@ static dyco__gethostbyname_fn real_gethostbyname(void) {
 #define DYCO__HOOK_GETADDRINFO getaddrinfo
 #define DYCO__HOOK_GETHOSTBYNAME gethostbyname
 
-static dyco__getaddrinfo_fn gai_next;
+static dyco__net_getaddrinfo_fn gai_next;
 static dyco__gethostbyname_fn ghbn_next;
 
-static dyco__getaddrinfo_fn real_getaddrinfo(void) {
-  dyco__getaddrinfo_fn f = __atomic_load_n(&gai_next, __ATOMIC_ACQUIRE);
+static dyco__net_getaddrinfo_fn real_getaddrinfo(void) {
+  dyco__net_getaddrinfo_fn f = __atomic_load_n(&gai_next, __ATOMIC_ACQUIRE);
   if (f == NULL) {
-    f = (dyco__getaddrinfo_fn)dlsym(RTLD_NEXT, "getaddrinfo");
+    f = (dyco__net_getaddrinfo_fn)dlsym(RTLD_NEXT, "getaddrinfo");
     __atomic_store_n(&gai_next, f, __ATOMIC_RELEASE);
   }
   return f;
@@ -314,8 +315,8 @@ static int no_getaddrinfo(const char *node, const char *service,
 }
 
 __attribute__((constructor)) static void hook_init(void) {
-  dyco__getaddrinfo_fn f = real_getaddrinfo();
-  dyco__real_getaddrinfo = f != NULL ? f : no_getaddrinfo;
+  dyco__net_getaddrinfo_fn f = real_getaddrinfo();
+  dyco__net_real_getaddrinfo = f != NULL ? f : no_getaddrinfo;
 }
 
 int DYCO__HOOK_GETADDRINFO(const char *__restrict node,
@@ -325,7 +326,7 @@ int DYCO__HOOK_GETADDRINFO(const char *__restrict node,
   if (hooked()) {
     return dyco_getaddrinfo(node, service, hints, res);
   }
-  dyco__getaddrinfo_fn f = real_getaddrinfo();
+  dyco__net_getaddrinfo_fn f = real_getaddrinfo();
   return (f != NULL ? f : no_getaddrinfo)(node, service, hints, res);
 }
 

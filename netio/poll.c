@@ -97,7 +97,7 @@ static int wait_many(struct pollfd *fds, nfds_t n, int ms) {
   return r;
 }
 
-int dyco__poll(struct pollfd *fds, nfds_t n, int timeout, int yield) {
+int dyco__net_poll(struct pollfd *fds, nfds_t n, int timeout, int yield) {
   if (!yield) {
     return dyco__sys_poll(fds, n, timeout);
   }
@@ -143,8 +143,8 @@ int dyco__poll(struct pollfd *fds, nfds_t n, int timeout, int yield) {
   }
 }
 
-int dyco__select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv,
-                 int yield) {
+int dyco__net_select(int n, fd_set *rd, fd_set *wr, fd_set *ex,
+                     struct timeval *tv, int yield) {
   if (!yield) {
     struct timespec ts, *tsp = NULL;
     if (tv != NULL) {
@@ -210,7 +210,7 @@ int dyco__select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv,
     }
   }
   const uint64_t start = now_ns();
-  int r = dyco__poll(p, (nfds_t)cnt, timeout, 1);
+  int r = dyco__net_poll(p, (nfds_t)cnt, timeout, 1);
   int result = r;
   if (r > 0) {
     for (int i = 0; i < cnt; i++) {
@@ -265,8 +265,8 @@ int dyco__select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv,
   return result;
 }
 
-int dyco__epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
-                     int yield) {
+int dyco__net_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
+                         int yield) {
   if (!yield) {
     return dyco__sys_epoll_wait(epfd, ev, max, timeout);
   }
@@ -292,8 +292,8 @@ int dyco__epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
   }
 }
 
-int dyco__nanosleep(const struct timespec *req, struct timespec *rem,
-                    int yield) {
+int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
+                        int yield) {
   if (!yield) {
     return dyco__sys_nanosleep(req, rem);
   }

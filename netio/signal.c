@@ -34,7 +34,7 @@ static int sig_key = -1;
 static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
 
 static void release(sigstate *st) {
-  dyco__close(st->fd);
+  dyco__net_close(st->fd);
   sigset_t unblock;
   sigemptyset(&unblock);
   int any = 0;
@@ -64,7 +64,7 @@ static sigstate *state(void) {
 }
 
 int dyco_signal_init(sigset_t *mask) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return -EPERM;
   }
   if (mask == NULL) {
@@ -98,7 +98,7 @@ int dyco_signal_init(sigset_t *mask) {
     r = -errno;
     st->fd = -1;
   } else {
-    dyco__fd_created(st->fd, DYCO__FD_USER_NB);
+    dyco__net_fd_created(st->fd, DYCO__FD_USER_NB);
     r = dyco_coroutine_setLocal(sig_key, st);
   }
   if (r != 0) {
@@ -108,7 +108,7 @@ int dyco_signal_init(sigset_t *mask) {
 }
 
 void dyco_signal_destroy(void) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return;
   }
   sigstate *st = state();
@@ -135,7 +135,7 @@ static int left_ms(int timeout, uint64_t deadline) {
 }
 
 int dyco_signal_wait(struct signalfd_siginfo *sinfo, int timeout) {
-  if (!dyco__in_coroutine()) {
+  if (!dyco__net_in_coroutine()) {
     return -EPERM;
   }
   sigstate *st = state();
@@ -188,7 +188,7 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
   if (r != 0 || timeout == 0) {
     return r;
   }
-  const int yield = dyco__in_coroutine();
+  const int yield = dyco__net_in_coroutine();
   const uint64_t deadline = timeout > 0 ? now_ms() + (uint64_t)timeout : 0;
   int pidfd = -1;
 #if defined(SYS_pidfd_open)
@@ -230,7 +230,7 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
     }
   }
   if (pidfd >= 0) {
-    dyco__close(pidfd);
+    dyco__net_close(pidfd);
   }
   return r;
 }

@@ -118,7 +118,7 @@ static inline int plain_libc(uint32_t f, int flags) {
 /* --- socket, close, accept, connect ----------------------------------------
  */
 
-int dyco__socket(int domain, int type, int protocol, int yield) {
+int dyco__net_socket(int domain, int type, int protocol, int yield) {
   const int user_nb = (type & SOCK_NONBLOCK) != 0;
   int fd =
       dyco__sys_socket(domain, (yield ? type | SOCK_NONBLOCK : type), protocol);
@@ -135,18 +135,18 @@ int dyco__socket(int domain, int type, int protocol, int yield) {
   } else if (yield) {
     f |= DYCO__FD_DYCO_NB;
   }
-  dyco__fd_created(fd, f);
+  dyco__net_fd_created(fd, f);
   return fd;
 }
 
-int dyco__close(int fd) {
-  dyco__fd_closing(fd);
+int dyco__net_close(int fd) {
+  dyco__net_fd_closing(fd);
   return dyco__sys_close(fd);
 }
 
-int dyco__accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
-                  int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+int dyco__net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+                      int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (yield) {
     f = make_nonblocking(fd, e, f);
@@ -160,7 +160,7 @@ int dyco__accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
       if (flags & SOCK_NONBLOCK) {
         cf |= DYCO__FD_USER_NB;
       }
-      dyco__fd_created(c, cf);
+      dyco__net_fd_created(c, cf);
       return c;
     }
     if (!would_block() || nb) {
@@ -176,9 +176,9 @@ int dyco__accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
   }
 }
 
-int dyco__connect(int fd, const struct sockaddr *addr, socklen_t len,
-                  int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
+                      int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (yield) {
     f = make_nonblocking(fd, e, f);
@@ -236,9 +236,9 @@ int dyco__connect(int fd, const struct sockaddr *addr, socklen_t len,
 
 /* --- Receiving ------------------------------------------------------------ */
 
-ssize_t dyco__recvfrom(int fd, void *buf, size_t len, int flags,
-                       struct sockaddr *addr, socklen_t *alen, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
+                           struct sockaddr *addr, socklen_t *alen, int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_recvfrom(fd, buf, len, flags, addr, alen);
@@ -275,8 +275,8 @@ ssize_t dyco__recvfrom(int fd, void *buf, size_t len, int flags,
   }
 }
 
-ssize_t dyco__recvmsg(int fd, struct msghdr *msg, int flags, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_recvmsg(int fd, struct msghdr *msg, int flags, int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_recvmsg(fd, msg, flags);
@@ -301,9 +301,10 @@ ssize_t dyco__recvmsg(int fd, struct msghdr *msg, int flags, int yield) {
 /* --- Sending ---------------------------------------------------------------
  */
 
-ssize_t dyco__sendto(int fd, const void *buf, size_t len, int flags,
-                     const struct sockaddr *addr, socklen_t alen, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_sendto(int fd, const void *buf, size_t len, int flags,
+                         const struct sockaddr *addr, socklen_t alen,
+                         int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_sendto(fd, buf, len, flags, addr, alen);
@@ -349,8 +350,9 @@ static void iov_skip(struct iovec **iov, size_t *cnt, size_t n) {
   }
 }
 
-ssize_t dyco__sendmsg(int fd, const struct msghdr *msg, int flags, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_sendmsg(int fd, const struct msghdr *msg, int flags,
+                          int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_sendmsg(fd, msg, flags);
@@ -450,17 +452,17 @@ static int wait_other(int fd, uint32_t f, short ev) {
  * not to be one (an fd closed and reopened behind netio's back). */
 static uint32_t relearn(int fd, dyco__fd *e) {
   set_flags(e, 0);
-  return flags_of(dyco__fd_entry(fd, 1));
+  return flags_of(dyco__net_fd_entry(fd, 1));
 }
 
-ssize_t dyco__read(int fd, void *buf, size_t n, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_read(int fd, void *buf, size_t n, int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (f & DYCO__FD_SOCKET) {
     if (!yield && plain_libc(f, 0)) {
       return dyco__sys_read(fd, buf, n);
     }
-    ssize_t r = dyco__recvfrom(fd, buf, n, 0, NULL, NULL, yield);
+    ssize_t r = dyco__net_recvfrom(fd, buf, n, 0, NULL, NULL, yield);
     if (r >= 0 || errno != ENOTSOCK) {
       return r;
     }
@@ -472,8 +474,8 @@ ssize_t dyco__read(int fd, void *buf, size_t n, int yield) {
   return dyco__sys_read(fd, buf, n);
 }
 
-ssize_t dyco__readv(int fd, const struct iovec *iov, int cnt, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_readv(int fd, const struct iovec *iov, int cnt, int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (f & DYCO__FD_SOCKET) {
     if (!yield && plain_libc(f, 0)) {
@@ -487,7 +489,7 @@ ssize_t dyco__readv(int fd, const struct iovec *iov, int cnt, int yield) {
       errno = EINVAL;
       return -1;
     }
-    ssize_t r = dyco__recvmsg(fd, &m, 0, yield);
+    ssize_t r = dyco__net_recvmsg(fd, &m, 0, yield);
     if (r >= 0 || errno != ENOTSOCK) {
       return r;
     }
@@ -524,14 +526,14 @@ static ssize_t write_other(int fd, uint32_t f, const char *buf, size_t n) {
   }
 }
 
-ssize_t dyco__write(int fd, const void *buf, size_t n, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_write(int fd, const void *buf, size_t n, int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (f & DYCO__FD_SOCKET) {
     if (!yield && plain_libc(f, 0)) {
       return dyco__sys_write(fd, buf, n);
     }
-    ssize_t r = dyco__sendto(fd, buf, n, 0, NULL, 0, yield);
+    ssize_t r = dyco__net_sendto(fd, buf, n, 0, NULL, 0, yield);
     if (r >= 0 || errno != ENOTSOCK) {
       return r;
     }
@@ -543,8 +545,8 @@ ssize_t dyco__write(int fd, const void *buf, size_t n, int yield) {
   return write_other(fd, f, (const char *)buf, n);
 }
 
-ssize_t dyco__writev(int fd, const struct iovec *iov, int cnt, int yield) {
-  dyco__fd *e = dyco__fd_entry(fd, yield);
+ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield) {
+  dyco__fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (cnt < 0 || cnt > IOV_MAX) {
     errno = EINVAL;
@@ -558,7 +560,7 @@ ssize_t dyco__writev(int fd, const struct iovec *iov, int cnt, int yield) {
     memset(&m, 0, sizeof m);
     m.msg_iov = (struct iovec *)iov;
     m.msg_iovlen = (size_t)cnt;
-    ssize_t r = dyco__sendmsg(fd, &m, 0, yield);
+    ssize_t r = dyco__net_sendmsg(fd, &m, 0, yield);
     if (r >= 0 || errno != ENOTSOCK) {
       return r;
     }
@@ -601,31 +603,31 @@ ssize_t dyco__writev(int fd, const struct iovec *iov, int cnt, int yield) {
 /* The entry of `to` becomes a copy of that of `from` (they share one open
  * file now); this thread's scheduler forgets the old `to`. */
 static void copy_entry(int from, int to) {
-  if (!dyco__forked) {
+  if (!dyco__net_forked) {
     dyco_fd_closing(to);
   }
-  dyco__fd *dst = dyco__fd_entry(to, 0);
+  dyco__fd *dst = dyco__net_fd_entry(to, 0);
   if (dst == NULL) {
     return;
   }
-  dyco__fd *src = dyco__fd_entry(from, 0);
+  dyco__fd *src = dyco__net_fd_entry(from, 0);
   uint32_t f = flags_of(src);
   __atomic_store_n(&dst->rcv_ms, rcv_ms(src), __ATOMIC_RELAXED);
   __atomic_store_n(&dst->snd_ms, snd_ms(src), __ATOMIC_RELAXED);
   set_flags(dst, (f & DYCO__FD_KNOWN) ? f : 0);
 }
 
-int dyco__fcntl(int fd, int cmd, long arg) {
+int dyco__net_fcntl(int fd, int cmd, long arg) {
   switch (cmd) {
     case F_GETFL: {
       int r = dyco__sys_fcntl(fd, F_GETFL, 0);
-      if (r >= 0 && (flags_of(dyco__fd_entry(fd, 0)) & DYCO__FD_DYCO_NB)) {
+      if (r >= 0 && (flags_of(dyco__net_fd_entry(fd, 0)) & DYCO__FD_DYCO_NB)) {
         r &= ~O_NONBLOCK; /* what the user set, not what dyco did */
       }
       return r;
     }
     case F_SETFL: {
-      dyco__fd *e = dyco__fd_entry(fd, 0);
+      dyco__fd *e = dyco__net_fd_entry(fd, 0);
       uint32_t f = flags_of(e);
       const int want = (int)arg;
       if ((f & DYCO__FD_DYCO_NB) && !(want & O_NONBLOCK)) {
@@ -709,14 +711,14 @@ static int is_timeo(int name, int *rcv) {
   return 0;
 }
 
-int dyco__setsockopt(int fd, int level, int name, const void *val,
-                     socklen_t len) {
+int dyco__net_setsockopt(int fd, int level, int name, const void *val,
+                         socklen_t len) {
   int r = dyco__sys_setsockopt(fd, level, name, val, len);
   int rcv;
   if (r != 0 || level != SOL_SOCKET || !is_timeo(name, &rcv)) {
     return r;
   }
-  dyco__fd *e = dyco__fd_entry(fd, 0);
+  dyco__fd *e = dyco__net_fd_entry(fd, 0);
   if (flags_of(e) & DYCO__FD_KNOWN) {
     __atomic_store_n(rcv ? &e->rcv_ms : &e->snd_ms, sockopt_ms(name, val, len),
                      __ATOMIC_RELAXED);
@@ -724,7 +726,7 @@ int dyco__setsockopt(int fd, int level, int name, const void *val,
   return r;
 }
 
-int dyco__dup(int fd) {
+int dyco__net_dup(int fd) {
   int r = dyco__sys_dup(fd);
   if (r >= 0) {
     copy_entry(fd, r);
@@ -732,7 +734,7 @@ int dyco__dup(int fd) {
   return r;
 }
 
-int dyco__dup3(int fd, int to, int flags, int dup2_semantics) {
+int dyco__net_dup3(int fd, int to, int flags, int dup2_semantics) {
   if (dup2_semantics && fd == to) {
     /* dup2(fd, fd): fd itself when it is open. */
     return dyco__sys_fcntl(fd, F_GETFL, 0) < 0 ? -1 : to;
@@ -747,67 +749,78 @@ int dyco__dup3(int fd, int to, int flags, int dup2_semantics) {
 /* --- The public calls -------------------------------------------------- */
 
 int dyco_socket(int domain, int type, int protocol) {
-  return dyco__socket(domain, type, protocol, dyco__in_coroutine());
+  return dyco__net_socket(domain, type, protocol, dyco__net_in_coroutine());
 }
 
-int dyco_close(int fd) { return dyco__close(fd); }
+int dyco_close(int fd) { return dyco__net_close(fd); }
 
 int dyco_accept(int fd, struct sockaddr *addr, socklen_t *len) {
-  return dyco__accept4(fd, addr, len, 0, dyco__in_coroutine());
+  return dyco__net_accept4(fd, addr, len, 0, dyco__net_in_coroutine());
 }
 
 int dyco_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
-  return dyco__accept4(fd, addr, len, flags, dyco__in_coroutine());
+  return dyco__net_accept4(fd, addr, len, flags, dyco__net_in_coroutine());
 }
 
 int dyco_connect(int fd, struct sockaddr *name, socklen_t namelen) {
-  return dyco__connect(fd, name, namelen, dyco__in_coroutine());
+  return dyco__net_connect(fd, name, namelen, dyco__net_in_coroutine());
 }
 
 ssize_t dyco_send(int fd, const void *buf, size_t len, int flags) {
-  return dyco__sendto(fd, buf, len, flags, NULL, 0, dyco__in_coroutine());
+  return dyco__net_sendto(fd, buf, len, flags, NULL, 0,
+                          dyco__net_in_coroutine());
 }
 
 ssize_t dyco_recv(int fd, void *buf, size_t len, int flags) {
-  return dyco__recvfrom(fd, buf, len, flags, NULL, NULL, dyco__in_coroutine());
+  return dyco__net_recvfrom(fd, buf, len, flags, NULL, NULL,
+                            dyco__net_in_coroutine());
 }
 
 ssize_t dyco_sendto(int fd, const void *buf, size_t len, int flags,
                     const struct sockaddr *dest_addr, socklen_t addrlen) {
-  return dyco__sendto(fd, buf, len, flags, dest_addr, addrlen,
-                      dyco__in_coroutine());
+  return dyco__net_sendto(fd, buf, len, flags, dest_addr, addrlen,
+                          dyco__net_in_coroutine());
 }
 
 ssize_t dyco_recvfrom(int fd, void *buf, size_t len, int flags,
                       struct sockaddr *src_addr, socklen_t *addrlen) {
-  return dyco__recvfrom(fd, buf, len, flags, src_addr, addrlen,
-                        dyco__in_coroutine());
+  return dyco__net_recvfrom(fd, buf, len, flags, src_addr, addrlen,
+                            dyco__net_in_coroutine());
 }
 
 ssize_t dyco_sendmsg(int fd, const struct msghdr *msg, int flags) {
-  return dyco__sendmsg(fd, msg, flags, dyco__in_coroutine());
+  return dyco__net_sendmsg(fd, msg, flags, dyco__net_in_coroutine());
 }
 
 ssize_t dyco_recvmsg(int fd, struct msghdr *msg, int flags) {
-  return dyco__recvmsg(fd, msg, flags, dyco__in_coroutine());
+  return dyco__net_recvmsg(fd, msg, flags, dyco__net_in_coroutine());
 }
 
 ssize_t dyco_read(int fd, void *buf, size_t count) {
-  return dyco__read(fd, buf, count, dyco__in_coroutine());
+  return dyco__net_read(fd, buf, count, dyco__net_in_coroutine());
 }
 
 ssize_t dyco_write(int fd, const void *buf, size_t count) {
-  return dyco__write(fd, buf, count, dyco__in_coroutine());
+  return dyco__net_write(fd, buf, count, dyco__net_in_coroutine());
 }
 
 ssize_t dyco_readv(int fd, const struct iovec *iov, int iovcnt) {
-  return dyco__readv(fd, iov, iovcnt, dyco__in_coroutine());
+  return dyco__net_readv(fd, iov, iovcnt, dyco__net_in_coroutine());
 }
 
 ssize_t dyco_writev(int fd, const struct iovec *iov, int iovcnt) {
-  return dyco__writev(fd, iov, iovcnt, dyco__in_coroutine());
+  return dyco__net_writev(fd, iov, iovcnt, dyco__net_in_coroutine());
+}
+
+int dyco_fcntl(int fd, int cmd, long arg) {
+  return dyco__net_fcntl(fd, cmd, arg);
+}
+
+int dyco_setsockopt(int fd, int level, int optname, const void *optval,
+                    socklen_t optlen) {
+  return dyco__net_setsockopt(fd, level, optname, optval, optlen);
 }
 
 int dyco_poll(struct pollfd *fds, nfds_t nfds, int timeout) {
-  return dyco__poll(fds, nfds, timeout, dyco__in_coroutine());
+  return dyco__net_poll(fds, nfds, timeout, dyco__net_in_coroutine());
 }

@@ -101,6 +101,18 @@ ssize_t dyco_write(int fd, const void *buf, size_t count);
 ssize_t dyco_readv(int fd, const struct iovec *iov, int iovcnt);
 ssize_t dyco_writev(int fd, const struct iovec *iov, int iovcnt);
 
+/* dyco_fcntl is fcntl(2), keeping dyco's view of the fd right: F_SETFL
+ * with or without O_NONBLOCK says whether you want EAGAIN (dyco keeps the
+ * fd non-blocking underneath if it needs to), F_GETFL reports O_NONBLOCK
+ * only when you set it. arg is the third argument, if the command has one.
+ * Never blocks (except for F_SETLKW, as fcntl(2)). */
+int dyco_fcntl(int fd, int cmd, long arg);
+
+/* dyco_setsockopt is setsockopt(2); SO_RCVTIMEO and SO_SNDTIMEO set
+ * through it become the timeouts of dyco's waits on fd. Never blocks. */
+int dyco_setsockopt(int fd, int level, int optname, const void *optval,
+                    socklen_t optlen);
+
 /* dyco_poll is poll(2): returns the number of fds with events in their
  * revents, 0 when timeout ms passed (-1: no limit; 0: just look), -1 with
  * errno. Inside a coroutine it yields while it waits. */

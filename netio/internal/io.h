@@ -37,65 +37,67 @@ typedef struct dyco__fd {
 /* The entry of fd, NULL for a negative fd or one beyond the table. With
  * learn set, an unknown fd is looked at (fstat, F_GETFL, SO_TYPE,
  * SO_RCVTIMEO, SO_SNDTIMEO: a few system calls, once per fd). */
-dyco__fd *dyco__fd_entry(int fd, int learn);
+dyco__fd *dyco__net_fd_entry(int fd, int learn);
 
 /* netio made fd (socket, accept): its entry says flags, no timeouts, and
  * this thread's scheduler forgets whatever it knew of an older fd with the
  * same number. */
-void dyco__fd_created(int fd, uint32_t flags);
+void dyco__net_fd_created(int fd, uint32_t flags);
 
 /* fd goes away (closed, or replaced by dup2): this thread's coroutines
  * waiting on it wake with EBADF and its entry is cleared. */
-void dyco__fd_closing(int fd);
+void dyco__net_fd_closing(int fd);
 
 /* 1 in the child of a fork until it execs: there the scheduler the child
  * inherited is not its own (its epoll instance is the parent's), so every
  * netio call behaves like libc and leaves the scheduler alone. */
-extern int dyco__forked;
+extern int dyco__net_forked;
 
 /* 1 when the caller runs inside a coroutine (and not in a forked child). */
-int dyco__in_coroutine(void);
+int dyco__net_in_coroutine(void);
 
 /* --- The calls; `yield` 1: inside a coroutine, may yield; 0: block the
  * thread like libc. All return -1 with errno on error. ----------------- */
 
-int dyco__socket(int domain, int type, int protocol, int yield);
-int dyco__close(int fd);
-int dyco__accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
-                  int yield);
-int dyco__connect(int fd, const struct sockaddr *addr, socklen_t len,
-                  int yield);
-ssize_t dyco__sendto(int fd, const void *buf, size_t len, int flags,
-                     const struct sockaddr *addr, socklen_t alen, int yield);
-ssize_t dyco__recvfrom(int fd, void *buf, size_t len, int flags,
-                       struct sockaddr *addr, socklen_t *alen, int yield);
-ssize_t dyco__sendmsg(int fd, const struct msghdr *msg, int flags, int yield);
-ssize_t dyco__recvmsg(int fd, struct msghdr *msg, int flags, int yield);
-ssize_t dyco__read(int fd, void *buf, size_t n, int yield);
-ssize_t dyco__write(int fd, const void *buf, size_t n, int yield);
-ssize_t dyco__readv(int fd, const struct iovec *iov, int cnt, int yield);
-ssize_t dyco__writev(int fd, const struct iovec *iov, int cnt, int yield);
-int dyco__fcntl(int fd, int cmd, long arg);
-int dyco__setsockopt(int fd, int level, int name, const void *val,
-                     socklen_t len);
-int dyco__dup(int fd);
-int dyco__dup3(int fd, int to, int flags, int dup2_semantics);
+int dyco__net_socket(int domain, int type, int protocol, int yield);
+int dyco__net_close(int fd);
+int dyco__net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+                      int yield);
+int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
+                      int yield);
+ssize_t dyco__net_sendto(int fd, const void *buf, size_t len, int flags,
+                         const struct sockaddr *addr, socklen_t alen,
+                         int yield);
+ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
+                           struct sockaddr *addr, socklen_t *alen, int yield);
+ssize_t dyco__net_sendmsg(int fd, const struct msghdr *msg, int flags,
+                          int yield);
+ssize_t dyco__net_recvmsg(int fd, struct msghdr *msg, int flags, int yield);
+ssize_t dyco__net_read(int fd, void *buf, size_t n, int yield);
+ssize_t dyco__net_write(int fd, const void *buf, size_t n, int yield);
+ssize_t dyco__net_readv(int fd, const struct iovec *iov, int cnt, int yield);
+ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield);
+int dyco__net_fcntl(int fd, int cmd, long arg);
+int dyco__net_setsockopt(int fd, int level, int name, const void *val,
+                         socklen_t len);
+int dyco__net_dup(int fd);
+int dyco__net_dup3(int fd, int to, int flags, int dup2_semantics);
 
-int dyco__poll(struct pollfd *fds, nfds_t n, int timeout, int yield);
-int dyco__select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv,
-                 int yield);
-int dyco__epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
+int dyco__net_poll(struct pollfd *fds, nfds_t n, int timeout, int yield);
+int dyco__net_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv,
                      int yield);
-int dyco__nanosleep(const struct timespec *req, struct timespec *rem,
-                    int yield);
+int dyco__net_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
+                         int yield);
+int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
+                        int yield);
 
 /* --- DNS ----------------------------------------------------------------- */
 
 /* The getaddrinfo that dyco's workers call: libc's. The hooks (which
  * replace the symbol getaddrinfo) point it at the real one. */
-typedef int (*dyco__getaddrinfo_fn)(const char *, const char *,
-                                    const struct addrinfo *,
-                                    struct addrinfo **);
-extern dyco__getaddrinfo_fn dyco__real_getaddrinfo;
+typedef int (*dyco__net_getaddrinfo_fn)(const char *, const char *,
+                                        const struct addrinfo *,
+                                        struct addrinfo **);
+extern dyco__net_getaddrinfo_fn dyco__net_real_getaddrinfo;
 
 #endif /* DYCO_NETIO_INTERNAL_IO_H_ */
