@@ -89,7 +89,8 @@ TEST_F(NetioBlockingTest, CallsRunOnWorkersWhileTheSchedulerRuns) {
   EXPECT_LT(t.longest_gap_ms, StallLimitMs());
 }
 
-TEST_F(NetioBlockingTest, OutsideACoroutineOrWithArgOnTheSharedStackItRunsHere) {
+TEST_F(NetioBlockingTest,
+       OutsideACoroutineOrWithArgOnTheSharedStackItRunsHere) {
   Call c = {};
   EXPECT_EQ(42, dyco_blocking_call(SleepAndSayWhere, &c));
   EXPECT_TRUE(pthread_equal(pthread_self(), c.thread));
@@ -108,7 +109,8 @@ TEST_F(NetioBlockingTest, OutsideACoroutineOrWithArgOnTheSharedStackItRunsHere) 
   EXPECT_EQ(8, dyco_blocking_setWorkers(8));
 }
 
-TEST_F(NetioBlockingTest, ManyCoroutinesResolveAtOnceWithoutStallingTheScheduler) {
+TEST_F(NetioBlockingTest,
+       ManyCoroutinesResolveAtOnceWithoutStallingTheScheduler) {
   const int kLookups = dyco_test::Slow() ? 20 : 100;
   Ticker t;
   t.Start();

@@ -20,7 +20,7 @@
 #define PAGE_LEN (1u << PAGE_BITS)
 #define DIR_LEN 4096u
 
-static dyco__fd *pages[DIR_LEN];
+static dyco__net_fd *pages[DIR_LEN];
 
 int dyco__net_forked;
 
@@ -40,7 +40,7 @@ int dyco__net_in_coroutine(void) {
   return dyco_coroutine_coroID() > 0 && !dyco__net_forked;
 }
 
-static dyco__fd *slot(int fd) {
+static dyco__net_fd *slot(int fd) {
   if (fd < 0) {
     return NULL;
   }
@@ -48,9 +48,9 @@ static dyco__fd *slot(int fd) {
   if (p >= DIR_LEN) {
     return NULL;
   }
-  dyco__fd *page = __atomic_load_n(&pages[p], __ATOMIC_ACQUIRE);
+  dyco__net_fd *page = __atomic_load_n(&pages[p], __ATOMIC_ACQUIRE);
   if (page == NULL) {
-    dyco__fd *fresh = (dyco__fd *)calloc(PAGE_LEN, sizeof *fresh);
+    dyco__net_fd *fresh = (dyco__net_fd *)calloc(PAGE_LEN, sizeof *fresh);
     if (fresh == NULL) {
       return NULL;
     }
@@ -72,7 +72,7 @@ static int32_t timeval_ms(const struct timeval *tv) {
   return ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
 }
 
-static void learn(int fd, dyco__fd *e) {
+static void learn(int fd, dyco__net_fd *e) {
   struct stat st;
   if (fstat(fd, &st) != 0) {
     return; /* not an fd: nothing to remember */
@@ -108,11 +108,12 @@ static void learn(int fd, dyco__fd *e) {
   }
   __atomic_store_n(&e->rcv_ms, rcv, __ATOMIC_RELAXED);
   __atomic_store_n(&e->snd_ms, snd, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&e->flags, f, __ATOMIC_RELEASE);
 }
 
-dyco__fd *dyco__net_fd_entry(int fd, int learn_it) {
-  dyco__fd *e = slot(fd);
+dyco__net_fd *dyco__net_fd_entry(int fd, int learn_it) {
+  dyco__net_fd *e = slot(fd);
   if (e != NULL && learn_it &&
       !(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & DYCO__FD_KNOWN)) {
     learn(fd, e);
@@ -126,12 +127,13 @@ void dyco__net_fd_created(int fd, uint32_t flags) {
      * (closed behind netio's back) must not stick to the new one. */
     dyco_fd_closing(fd);
   }
-  dyco__fd *e = slot(fd);
+  dyco__net_fd *e = slot(fd);
   if (e == NULL) {
     return;
   }
   __atomic_store_n(&e->rcv_ms, -1, __ATOMIC_RELAXED);
   __atomic_store_n(&e->snd_ms, -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&e->flags, flags | DYCO__FD_KNOWN, __ATOMIC_RELEASE);
 }
 
@@ -139,8 +141,9 @@ void dyco__net_fd_closing(int fd) {
   if (!dyco__net_forked) {
     dyco_fd_closing(fd);
   }
-  dyco__fd *e = slot(fd);
+  dyco__net_fd *e = slot(fd);
   if (e != NULL) {
+    __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->flags, 0, __ATOMIC_RELEASE);
   }
 }

@@ -15,23 +15,24 @@
 #include "netio/internal/io.h"
 #include "netio/internal/sys.h"
 #include "sched/coroutine.h"
+#include "sched/schedule.h"
 #include "sched/wait.h"
 
 /* --- Small helpers ------------------------------------------------------- */
 
-static inline uint32_t flags_of(const dyco__fd *e) {
+static inline uint32_t flags_of(const dyco__net_fd *e) {
   return e != NULL ? __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) : 0;
 }
 
-static inline int rcv_ms(const dyco__fd *e) {
+static inline int rcv_ms(const dyco__net_fd *e) {
   return e != NULL ? __atomic_load_n(&e->rcv_ms, __ATOMIC_RELAXED) : -1;
 }
 
-static inline int snd_ms(const dyco__fd *e) {
+static inline int snd_ms(const dyco__net_fd *e) {
   return e != NULL ? __atomic_load_n(&e->snd_ms, __ATOMIC_RELAXED) : -1;
 }
 
-static inline void set_flags(dyco__fd *e, uint32_t f) {
+static inline void set_flags(dyco__net_fd *e, uint32_t f) {
   if (e != NULL) {
     __atomic_store_n(&e->flags, f, __ATOMIC_RELEASE);
   }
@@ -49,7 +50,8 @@ static uint64_t now_ns(void) {
 
 /* After EAGAIN: waits until fd has ev, for at most timeout_ms in all
  * (*deadline, 0 until the first wait, keeps the end). Yields or blocks the
- * thread. Returns 1 to try again, 0 when the time is up, -1 with errno. */
+ * thread. Returns > 0 to try again (inside a coroutine: the events that
+ * woke it), 0 when the time is up, -1 with errno. */
 static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
                    uint64_t *deadline) {
   int ms = -1;
@@ -65,11 +67,8 @@ static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
   }
   if (yield) {
     int r = dyco_fd_wait(fd, ev, ms);
-    if (r > 0) {
-      return 1;
-    }
-    if (r == 0) {
-      return 0;
+    if (r >= 0) {
+      return r;
     }
     errno = -r;
     return -1;
@@ -89,7 +88,7 @@ static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
 
 /* Makes the socket of e non-blocking for dyco's own use (once). Returns its
  * flags afterwards. */
-static uint32_t make_nonblocking(int fd, dyco__fd *e, uint32_t f) {
+static uint32_t make_nonblocking(int fd, dyco__net_fd *e, uint32_t f) {
   if (f & (DYCO__FD_USER_NB | DYCO__FD_DYCO_NB)) {
     return f;
   }
@@ -146,7 +145,7 @@ int dyco__net_close(int fd) {
 
 int dyco__net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
                       int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (yield) {
     f = make_nonblocking(fd, e, f);
@@ -178,7 +177,7 @@ int dyco__net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
 
 int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
                       int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (yield) {
     f = make_nonblocking(fd, e, f);
@@ -236,9 +235,26 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
 
 /* --- Receiving ------------------------------------------------------------ */
 
+/* The drained mark (see dyco__net_fd) of the running coroutine. */
+static inline int drained_here(const dyco__net_fd *e, int cid, uint32_t count) {
+  return __atomic_load_n(&e->drained_cid, __ATOMIC_RELAXED) == cid &&
+         __atomic_load_n(&e->drained_count, __ATOMIC_RELAXED) == count &&
+         __atomic_load_n(&e->drained_sched, __ATOMIC_RELAXED) ==
+             (void *)dyco_schedule_self();
+}
+
+static void mark_drained(dyco__net_fd *e, int cid) {
+  __atomic_store_n(&e->drained_count,
+                   (uint32_t)dyco_coroutine_getSchedCount(cid),
+                   __ATOMIC_RELAXED);
+  __atomic_store_n(&e->drained_sched, (void *)dyco_schedule_self(),
+                   __ATOMIC_RELAXED);
+  __atomic_store_n(&e->drained_cid, cid, __ATOMIC_RELAXED);
+}
+
 ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
                            struct sockaddr *addr, socklen_t *alen, int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_recvfrom(fd, buf, len, flags, addr, alen);
@@ -247,27 +263,49 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
   const int waitall =
       (flags & MSG_WAITALL) && (f & DYCO__FD_STREAM) && !nb && len > 0;
   const int fl = (flags | MSG_DONTWAIT) & ~(waitall ? MSG_WAITALL : 0);
+  /* A stream socket this coroutine drained without giving up the CPU since:
+   * wait first. */
+  const int marks =
+      yield && !nb && !waitall && (f & DYCO__FD_STREAM) && !(flags & MSG_PEEK);
+  int cid = 0;
+  int try_first = 1;
+  if (marks) {
+    cid = dyco_coroutine_coroID();
+    if (__atomic_load_n(&e->drained_cid, __ATOMIC_RELAXED) != 0) {
+      try_first =
+          !drained_here(e, cid, (uint32_t)dyco_coroutine_getSchedCount(cid));
+      __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
+    }
+  }
   size_t got = 0;
   uint64_t deadline = 0;
+  int woke = 0;
   for (;;) {
-    ssize_t r =
-        dyco__sys_recvfrom(fd, (char *)buf + got, len - got, fl, addr, alen);
-    if (r >= 0) {
-      if (!waitall) {
-        return r;
+    if (try_first) {
+      ssize_t r =
+          dyco__sys_recvfrom(fd, (char *)buf + got, len - got, fl, addr, alen);
+      if (r >= 0) {
+        if (!waitall) {
+          if (marks && woke > 0 && r > 0 && (size_t)r < len &&
+              !(woke & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+            mark_drained(e, cid);
+          }
+          return r;
+        }
+        got += (size_t)r;
+        if (r == 0 || got == len) {
+          return (ssize_t)got;
+        }
+        continue;
       }
-      got += (size_t)r;
-      if (r == 0 || got == len) {
-        return (ssize_t)got;
+      if (!would_block() || nb) {
+        return got > 0 ? (ssize_t)got : -1;
       }
-      continue;
     }
-    if (!would_block() || nb) {
-      return got > 0 ? (ssize_t)got : -1;
-    }
-    int w = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
-    if (w <= 0) {
-      if (w == 0) {
+    try_first = 1;
+    woke = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
+    if (woke <= 0) {
+      if (woke == 0) {
         errno = EAGAIN;
       }
       return got > 0 ? (ssize_t)got : -1;
@@ -276,7 +314,7 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
 }
 
 ssize_t dyco__net_recvmsg(int fd, struct msghdr *msg, int flags, int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_recvmsg(fd, msg, flags);
@@ -304,7 +342,7 @@ ssize_t dyco__net_recvmsg(int fd, struct msghdr *msg, int flags, int yield) {
 ssize_t dyco__net_sendto(int fd, const void *buf, size_t len, int flags,
                          const struct sockaddr *addr, socklen_t alen,
                          int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_sendto(fd, buf, len, flags, addr, alen);
@@ -352,7 +390,7 @@ static void iov_skip(struct iovec **iov, size_t *cnt, size_t n) {
 
 ssize_t dyco__net_sendmsg(int fd, const struct msghdr *msg, int flags,
                           int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   const uint32_t f = flags_of(e);
   if (!yield && plain_libc(f, flags)) {
     return dyco__sys_sendmsg(fd, msg, flags);
@@ -450,13 +488,13 @@ static int wait_other(int fd, uint32_t f, short ev) {
 
 /* The fd's flags inside a coroutine, learned again when a socket turned out
  * not to be one (an fd closed and reopened behind netio's back). */
-static uint32_t relearn(int fd, dyco__fd *e) {
+static uint32_t relearn(int fd, dyco__net_fd *e) {
   set_flags(e, 0);
   return flags_of(dyco__net_fd_entry(fd, 1));
 }
 
 ssize_t dyco__net_read(int fd, void *buf, size_t n, int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (f & DYCO__FD_SOCKET) {
     if (!yield && plain_libc(f, 0)) {
@@ -475,7 +513,7 @@ ssize_t dyco__net_read(int fd, void *buf, size_t n, int yield) {
 }
 
 ssize_t dyco__net_readv(int fd, const struct iovec *iov, int cnt, int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (f & DYCO__FD_SOCKET) {
     if (!yield && plain_libc(f, 0)) {
@@ -527,7 +565,7 @@ static ssize_t write_other(int fd, uint32_t f, const char *buf, size_t n) {
 }
 
 ssize_t dyco__net_write(int fd, const void *buf, size_t n, int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (f & DYCO__FD_SOCKET) {
     if (!yield && plain_libc(f, 0)) {
@@ -546,7 +584,7 @@ ssize_t dyco__net_write(int fd, const void *buf, size_t n, int yield) {
 }
 
 ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield) {
-  dyco__fd *e = dyco__net_fd_entry(fd, yield);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
   uint32_t f = flags_of(e);
   if (cnt < 0 || cnt > IOV_MAX) {
     errno = EINVAL;
@@ -606,11 +644,11 @@ static void copy_entry(int from, int to) {
   if (!dyco__net_forked) {
     dyco_fd_closing(to);
   }
-  dyco__fd *dst = dyco__net_fd_entry(to, 0);
+  dyco__net_fd *dst = dyco__net_fd_entry(to, 0);
   if (dst == NULL) {
     return;
   }
-  dyco__fd *src = dyco__net_fd_entry(from, 0);
+  dyco__net_fd *src = dyco__net_fd_entry(from, 0);
   uint32_t f = flags_of(src);
   __atomic_store_n(&dst->rcv_ms, rcv_ms(src), __ATOMIC_RELAXED);
   __atomic_store_n(&dst->snd_ms, snd_ms(src), __ATOMIC_RELAXED);
@@ -627,7 +665,7 @@ int dyco__net_fcntl(int fd, int cmd, long arg) {
       return r;
     }
     case F_SETFL: {
-      dyco__fd *e = dyco__net_fd_entry(fd, 0);
+      dyco__net_fd *e = dyco__net_fd_entry(fd, 0);
       uint32_t f = flags_of(e);
       const int want = (int)arg;
       if ((f & DYCO__FD_DYCO_NB) && !(want & O_NONBLOCK)) {
@@ -718,7 +756,7 @@ int dyco__net_setsockopt(int fd, int level, int name, const void *val,
   if (r != 0 || level != SOL_SOCKET || !is_timeo(name, &rcv)) {
     return r;
   }
-  dyco__fd *e = dyco__net_fd_entry(fd, 0);
+  dyco__net_fd *e = dyco__net_fd_entry(fd, 0);
   if (flags_of(e) & DYCO__FD_KNOWN) {
     __atomic_store_n(rcv ? &e->rcv_ms : &e->snd_ms, sockopt_ms(name, val, len),
                      __ATOMIC_RELAXED);

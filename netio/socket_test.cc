@@ -101,8 +101,8 @@ TEST_F(NetioSocketTest, ConnectReturnsTheRealErrorNeverEinprogress) {
   Go([&] {
     int fd = dyco_socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr = Loopback(port);
-    EXPECT_EQ(-1, dyco_connect(fd, reinterpret_cast<sockaddr *>(&addr),
-                               sizeof addr));
+    EXPECT_EQ(
+        -1, dyco_connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr));
     EXPECT_EQ(ECONNREFUSED, errno);
     dyco_close(fd);
   });
@@ -378,8 +378,8 @@ TEST_F(NetioSocketTest, PollWaitsForAnyOfSeveralFdsWithoutBlocking) {
       dyco_coroutine_sleep(60);
       dyco_write(p2[1], "x", 1);
     });
-    struct pollfd fds[3] = {{p1[0], POLLIN, 0}, {-1, POLLIN, 0},
-                            {p2[0], POLLIN, 0}};
+    struct pollfd fds[3] = {
+        {p1[0], POLLIN, 0}, {-1, POLLIN, 0}, {p2[0], POLLIN, 0}};
     const double start = NowMs();
     EXPECT_EQ(1, dyco_poll(fds, 3, 5000));
     EXPECT_GE(NowMs() - start, 55);

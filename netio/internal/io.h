@@ -27,17 +27,24 @@ enum {
 /* One per fd number, process-wide (fds are). Fields are read and written
  * atomically (relaxed): an fd used by two threads at once sees one value
  * or the other. */
-typedef struct dyco__fd {
+typedef struct dyco__net_fd {
   uint32_t flags;
   int32_t rcv_ms; /* SO_RCVTIMEO in ms, -1 for none */
   int32_t snd_ms; /* SO_SNDTIMEO in ms, -1 for none */
-  uint32_t unused;
-} dyco__fd;
+  /* "Drained": the coroutine (scheduler, cid, times scheduled) whose last
+   * read of this stream socket, right after a clean wake-up, came back
+   * short. Until it gives up the CPU no readiness of the fd can have been
+   * consumed, so its next read may wait at once instead of trying first
+   * (a read that would only say EAGAIN). */
+  uint32_t drained_count;
+  int32_t drained_cid;
+  void *drained_sched;
+} dyco__net_fd;
 
 /* The entry of fd, NULL for a negative fd or one beyond the table. With
  * learn set, an unknown fd is looked at (fstat, F_GETFL, SO_TYPE,
  * SO_RCVTIMEO, SO_SNDTIMEO: a few system calls, once per fd). */
-dyco__fd *dyco__net_fd_entry(int fd, int learn);
+dyco__net_fd *dyco__net_fd_entry(int fd, int learn);
 
 /* netio made fd (socket, accept): its entry says flags, no timeouts, and
  * this thread's scheduler forgets whatever it knew of an older fd with the
