@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "netio/internal/net_testing.h"
 #include "sched/internal/testing.h"
 
 extern "C" {
@@ -25,6 +26,7 @@ namespace {
 using dyco_test::Go;
 using dyco_test::NowMs;
 using dyco_test::SchedTest;
+using dyco_test::Ticker;
 
 using NetioEpollTest = SchedTest;
 using NetioSignalTest = SchedTest;
@@ -33,14 +35,8 @@ TEST_F(NetioEpollTest, EachCoroutineHasItsOwnInstance) {
   EXPECT_EQ(-EPERM, dyco_epoll_init());
   int a[2];
   ASSERT_EQ(0, pipe(a));
-  int ticks = 0;
-  bool stop = false;
-  Go([&] {
-    while (!stop) {
-      dyco_coroutine_sleep(2);
-      ++ticks;
-    }
-  });
+  Ticker t;
+  t.Start();
   int lowest_free = -1;
   Go([&] {
     lowest_free = dup(0);
@@ -56,10 +52,10 @@ TEST_F(NetioEpollTest, EachCoroutineHasItsOwnInstance) {
     EXPECT_EQ(-EEXIST, dyco_epoll_add(a[0], &ev));
     // Timeout: 0 events after the time, the scheduler running meanwhile.
     double start = NowMs();
-    int before = ticks;
+    int before = t.ticks;
     EXPECT_EQ(0, dyco_epoll_wait(out, 4, 40));
     EXPECT_GE(NowMs() - start, 39);
-    EXPECT_GT(ticks - before, 3);
+    EXPECT_GT(t.ticks - before, 3);
     Go([&] {
       dyco_coroutine_sleep(20);
       dyco_write(a[1], "!", 1);
@@ -71,7 +67,7 @@ TEST_F(NetioEpollTest, EachCoroutineHasItsOwnInstance) {
     EXPECT_EQ(0, dyco_epoll_wait(out, 4, 0));
     dyco_epoll_destroy();
     EXPECT_EQ(-EBADF, dyco_epoll_add(a[0], &ev));
-    stop = true;
+    t.stop = true;
   });
   // Another coroutine's instance is another instance.
   Go([&] {
@@ -160,14 +156,8 @@ TEST_F(NetioSignalTest, TwoCoroutinesShareASignalUntilTheLastLetsGo) {
 TEST_F(NetioSignalTest, ManyCoroutinesEachWaitForTheirOwnChild) {
   constexpr int kChildren = 6;
   std::vector<int> codes(kChildren, -1);
-  int ticks = 0;
-  bool stop = false;
-  Go([&] {
-    while (!stop) {
-      dyco_coroutine_sleep(2);
-      ++ticks;
-    }
-  });
+  Ticker t;
+  t.Start();
   int done = 0;
   for (int i = 0; i < kChildren; ++i) {
     Go([&, i] {
@@ -186,7 +176,7 @@ TEST_F(NetioSignalTest, ManyCoroutinesEachWaitForTheirOwnChild) {
       ASSERT_TRUE(WIFEXITED(status));
       codes[i] = WEXITSTATUS(status);
       if (++done == kChildren) {
-        stop = true;
+        t.stop = true;
       }
     });
   }
@@ -197,7 +187,7 @@ TEST_F(NetioSignalTest, ManyCoroutinesEachWaitForTheirOwnChild) {
   }
   // They waited at once, not one after another (which would take 2.1 s).
   EXPECT_LT(NowMs() - start, 1900);
-  EXPECT_GT(ticks, 50);
+  EXPECT_GT(t.ticks, 50);
 }
 
 TEST_F(NetioSignalTest, WaitChildTimesOutAndKnowsItsChildren) {

@@ -30,30 +30,9 @@ using dyco_test::Loopback;
 using dyco_test::NowMs;
 using dyco_test::Pattern;
 using dyco_test::SchedTest;
+using dyco_test::Ticker;
 
 using NetioHookTest = SchedTest;
-
-// A ticker coroutine: counts every 2 ms until stopped, and remembers the
-// longest gap between two ticks (how long the scheduler was blocked).
-struct Ticker {
-  int ticks = 0;
-  double longest_gap_ms = 0;
-  bool stop = false;
-  void Start() {
-    Go([this] {
-      double last = NowMs();
-      while (!stop) {
-        dyco_coroutine_sleep(2);
-        double now = NowMs();
-        if (now - last > longest_gap_ms) {
-          longest_gap_ms = now - last;
-        }
-        last = now;
-        ++ticks;
-      }
-    });
-  }
-};
 
 TEST_F(NetioHookTest, OutsideCoroutinesEveryHookBlocksLikeLibc) {
   int sv[2];

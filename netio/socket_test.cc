@@ -28,6 +28,7 @@ using dyco_test::Loopback;
 using dyco_test::NowMs;
 using dyco_test::Pattern;
 using dyco_test::SchedTest;
+using dyco_test::Ticker;
 
 using NetioSocketTest = SchedTest;
 
@@ -171,14 +172,8 @@ TEST_F(NetioSocketTest, AnFdTheUserMadeNonBlockingGetsEagain) {
 }
 
 TEST_F(NetioSocketTest, RcvTimeoAndSndTimeoAreHonoured) {
-  int ticks = 0;
-  bool done = false;
-  Go([&] {
-    while (!done) {
-      dyco_coroutine_sleep(5);
-      ++ticks;
-    }
-  });
+  Ticker t;
+  t.Start(5);
   Go([&] {
     Pair p = TcpPair();
     timeval tv = {0, 80 * 1000};
@@ -190,7 +185,7 @@ TEST_F(NetioSocketTest, RcvTimeoAndSndTimeoAreHonoured) {
     double took = NowMs() - start;
     EXPECT_GE(took, 79);
     EXPECT_LT(took, 5000);
-    EXPECT_GE(ticks, 3) << "the scheduler was blocked";
+    EXPECT_GE(t.ticks, 3) << "the scheduler was blocked";
 
     // Nobody reads p.b: the send fills the buffers, then times out and
     // reports what went.
@@ -201,7 +196,7 @@ TEST_F(NetioSocketTest, RcvTimeoAndSndTimeoAreHonoured) {
     EXPECT_LT(n, static_cast<ssize_t>(big.size()));
     dyco_close(p.a);
     dyco_close(p.b);
-    done = true;
+    t.stop = true;
   });
   ASSERT_EQ(0, dyco_schedule_run());
 }
@@ -362,14 +357,8 @@ TEST_F(NetioSocketTest, OutsideACoroutineCallsBlockLikeLibc) {
 }
 
 TEST_F(NetioSocketTest, PollWaitsForAnyOfSeveralFdsWithoutBlocking) {
-  int ticks = 0;
-  bool done = false;
-  Go([&] {
-    while (!done) {
-      dyco_coroutine_sleep(5);
-      ++ticks;
-    }
-  });
+  Ticker t;
+  t.Start(5);
   int p1[2], p2[2];
   Go([&] {
     ASSERT_EQ(0, pipe(p1));
@@ -386,11 +375,11 @@ TEST_F(NetioSocketTest, PollWaitsForAnyOfSeveralFdsWithoutBlocking) {
     EXPECT_EQ(0, fds[0].revents);
     EXPECT_EQ(0, fds[1].revents);
     EXPECT_EQ(POLLIN, fds[2].revents);
-    EXPECT_GE(ticks, 5);
+    EXPECT_GE(t.ticks, 5);
     for (int fd : {p1[0], p1[1], p2[0], p2[1]}) {
       dyco_close(fd);
     }
-    done = true;
+    t.stop = true;
   });
   ASSERT_EQ(0, dyco_schedule_run());
 }

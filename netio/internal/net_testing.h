@@ -12,9 +12,33 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
+#include "sched/internal/testing.h"
+
 namespace dyco_test {
+
+// A coroutine that ticks every ms_per_tick until stopped, remembering the
+// longest gap between two ticks: how long the scheduler was held up. Lives
+// in the test's frame (not a coroutine's: those share one stack).
+struct Ticker {
+  int ticks = 0;
+  double longest_gap_ms = 0;
+  bool stop = false;
+  void Start(uint32_t ms_per_tick = 2) {
+    Go([this, ms_per_tick] {
+      double last = NowMs();
+      while (!stop) {
+        dyco_coroutine_sleep(ms_per_tick);
+        double now = NowMs();
+        longest_gap_ms = std::max(longest_gap_ms, now - last);
+        last = now;
+        ++ticks;
+      }
+    });
+  }
+};
 
 // 127.0.0.1:port.
 inline sockaddr_in Loopback(int port) {
