@@ -284,34 +284,30 @@ struct hostent *dyco_gethostbyname(const char *name) {
     return gethostbyname(name);
   }
   pthread_once(&host_once, make_host_key);
-  ghbn_job g;
-  memset(&g, 0, sizeof g);
-  /* The job itself may sit on the shared stack: hand the worker a heap
-   * copy. */
-  ghbn_job *hg = (ghbn_job *)malloc(sizeof *hg);
-  g.name = name != NULL ? strdup(name) : NULL;
-  if (hg == NULL || g.name == NULL) {
-    free(hg);
-    free(g.name);
+  /* On the heap, with a copy of the name: the caller's stack may be the
+   * shared one, not there while it waits. */
+  ghbn_job *g = (ghbn_job *)calloc(1, sizeof *g);
+  if (g == NULL || name == NULL || (g->name = strdup(name)) == NULL) {
+    free(g);
     h_errno = NO_RECOVERY;
     return NULL;
   }
-  *hg = g;
-  dyco_blocking_call(ghbn_run, hg);
-  g = *hg;
-  free(hg);
-  free(g.name);
-  if (g.out == NULL) {
-    h_errno = g.herr;
+  dyco_blocking_call(ghbn_run, g);
+  host_result *out = g->out;
+  int herr = g->herr;
+  free(g->name);
+  free(g);
+  if (out == NULL) {
+    h_errno = herr;
     return NULL;
   }
   /* Kept until this coroutine's next lookup, or its end. */
   void *old = dyco_coroutine_getLocal(host_key);
-  if (dyco_coroutine_setLocal(host_key, g.out) != 0) {
-    free(g.out);
+  if (dyco_coroutine_setLocal(host_key, out) != 0) {
+    free(out);
     h_errno = NO_RECOVERY;
     return NULL;
   }
   free(old);
-  return &g.out->he;
+  return &out->he;
 }

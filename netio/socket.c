@@ -519,14 +519,14 @@ ssize_t dyco__net_readv(int fd, const struct iovec *iov, int cnt, int yield) {
     if (!yield && plain_libc(f, 0)) {
       return dyco__sys_readv(fd, iov, cnt);
     }
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = (struct iovec *)iov;
-    m.msg_iovlen = (size_t)(cnt < 0 ? 0 : cnt);
     if (cnt < 0) {
       errno = EINVAL;
       return -1;
     }
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = (size_t)cnt;
     ssize_t r = dyco__net_recvmsg(fd, &m, 0, yield);
     if (r >= 0 || errno != ENOTSOCK) {
       return r;
