@@ -1,0 +1,149 @@
+/* dyco — netio layer: the fd table (what netio knows of each fd: socket or
+ * not, who asked for O_NONBLOCK, SO_RCVTIMEO/SO_SNDTIMEO) and fork safety. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "netio/internal/io.h"
+#include "netio/internal/sys.h"
+#include "sched/coroutine.h"
+#include "sched/schedule.h"
+#include "sched/wait.h"
+
+/* Pages of entries, made on first use, never freed: an fd's entry never
+ * moves. 4096 pages of 1024 cover fds up to 4 Mi. */
+#define PAGE_BITS 10
+#define PAGE_LEN (1u << PAGE_BITS)
+#define DIR_LEN 4096u
+
+static dyco__net_fd *pages[DIR_LEN];
+
+int dyco__net_forked;
+
+static void on_fork_child(void) {
+  /* The scheduler this thread had lives on in the child as a copy whose
+   * epoll instance is shared with the parent: leave it alone. */
+  if (dyco_schedule_self() != NULL) {
+    dyco__net_forked = 1;
+  }
+}
+
+__attribute__((constructor)) static void fd_init(void) {
+  pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+int dyco__net_in_coroutine(void) {
+  return dyco_coroutine_coroID() > 0 && !dyco__net_forked;
+}
+
+static dyco__net_fd *slot(int fd) {
+  if (fd < 0) {
+    return NULL;
+  }
+  uint32_t p = (uint32_t)fd >> PAGE_BITS;
+  if (p >= DIR_LEN) {
+    return NULL;
+  }
+  dyco__net_fd *page = __atomic_load_n(&pages[p], __ATOMIC_ACQUIRE);
+  if (page == NULL) {
+    dyco__net_fd *fresh = (dyco__net_fd *)calloc(PAGE_LEN, sizeof *fresh);
+    if (fresh == NULL) {
+      return NULL;
+    }
+    if (__atomic_compare_exchange_n(&pages[p], &page, fresh, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      page = fresh;
+    } else {
+      free(fresh); /* another thread made it first */
+    }
+  }
+  return &page[(uint32_t)fd & (PAGE_LEN - 1)];
+}
+
+static int32_t timeval_ms(const struct timeval *tv) {
+  if (tv->tv_sec <= 0 && tv->tv_usec <= 0) {
+    return -1; /* 0 means no timeout */
+  }
+  int64_t ms = (int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000;
+  return ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
+}
+
+static void learn(int fd, dyco__net_fd *e) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    return; /* not an fd: nothing to remember */
+  }
+  int fl = dyco__sys_fcntl(fd, F_GETFL, 0);
+  if (fl < 0) {
+    return;
+  }
+  uint32_t f = DYCO__FD_KNOWN;
+  int32_t rcv = -1, snd = -1;
+  if (fl & O_NONBLOCK) {
+    f |= DYCO__FD_USER_NB;
+  }
+  if (S_ISSOCK(st.st_mode)) {
+    f |= DYCO__FD_SOCKET;
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+        (type == SOCK_STREAM || type == SOCK_SEQPACKET)) {
+      f |= DYCO__FD_STREAM;
+    }
+    struct timeval tv;
+    len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0) {
+      rcv = timeval_ms(&tv);
+    }
+    len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0) {
+      snd = timeval_ms(&tv);
+    }
+  } else if (S_ISFIFO(st.st_mode)) {
+    f |= DYCO__FD_FIFO;
+  }
+  __atomic_store_n(&e->rcv_ms, rcv, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->snd_ms, snd, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->flags, f, __ATOMIC_RELEASE);
+}
+
+dyco__net_fd *dyco__net_fd_entry(int fd, int learn_it) {
+  dyco__net_fd *e = slot(fd);
+  if (e != NULL && learn_it &&
+      !(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & DYCO__FD_KNOWN)) {
+    learn(fd, e);
+  }
+  return e;
+}
+
+void dyco__net_fd_created(int fd, uint32_t flags) {
+  if (!dyco__net_forked) {
+    /* A waiter or a registration left from an older fd with this number
+     * (closed behind netio's back) must not stick to the new one. */
+    dyco_fd_closing(fd);
+  }
+  dyco__net_fd *e = slot(fd);
+  if (e == NULL) {
+    return;
+  }
+  __atomic_store_n(&e->rcv_ms, -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->snd_ms, -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->flags, flags | DYCO__FD_KNOWN, __ATOMIC_RELEASE);
+}
+
+void dyco__net_fd_closing(int fd) {
+  if (!dyco__net_forked) {
+    dyco_fd_closing(fd);
+  }
+  dyco__net_fd *e = slot(fd);
+  if (e != NULL) {
+    __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->flags, 0, __ATOMIC_RELEASE);
+  }
+}

@@ -1,0 +1,110 @@
+/* dyco — netio layer, private: the fd table and the I/O functions behind
+ * both the dyco_* calls and the libc hooks, each told whether it may yield. */
+#ifndef DYCO_NETIO_INTERNAL_IO_H_
+#define DYCO_NETIO_INTERNAL_IO_H_
+
+#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+/* --- What netio knows about an fd ------------------------------------- */
+
+enum {
+  DYCO__FD_KNOWN = 1u << 0,   /* the entry is filled in */
+  DYCO__FD_SOCKET = 1u << 1,  /* a socket */
+  DYCO__FD_STREAM = 1u << 2,  /* a stream (or seqpacket) socket */
+  DYCO__FD_FIFO = 1u << 3,    /* a pipe or FIFO */
+  DYCO__FD_USER_NB = 1u << 4, /* its user made it non-blocking */
+  DYCO__FD_DYCO_NB = 1u << 5  /* dyco set O_NONBLOCK on it, the user did not */
+};
+
+/* One per fd number, process-wide (fds are). Fields are read and written
+ * atomically (relaxed): an fd used by two threads at once sees one value
+ * or the other. */
+typedef struct dyco__net_fd {
+  uint32_t flags;
+  int32_t rcv_ms; /* SO_RCVTIMEO in ms, -1 for none */
+  int32_t snd_ms; /* SO_SNDTIMEO in ms, -1 for none */
+  /* "Drained": the coroutine (scheduler, cid, times scheduled) whose last
+   * read of this stream socket, right after a clean wake-up, came back
+   * short. Until it gives up the CPU no readiness of the fd can have been
+   * consumed, so its next read may wait at once instead of trying first
+   * (a read that would only say EAGAIN). */
+  uint32_t drained_count;
+  int32_t drained_cid;
+  void *drained_sched;
+} dyco__net_fd;
+
+/* The entry of fd, NULL for a negative fd or one beyond the table. With
+ * learn set, an unknown fd is looked at (fstat, F_GETFL, SO_TYPE,
+ * SO_RCVTIMEO, SO_SNDTIMEO: a few system calls, once per fd). */
+dyco__net_fd *dyco__net_fd_entry(int fd, int learn);
+
+/* netio made fd (socket, accept): its entry says flags, no timeouts, and
+ * this thread's scheduler forgets whatever it knew of an older fd with the
+ * same number. */
+void dyco__net_fd_created(int fd, uint32_t flags);
+
+/* fd goes away (closed, or replaced by dup2): this thread's coroutines
+ * waiting on it wake with EBADF and its entry is cleared. */
+void dyco__net_fd_closing(int fd);
+
+/* 1 in the child of a fork until it execs: there the scheduler the child
+ * inherited is not its own (its epoll instance is the parent's), so every
+ * netio call behaves like libc and leaves the scheduler alone. */
+extern int dyco__net_forked;
+
+/* 1 when the caller runs inside a coroutine (and not in a forked child). */
+int dyco__net_in_coroutine(void);
+
+/* --- The calls; `yield` 1: inside a coroutine, may yield; 0: block the
+ * thread like libc. All return -1 with errno on error. ----------------- */
+
+int dyco__net_socket(int domain, int type, int protocol, int yield);
+int dyco__net_close(int fd);
+int dyco__net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+                      int yield);
+int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
+                      int yield);
+ssize_t dyco__net_sendto(int fd, const void *buf, size_t len, int flags,
+                         const struct sockaddr *addr, socklen_t alen,
+                         int yield);
+ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
+                           struct sockaddr *addr, socklen_t *alen, int yield);
+ssize_t dyco__net_sendmsg(int fd, const struct msghdr *msg, int flags,
+                          int yield);
+ssize_t dyco__net_recvmsg(int fd, struct msghdr *msg, int flags, int yield);
+ssize_t dyco__net_read(int fd, void *buf, size_t n, int yield);
+ssize_t dyco__net_write(int fd, const void *buf, size_t n, int yield);
+ssize_t dyco__net_readv(int fd, const struct iovec *iov, int cnt, int yield);
+ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield);
+int dyco__net_fcntl(int fd, int cmd, long arg);
+int dyco__net_setsockopt(int fd, int level, int name, const void *val,
+                         socklen_t len);
+int dyco__net_dup(int fd);
+int dyco__net_dup3(int fd, int to, int flags, int dup2_semantics);
+
+int dyco__net_poll(struct pollfd *fds, nfds_t n, int timeout, int yield);
+int dyco__net_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv,
+                     int yield);
+int dyco__net_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
+                         int yield);
+int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
+                        int yield);
+
+/* --- DNS ----------------------------------------------------------------- */
+
+/* The getaddrinfo that dyco's workers call: libc's. The hooks (which
+ * replace the symbol getaddrinfo) point it at the real one. */
+typedef int (*dyco__net_getaddrinfo_fn)(const char *, const char *,
+                                        const struct addrinfo *,
+                                        struct addrinfo **);
+extern dyco__net_getaddrinfo_fn dyco__net_real_getaddrinfo;
+
+#endif /* DYCO_NETIO_INTERNAL_IO_H_ */
