@@ -1,5 +1,7 @@
 /* dyco — the umbrella header: every public header of every layer.
- * #include "dyco.h" and depend on //:dyco to get all of dyco at once. */
+ * #include "dyco.h" and depend on //:dyco to get all of dyco at once. The
+ * libc hooks (netio/hook.h, //netio:hook) are not in it: they change what
+ * plain read, write, poll... do in the whole program, so you ask for them. */
 #ifndef DYCO_DYCO_H_
 #define DYCO_DYCO_H_
 
@@ -8,5 +10,12 @@
 #include "sched/pool.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
+#include "netio/blocking.h"
+#include "netio/epoll.h"
+#include "netio/signal.h"
+#include "netio/socket.h"
+#if defined(DYCO_HAVE_TLS)
+#include "tls/ssl.h"
+#endif
 
 #endif /* DYCO_DYCO_H_ */

@@ -116,7 +116,12 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout);
  * closed: its coroutines waiting on fd wake with -EBADF, and the fd's
  * registration is dropped, so that a new fd with the same number starts
  * clean. Call it before close(fd); the netio layer's dyco_close and close
- * hook do. Does nothing when the thread has no scheduler. */
+ * hook do. An fd closed without it (by fclose, close_range, a raw system
+ * call) leaves its number registered: waits on a new fd with that number
+ * would then never see an event. Calling dyco_fd_closing on the new fd
+ * right after it is made clears that (netio's hooks do so for the fds they
+ * make). Does nothing when the thread has no scheduler; other threads'
+ * schedulers are not told. */
 void dyco_fd_closing(int fd);
 
 #ifdef __cplusplus

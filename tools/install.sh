@@ -31,6 +31,8 @@ runfiles="${RUNFILES_DIR:-$0.runfiles}/dyco"
 mkdir -p "$prefix/lib/pkgconfig" "$prefix/include/dyco"
 install -m 0644 "$runfiles/tools/libdyco.a" "$prefix/lib/libdyco.a"
 install -m 0755 "$runfiles/tools/libdyco.so" "$prefix/lib/libdyco.so"
+install -m 0644 "$runfiles/tools/libdyco_hook.a" "$prefix/lib/libdyco_hook.a"
+install -m 0755 "$runfiles/tools/libdyco_hook.so" "$prefix/lib/libdyco_hook.so"
 # Headers keep their paths from the repository root: "sched/coroutine.h".
 count=0
 while IFS= read -r h; do
@@ -47,9 +49,19 @@ includedir=\${prefix}/include/dyco
 Name: dyco
 Description: stackful coroutines for Linux network servers
 Version: 0.1.0
-Cflags: -I\${includedir}
+Cflags: -I\${includedir} -DDYCO_HAVE_TLS=1
 Libs: -L\${libdir} -Wl,-rpath,\${libdir} -ldyco -pthread
-Libs.private: -ldl
+Libs.private: -ldl -lssl -lcrypto
 PC
-echo "dyco: installed libdyco.so, libdyco.a, $count headers and dyco.pc under $prefix"
+cat >"$prefix/lib/pkgconfig/dyco-hook.pc" <<PC
+prefix=$prefix
+libdir=\${prefix}/lib
+
+Name: dyco-hook
+Description: dyco's libc hooks: plain blocking calls yield inside coroutines
+Version: 0.1.0
+Requires: dyco
+Libs: -L\${libdir} -Wl,-rpath,\${libdir} -ldyco_hook
+PC
+echo "dyco: installed libdyco and libdyco_hook (.so, .a), $count headers, dyco.pc and dyco-hook.pc under $prefix"
 echo "dyco: build with: cc app.c \$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs dyco)"

@@ -12,8 +12,11 @@ cc -o "$TEST_TMPDIR/app" tools/install_test_app.c $(pkg-config --cflags --libs d
 grep -Eq "^ran 3 coroutines on scheduler [0-9]+$" "$TEST_TMPDIR/out.txt"
 # The same program, static.
 cc -o "$TEST_TMPDIR/app_static" tools/install_test_app.c \
-  $(pkg-config --cflags dyco) "$prefix/lib/libdyco.a" -pthread -ldl
+  $(pkg-config --cflags dyco) "$prefix/lib/libdyco.a" $(pkg-config --static --libs-only-l dyco | sed 's/-ldyco//')
 "$TEST_TMPDIR/app_static" | grep -Eq "^ran 3 coroutines on scheduler [0-9]+$"
+# The hooks, through their own pkg-config file.
+cc -o "$TEST_TMPDIR/app_hook" tools/install_test_hook.c $(pkg-config --cflags --libs dyco-hook)
+"$TEST_TMPDIR/app_hook"
 # No dyco symbol leaks outside its prefixes.
 nm -D --defined-only "$prefix/lib/libdyco.so" | awk '{print $3}' |
   grep -v -E '^(dyco_|dyco__|_init$|_fini$|proc_coroutine)' | grep -E '^[a-z]' && {

@@ -15,6 +15,11 @@
 #include "sched/schedule.h"
 #include "sched/wait.h"
 
+/* Everything declared here is internal to libsched: hidden from the
+ * dynamic symbol table, so that no other library's dyco__ name can take
+ * the place of one of ours, or the reverse. */
+#pragma GCC visibility push(hidden)
+
 typedef struct dyco_coroutine dyco_coroutine;
 
 #define DYCO__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -395,5 +400,7 @@ int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q);
 void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *ext);
 /* Runs co's coroutine-local destructors. */
 void dyco__locals_destroy(dyco__ext *ext);
+
+#pragma GCC visibility pop
 
 #endif /* DYCO_SCHED_INTERNAL_SCHED_H_ */

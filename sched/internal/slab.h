@@ -10,6 +10,8 @@
 #define DYCO__SLAB_STEP 8
 #define DYCO__SLAB_CLASSES (DYCO__SLAB_MAX / DYCO__SLAB_STEP)
 
+#pragma GCC visibility push(hidden)
+
 typedef struct dyco__slab_chunk dyco__slab_chunk;
 
 /* One thread's slab: a free list per size class, carved from 64 KiB chunks
@@ -37,5 +39,7 @@ void *dyco__slab_alloc(dyco__slab *s, size_t n);
 
 /* Returns block p of size n (the size it was allocated with) to the slab. */
 void dyco__slab_free(dyco__slab *s, void *p, size_t n);
+
+#pragma GCC visibility pop
 
 #endif /* DYCO_SCHED_INTERNAL_SLAB_H_ */

@@ -3,11 +3,13 @@
 # with linkshared), the public headers and a pkg-config file.
 """dyco_static_library: one archive from the archives of cc_library deps."""
 
-def _archives(deps):
+def _archives(deps, own_only):
     seen = {}
     out = []
     for dep in deps:
         for li in dep[CcInfo].linking_context.linker_inputs.to_list():
+            if own_only and li.owner != dep.label:
+                continue
             for lib in li.libraries:
                 a = lib.pic_static_library or lib.static_library
                 if a != None and a.path not in seen:
@@ -16,7 +18,7 @@ def _archives(deps):
     return out
 
 def _impl(ctx):
-    archives = _archives(ctx.attr.deps)
+    archives = _archives(ctx.attr.deps, ctx.attr.own_only)
     out = ctx.actions.declare_file(ctx.attr.out)
     script = ["CREATE " + out.path]
     script += ["ADDLIB " + a.path for a in archives]
@@ -36,6 +38,7 @@ dyco_static_library = rule(
     attrs = {
         "deps": attr.label_list(providers = [CcInfo]),
         "out": attr.string(mandatory = True),
+        "own_only": attr.bool(default = False),
     },
     doc = "Merges the static archives of deps (dyco's layers) into one.",
 )
