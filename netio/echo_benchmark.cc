@@ -30,6 +30,7 @@
 
 #include "benchmark/benchmark.h"
 #include "context/internal/bench.h"
+#include "netio/internal/echo_workload.h"
 
 extern "C" {
 #include "netio/hook.h"
@@ -40,402 +41,24 @@ extern "C" {
 
 namespace {
 
+using dyco_echo::kEpoll;
+using dyco_echo::kExplicit;
+using dyco_echo::kHook;
+using dyco_echo::kThreads;
+using dyco_echo::Variant;
+
 constexpr int kConnections = 1000;
 constexpr int kBatch = 50000;  // echoes per benchmark iteration
-constexpr size_t kServerBuffer = 16384;
-constexpr size_t kCoroutineStack = 64 * 1024;
-
-enum Variant { kHook, kExplicit, kEpoll, kThreads };
-
-const char *VariantName(Variant v) {
-  switch (v) {
-    case kHook:
-      return "hook";
-    case kExplicit:
-      return "explicit";
-    case kEpoll:
-      return "epoll";
-    case kThreads:
-      return "threads";
-  }
-  return "?";
-}
-
-void Die(const char *what) {
-  perror(what);
-  abort();
-}
-
-// The server gets CPU 0, the client CPU 1 (threads the server starts
-// inherit its CPU): every server, however many threads it has, runs on one
-// core. Nothing is pinned on a machine with one CPU.
-void PinTo(int cpu) {
-  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-    return;
-  }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-void NoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-// --- The servers
-// --------------------------------------------------------------
-
-struct Server {
-  int listener = -1;
-  int port = 0;
-  std::thread thread;
-  pid_t tid = 0;
-};
-
-// dyco, blocking-style code: what a user writes with the hooks linked.
-void HookConnection(void *arg) {
-  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  char buf[kServerBuffer];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
-    if (send(fd, buf, static_cast<size_t>(n), 0) != n) {
-      break;
-    }
-  }
-  close(fd);
-}
-
-void HookAccept(void *arg) {
-  const int listener = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  for (int i = 0; i < kConnections; ++i) {
-    int c = accept(listener, nullptr, nullptr);
-    if (c < 0) {
-      Die("accept");
-    }
-    NoDelay(c);
-    int cid = dyco_coroutine_create(HookConnection,
-                                    reinterpret_cast<void *>(intptr_t{c}));
-    dyco_coroutine_setStack(cid, nullptr, kCoroutineStack);
-  }
-}
-
-// dyco's explicit API.
-void ExplicitConnection(void *arg) {
-  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  char buf[kServerBuffer];
-  ssize_t n;
-  while ((n = dyco_recv(fd, buf, sizeof buf, 0)) > 0) {
-    if (dyco_send(fd, buf, static_cast<size_t>(n), 0) != n) {
-      break;
-    }
-  }
-  dyco_close(fd);
-}
-
-void ExplicitAccept(void *arg) {
-  const int listener = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  for (int i = 0; i < kConnections; ++i) {
-    int c = dyco_accept(listener, nullptr, nullptr);
-    if (c < 0) {
-      Die("dyco_accept");
-    }
-    NoDelay(c);
-    int cid = dyco_coroutine_create(ExplicitConnection,
-                                    reinterpret_cast<void *>(intptr_t{c}));
-    dyco_coroutine_setStack(cid, nullptr, kCoroutineStack);
-  }
-}
-
-void RunDyco(Server *s, Variant v) {
-  int cid =
-      dyco_coroutine_create(v == kHook ? HookAccept : ExplicitAccept,
-                            reinterpret_cast<void *>(intptr_t{s->listener}));
-  dyco_coroutine_setStack(cid, nullptr, kCoroutineStack);
-  dyco_schedule_run();
-  dyco_schedule_free(dyco_schedule_self());
-}
-
-// A hand-written edge-triggered epoll loop, the way the epoll(7) manual
-// says: every fd registered once (EPOLLIN | EPOLLOUT | EPOLLET), read until
-// EAGAIN, what cannot be written at once kept until EPOLLOUT.
-struct EpollConn {
-  int fd;
-  std::string pending;
-};
-
-bool FlushPending(EpollConn *c) {
-  while (!c->pending.empty()) {
-    ssize_t w = write(c->fd, c->pending.data(), c->pending.size());
-    if (w < 0) {
-      return errno == EAGAIN;
-    }
-    c->pending.erase(0, static_cast<size_t>(w));
-  }
-  return true;
-}
-
-void RunEpoll(Server *s) {
-  int ep = epoll_create1(0);
-  fcntl(s->listener, F_SETFL, O_NONBLOCK);
-  epoll_event ev = {};
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.ptr = nullptr;
-  epoll_ctl(ep, EPOLL_CTL_ADD, s->listener, &ev);
-  int accepted = 0, open = 0;
-  std::vector<epoll_event> events(1024);
-  char buf[kServerBuffer];
-  while (accepted < kConnections || open > 0) {
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), -1);
-    for (int i = 0; i < n; ++i) {
-      EpollConn *c = static_cast<EpollConn *>(events[i].data.ptr);
-      if (c == nullptr) {
-        int fd;
-        while ((fd = accept4(s->listener, nullptr, nullptr, SOCK_NONBLOCK)) >=
-               0) {
-          NoDelay(fd);
-          EpollConn *nc = new EpollConn{fd, {}};
-          epoll_event cev = {};
-          cev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-          cev.data.ptr = nc;
-          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
-          ++accepted;
-          ++open;
-        }
-        continue;
-      }
-      bool alive = true;
-      if (events[i].events & EPOLLOUT) {
-        alive = FlushPending(c);
-      }
-      if (alive && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
-        for (;;) {
-          ssize_t r = read(c->fd, buf, sizeof buf);
-          if (r > 0) {
-            if (!c->pending.empty()) {
-              c->pending.append(buf, static_cast<size_t>(r));
-              continue;
-            }
-            ssize_t w = write(c->fd, buf, static_cast<size_t>(r));
-            if (w < 0 && errno != EAGAIN) {
-              alive = false;
-              break;
-            }
-            if (w < r) {
-              c->pending.assign(buf + (w > 0 ? w : 0),
-                                static_cast<size_t>(r - (w > 0 ? w : 0)));
-            }
-            continue;
-          }
-          if (r < 0 && errno == EAGAIN) {
-            break;
-          }
-          alive = false;  // end of stream or error
-          break;
-        }
-      }
-      if (!alive) {
-        close(c->fd);  // also leaves the epoll set
-        delete c;
-        --open;
-      }
-    }
-  }
-  close(ep);
-}
-
-// A thread per connection, plain blocking calls.
-void RunThreads(Server *s) {
-  std::vector<pthread_t> threads;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  for (int i = 0; i < kConnections; ++i) {
-    int c = accept(s->listener, nullptr, nullptr);
-    if (c < 0) {
-      Die("accept");
-    }
-    NoDelay(c);
-    pthread_t t;
-    int err = pthread_create(
-        &t, &attr,
-        [](void *arg) -> void * {
-          const int fd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-          char buf[kServerBuffer];
-          ssize_t n;
-          while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
-            if (send(fd, buf, static_cast<size_t>(n), 0) != n) {
-              break;
-            }
-          }
-          close(fd);
-          return nullptr;
-        },
-        reinterpret_cast<void *>(intptr_t{c}));
-    if (err != 0) {
-      errno = err;
-      Die("pthread_create");
-    }
-    threads.push_back(t);
-  }
-  pthread_attr_destroy(&attr);
-  for (pthread_t t : threads) {
-    pthread_join(t, nullptr);
-  }
-}
-
-void StartServer(Server *s, Variant v) {
-  s->listener = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(s->listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(s->listener, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
-      listen(s->listener, 4096) != 0) {
-    Die("bind/listen");
-  }
-  socklen_t len = sizeof a;
-  getsockname(s->listener, reinterpret_cast<sockaddr *>(&a), &len);
-  s->port = ntohs(a.sin_port);
-  s->thread = std::thread([s, v] {
-    s->tid = static_cast<pid_t>(syscall(SYS_gettid));
-    PinTo(0);
-    switch (v) {
-      case kHook:
-      case kExplicit:
-        RunDyco(s, v);
-        break;
-      case kEpoll:
-        RunEpoll(s);
-        break;
-      case kThreads:
-        RunThreads(s);
-        break;
-    }
-    close(s->listener);
-  });
-}
-
-// --- The client ------------------------------------------------------------
-
-struct ClientConn {
-  int fd;
-  size_t got;  // bytes of the current echo received
-};
-
-struct Client {
-  int ep = -1;
-  size_t size = 0;
-  std::string msg;
-  std::vector<ClientConn> conns;
-  std::vector<char> buf;
-
-  void Connect(int port, size_t message_size) {
-    PinTo(1);
-    size = message_size;
-    msg = std::string(size, 'x');
-    buf.resize(size);
-    ep = epoll_create1(0);
-    conns.resize(kConnections);
-    for (int i = 0; i < kConnections; ++i) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a = {};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(port));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
-        Die("connect");
-      }
-      NoDelay(fd);
-      // Close with a reset: no TIME_WAIT piling up across runs.
-      linger lg = {1, 0};
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-      fcntl(fd, F_SETFL, O_NONBLOCK);
-      conns[i] = {fd, 0};
-      epoll_event ev = {};
-      ev.events = EPOLLIN;
-      ev.data.u32 = static_cast<uint32_t>(i);
-      epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    }
-  }
-
-  // Runs n echoes (one in flight per connection); all connections idle
-  // before and after.
-  void Run(long n) {
-    long issued = 0, done = 0;
-    for (auto &c : conns) {
-      if (issued < n) {
-        Send(c);
-        ++issued;
-      }
-    }
-    epoll_event events[1024];
-    while (done < n) {
-      int k = epoll_wait(ep, events, 1024, -1);
-      for (int i = 0; i < k; ++i) {
-        ClientConn &c = conns[events[i].data.u32];
-        ssize_t r = read(c.fd, buf.data(), size - c.got);
-        if (r <= 0) {
-          if (r < 0 && errno == EAGAIN) {
-            continue;
-          }
-          Die("client read");
-        }
-        c.got += static_cast<size_t>(r);
-        if (c.got == size) {
-          c.got = 0;
-          ++done;
-          if (issued < n) {
-            Send(c);
-            ++issued;
-          }
-        }
-      }
-    }
-  }
-
-  void Send(ClientConn &c) {
-    if (write(c.fd, msg.data(), size) != static_cast<ssize_t>(size)) {
-      Die("client write");  // an idle socket takes a 4 KiB message whole
-    }
-  }
-
-  void Close() {
-    for (auto &c : conns) {
-      close(c.fd);
-    }
-    close(ep);
-  }
-};
-
-double CpuSeconds(clockid_t clock) {
-  timespec ts;
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-}
 
 void Echo(benchmark::State &state, Variant v) {
   const size_t size = static_cast<size_t>(state.range(0));
-  Server s;
-  StartServer(&s, v);
-  Client c;
-  c.Connect(s.port, size);
-  c.Run(kConnections);  // warm up: every connection served once
-  // The client is this thread; every other thread's CPU time is the
-  // server's (the kernel's loopback work included).
-  const double process0 = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
-  const double client0 = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
+  dyco_echo::Session session(v, kConnections, size);
+  double cpu = 0;
   for (auto _ : state) {
-    c.Run(kBatch);
+    cpu += session.Run(kBatch).server_cpu_us;
   }
-  const double server = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - process0 -
-                        (CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - client0);
   state.counters["server_cpu_us"] =
-      server * 1e6 / (static_cast<double>(state.iterations()) * kBatch);
-  c.Close();
-  s.thread.join();
+      cpu / static_cast<double>(state.iterations());
   dyco_bench::OpsPerIteration(state, kBatch);
   state.counters["requests_per_s"] =
       benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
@@ -482,34 +105,18 @@ int FixedRun(const char *spec) {
     fprintf(stderr, "unknown variant %s\n", name);
     return 2;
   }
-  Server s;
-  StartServer(&s, v);
-  Client c;
-  c.Connect(s.port, size);
-  c.Run(kConnections);
-  timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  c.Run(n);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  c.Close();
-  s.thread.join();
-  const double secs = static_cast<double>(t1.tv_sec - t0.tv_sec) +
-                      (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  dyco_echo::Session session(v, kConnections, size);
+  dyco_echo::Result r = session.Run(n);
   printf("%s: %ld echoes of %zu bytes, %.0f/s; server thread %d\n",
-         VariantName(v), n, size, static_cast<double>(n) / secs,
-         static_cast<int>(s.tid));
+         dyco_echo::VariantName(v), n, size, r.requests_per_s,
+         static_cast<int>(session.ServerThread()));
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-  // Two sockets per connection, and the threads variant's threads.
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  dyco_echo::RaiseFdLimit();
   for (int i = 1; i < argc; ++i) {
     if (strncmp(argv[i], "--fixed=", 8) == 0) {
       return FixedRun(argv[i] + 8);

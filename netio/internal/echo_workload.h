@@ -1,0 +1,49 @@
+// dyco — netio layer, benchmarks and the demo only: the loopback echo
+// workload, four servers on one server thread each and one client.
+#ifndef DYCO_NETIO_INTERNAL_ECHO_WORKLOAD_H_
+#define DYCO_NETIO_INTERNAL_ECHO_WORKLOAD_H_
+
+#include <stddef.h>
+#include <sys/types.h>
+
+namespace dyco_echo {
+
+enum Variant { kHook, kExplicit, kEpoll, kThreads };
+
+// "hook", "explicit", "epoll", "threads".
+const char *VariantName(Variant v);
+// For tables: "dyco, blocking code + hooks", ...
+const char *VariantLabel(Variant v);
+
+struct Result {
+  double requests_per_s;
+  double server_cpu_us;  // server CPU time (its thread(s) and the kernel's
+                         // work on their behalf) per request
+};
+
+// A server of one variant on its own thread (pinned to CPU 0 when there
+// are two), and `connections` client connections driven from the calling
+// thread (pinned to CPU 1), one request of `size` bytes in flight on each.
+class Session {
+ public:
+  Session(Variant v, int connections, size_t size);
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+
+  // Runs `requests` echoes; all connections are idle before and after.
+  Result Run(long requests);
+  // The server thread's id, for strace -p.
+  pid_t ServerThread() const;
+
+ private:
+  struct Impl;
+  Impl *impl_;
+};
+
+// Two sockets per connection, and the threads variant's threads.
+void RaiseFdLimit();
+
+}  // namespace dyco_echo
+
+#endif  // DYCO_NETIO_INTERNAL_ECHO_WORKLOAD_H_
