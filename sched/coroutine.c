@@ -149,6 +149,27 @@ int dyco_coroutine_checkStack(void) {
   return used > size / 8 * 7 ? 1 : 0;
 }
 
+int dyco_coroutine_leaveStack(const struct dyco_context *from) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (from == NULL) {
+    return -EINVAL;
+  }
+  dyco_coroutine *co = s->running;
+  /* From a second foreign stack: the first one's mark still holds. */
+  if (!dyco__co_on_own_stack(s, co, __builtin_frame_address(0))) {
+    return co->cid;
+  }
+  dyco__ext *e = dyco__ext_get(s, co, 1);
+  if (e == NULL) {
+    return -ENOMEM;
+  }
+  e->foreign = from;
+  return co->cid;
+}
+
 /* --- Udata, counts, urgency ----------------------------------------------- */
 
 int dyco_coroutine_setUdata(int cid, void *udata) {
