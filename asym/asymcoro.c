@@ -22,6 +22,18 @@ __thread dyco__athread dyco__athr;
 #define SAVE_SLACK (16 * 1024)
 #endif
 
+/* dyco_context_switch under a second name, typed as returning the int
+ * that the other side passes (a cid, or 0): resume can then end with a
+ * jump to it rather than a call.
+ * That matters: a switch never returns to the call that entered it, so a
+ * `ret` after it (resume's own, to its caller) would find the processor's
+ * return-stack predictor pointing at the coroutine's call of yield and
+ * miss, every round trip. Every supported ABI returns an int in the low
+ * part of the register that returns a pointer. */
+int dyco__aswitch_int(dyco_context *from, dyco_context *to,
+                      void *value) __asm__("dyco_context_switch");
+#define switch_int dyco__aswitch_int
+
 /* Coroutine structures kept for reuse. Under AddressSanitizer none are, so
  * that a use after free is caught. */
 #if defined(DYCO_ASAN)
@@ -479,7 +491,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
     enter(t, co, cur, root);
     t->shared_running++;
     t->shared_root = root;
-    return (int)(intptr_t)dyco_context_switch(&co->resumer, &co->ctx, NULL);
+    return switch_int(&co->resumer, &co->ctx, NULL);
   }
   if (cur != NULL && (cur->flags & DYCO__AF_SHARED)) {
     /* The caller runs on the shared stack: the mover copies its bytes off
@@ -504,22 +516,38 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
   enter(t, co, cur, root);
   t->shared_running++;
   t->shared_root = root;
-  return (int)(intptr_t)dyco_context_switch(&co->resumer, &co->ctx, NULL);
+  return switch_int(&co->resumer, &co->ctx, NULL);
 }
 
-int dyco_asymcororesume(int cid) {
+/* The stack pointer, or near enough: an address in the running frame. */
+static inline const char *stack_pointer(void) {
+  const char *sp;
+#if defined(__x86_64__)
+  __asm__("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__i386__)
+  __asm__("mov %%esp, %0" : "=r"(sp));
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__("mov %0, sp" : "=r"(sp));
+#else
+  sp = (const char *)__builtin_frame_address(0);
+#endif
+  return sp;
+}
+
+/* Everything resume does, for the cases the fast paths leave out: errors,
+ * a caller asym must look for, shared stacks, a first run. */
+static __attribute__((noinline)) int resume_slow(dyco__asym *co) {
   dyco__athread *t = &dyco__athr;
-  dyco__asym *co = dyco__asym_find(t, cid);
-  if (DYCO__A_UNLIKELY(co == NULL)) {
+  const char *sp = stack_pointer();
+  if (co == NULL) {
     return -ESRCH;
   }
-  if (DYCO__A_UNLIKELY(co->state > DYCO__A_SUSPENDED)) {
+  if (co->state > DYCO__A_SUSPENDED) {
     return state_error(co->state);
   }
-  const char *sp = (const char *)__builtin_frame_address(0);
   dyco__asym *cur = t->current;
   dyco__aroot *root;
-  if (DYCO__A_LIKELY(cur != NULL && on_stack(t, cur, sp))) {
+  if (cur != NULL && on_stack(t, cur, sp)) {
     root = cur->root;
   } else {
     int err = find_resumer(t, co, sp, &cur, &root);
@@ -527,27 +555,84 @@ int dyco_asymcororesume(int cid) {
       return err;
     }
   }
-  if (DYCO__A_UNLIKELY(cur != NULL && cur->depth >= DYCO_ASYMCORO_DEPTH_MAX)) {
+  if (cur != NULL && cur->depth >= DYCO_ASYMCORO_DEPTH_MAX) {
     return -ELOOP;
   }
   if (co->flags & DYCO__AF_SHARED) {
     return resume_shared(t, co, cur, root, sp);
   }
-  if (DYCO__A_UNLIKELY(!(co->flags & DYCO__AF_STARTED))) {
+  if (!(co->flags & DYCO__AF_STARTED)) {
     int err = dyco__asym_make(co, co->stack, co->stack_size);
     if (err != 0) {
       return err;
     }
   }
   enter(t, co, cur, root);
-  return (int)(intptr_t)dyco_context_switch(&co->resumer, &co->ctx, NULL);
+  return switch_int(&co->resumer, &co->ctx, NULL);
 }
 
-void dyco_asymcoroyield(void) {
+/* 1 when co may run now without anything copied on the shared stack: a
+ * private stack, or the shared stack with co on it and no other root
+ * holding it. */
+static inline int ready_to_run(const dyco__athread *t, const dyco__asym *co,
+                               const dyco__aroot *root) {
+  if (!(co->flags & DYCO__AF_SHARED)) {
+    return (co->flags & DYCO__AF_STARTED) != 0;
+  }
+  return t->occupant == co &&
+         (t->shared_running == 0 || t->shared_root == root);
+}
+
+/* The common case's last steps: co runs, resumed by cur under root. */
+static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
+                      dyco__aroot *root) {
+  if (co->flags & DYCO__AF_SHARED) {
+    t->shared_running++;
+    t->shared_root = root;
+  }
+  enter(t, co, cur, root);
+  return switch_int(&co->resumer, &co->ctx, NULL);
+}
+
+/* A resume by a root, as far as asym knows (no asymmetric coroutine ran
+ * last): the thread, or the scheduler coroutine seen last, whose chain
+ * must be empty. The scheduler learns where its coroutine leaves its
+ * stack. */
+static __attribute__((noinline)) int resume_from_root(dyco__asym *co) {
+  int scid = dyco_coroutine_leaveStack(&co->resumer);
   dyco__athread *t = &dyco__athr;
-  const char *sp = (const char *)__builtin_frame_address(0);
+  dyco__aroot *r = scid == -EPERM                    ? &t->main
+                   : scid > 0 && scid == t->root_cid ? t->root_rec
+                                                     : NULL;
+  if (DYCO__A_LIKELY(r != NULL && r->top == NULL && ready_to_run(t, co, r))) {
+    return run(t, co, NULL, r);
+  }
+  return resume_slow(co);
+}
+
+int dyco_asymcororesume(int cid) {
+  dyco__athread *t = &dyco__athr;
+  dyco__asym *co = dyco__asym_find(t, cid);
+  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED)) {
+    dyco__asym *cur = t->current;
+    if (cur == NULL) {
+      return resume_from_root(co);
+    }
+    /* From the asymmetric coroutine that ran last, if it still runs. */
+    if (DYCO__A_LIKELY(on_stack(t, cur, stack_pointer()) &&
+                       cur->depth < DYCO_ASYMCORO_DEPTH_MAX &&
+                       ready_to_run(t, co, cur->root))) {
+      return run(t, co, cur, cur->root);
+    }
+  }
+  return resume_slow(co);
+}
+
+/* Everything yield does, for the cases the fast path leaves out. */
+static __attribute__((noinline)) void yield_slow(dyco__athread *t) {
+  const char *sp = stack_pointer();
   dyco__asym *co = t->current;
-  if (DYCO__A_UNLIKELY(co == NULL || !on_stack(t, co, sp))) {
+  if (co == NULL || !on_stack(t, co, sp)) {
     dyco__aroot *root;
     co = find_running(t, sp, &root);
     if (co == NULL) {
@@ -557,8 +642,7 @@ void dyco_asymcoroyield(void) {
   if (co->flags & DYCO__AF_SHARED) {
     /* Whatever happens next, keeping its bytes must not fail later. */
     size_t need = (size_t)(co->hi - sp) + SAVE_SLACK;
-    if (DYCO__A_UNLIKELY(need > co->saved_cap) &&
-        dyco__ashared_reserve(t, co, need) != 0) {
+    if (need > co->saved_cap && dyco__ashared_reserve(t, co, need) != 0) {
       dyco__asym_fatal("out of memory to keep the stack of", co->cid);
     }
   }
@@ -566,17 +650,37 @@ void dyco_asymcoroyield(void) {
   co->state = DYCO__A_SUSPENDED;
   leave(t, co, p);
   void *value = (void *)(intptr_t)co->cid;
-  if (DYCO__A_LIKELY(p == NULL || !(p->flags & DYCO__AF_SHARED) ||
-                     t->occupant == p)) {
+  if (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) {
     dyco_context_switch(&co->ctx, &co->resumer, value);
   } else {
     back_to_shared_parent(t, co, p, value);
   }
 }
 
+void dyco_asymcoroyield(void) {
+  dyco__athread *t = &dyco__athr;
+  const char *sp = stack_pointer();
+  dyco__asym *co = t->current;
+  if (DYCO__A_LIKELY(co != NULL && on_stack(t, co, sp))) {
+    dyco__asym *p = co->parent;
+    /* Its parent (if any) ready to run again, and (on the shared stack)
+     * room kept for its bytes. */
+    if (DYCO__A_LIKELY(
+            (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) &&
+            (!(co->flags & DYCO__AF_SHARED) ||
+             (size_t)(co->hi - sp) + SAVE_SLACK <= co->saved_cap))) {
+      co->state = DYCO__A_SUSPENDED;
+      leave(t, co, p);
+      dyco_context_switch(&co->ctx, &co->resumer, (void *)(intptr_t)co->cid);
+      return;
+    }
+  }
+  yield_slow(t);
+}
+
 int dyco_asymcoro_coroID(void) {
   dyco__athread *t = &dyco__athr;
-  const char *sp = (const char *)__builtin_frame_address(0);
+  const char *sp = stack_pointer();
   dyco__asym *co = t->current;
   if (co == NULL || !on_stack(t, co, sp)) {
     dyco__aroot *root;

@@ -149,15 +149,13 @@ int dyco_coroutine_checkStack(void) {
   return used > size / 8 * 7 ? 1 : 0;
 }
 
-int dyco_coroutine_leaveStack(const struct dyco_context *from) {
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
+/* The part of dyco_coroutine_leaveStack that runs inside a coroutine. */
+static __attribute__((noinline)) int leave_stack(
+    dyco_schedule *s, const struct dyco_context *from) {
+  dyco_coroutine *co = s->running;
   if (from == NULL) {
     return -EINVAL;
   }
-  dyco_coroutine *co = s->running;
   /* From a second foreign stack: the first one's mark still holds. */
   if (!dyco__co_on_own_stack(s, co, __builtin_frame_address(0))) {
     return co->cid;
@@ -168,6 +166,16 @@ int dyco_coroutine_leaveStack(const struct dyco_context *from) {
   }
   e->foreign = from;
   return co->cid;
+}
+
+int dyco_coroutine_leaveStack(const struct dyco_context *from) {
+  /* Outside a coroutine (asym calls this for every resume by a thread's
+   * own code): as cheap as can be. */
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  return leave_stack(s, from);
 }
 
 /* --- Udata, counts, urgency ----------------------------------------------- */
