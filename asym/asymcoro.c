@@ -6,20 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(DYCO_CONTEXT_UCONTEXT)
+#include <ucontext.h>
+#endif
 
 #include "asym/internal/asym.h"
 #include "sched/schedule.h"
 
 __thread dyco__athread dyco__athr;
 
-/* What a yield must be able to keep of a shared-stack coroutine beyond the
- * bytes above its frame: the rest of its frame and the switch's. Generous
- * where the switch is ucontext's (a ucontext_t is up to 4.5 KiB) or a
- * sanitizer adds frames of its own. */
-#if DYCO_CONTEXT_SP_ONLY && !defined(DYCO_CONTEXT_UCONTEXT)
+/* How far below a yielding coroutine's frame its saved state may reach:
+ * the switch's frame, and what lies between. Room for that much more is
+ * kept in each shared-stack coroutine's copy buffer at each yield, so that
+ * copying it later never needs memory (a copy that turns out bigger still
+ * gets it, but then may fail). A ucontext switch keeps a ucontext_t there;
+ * sanitizers add frames of their own. */
+#if defined(DYCO_CONTEXT_UCONTEXT)
+#define SAVE_SLACK (sizeof(ucontext_t) + 2048)
+#elif DYCO_CONTEXT_SP_ONLY
 #define SAVE_SLACK 512
 #else
-#define SAVE_SLACK (16 * 1024)
+#define SAVE_SLACK 4096
 #endif
 
 /* dyco_context_switch under a second name, typed as returning the int
