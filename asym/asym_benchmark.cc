@@ -1,7 +1,5 @@
-// dyco — asym layer benchmark: resume+yield round trips (private stack,
-// shared stack, two interleaved on the shared stack, nested, from inside a
-// scheduler coroutine) and create+free from a pool, each beside the context
-// layer's raw switch, in one run.
+// dyco — asym layer benchmark: resume+yield round trips and create+free
+// (from a pool, or not), each beside the context layer's raw switch.
 #include <stdio.h>
 
 #include "benchmark/benchmark.h"

@@ -607,6 +607,8 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
  * stack. */
 static __attribute__((noinline)) int resume_from_root(dyco__asym *co) {
   int scid = dyco_coroutine_leaveStack(&co->resumer);
+  /* Only co itself is kept across the call (one register to save). */
+  __asm__("" : "+r"(co));
   dyco__athread *t = &dyco__athr;
   dyco__aroot *r = scid == -EPERM                    ? &t->main
                    : scid > 0 && scid == t->root_cid ? t->root_rec

@@ -1,6 +1,5 @@
-// dyco — asym layer tests without a scheduler: resume and yield, values
-// through udata, generators, nesting, shared and private stacks, errors,
-// and 100,000 create/free cycles.
+// dyco — asym layer tests without a scheduler: generators, udata, nesting,
+// shared and private stacks, errors, 100,000 create/free cycles.
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>

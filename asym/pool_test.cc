@@ -1,6 +1,5 @@
-// dyco — asym layer tests: pools of asymmetric coroutines. Obtain, run,
-// return; available; resize; destroy with coroutines out; waiting for one
-// inside a scheduler coroutine; 100,000 obtain/return cycles.
+// dyco — asym layer tests: pools. Obtain, run, return, resize, destroy,
+// waiting for a coroutine in a scheduler coroutine, 100,000 cycles.
 #include <errno.h>
 
 #include <functional>

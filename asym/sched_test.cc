@@ -1,7 +1,5 @@
-// dyco — asym layer tests with a scheduler: asymmetric coroutines resumed
-// by symmetric ones, which keep their scheduler running; asymmetric
-// coroutines that sleep and wait in the scheduler; what happens to them
-// when the coroutine that resumed them is killed.
+// dyco — asym layer tests with a scheduler: resumed by its coroutines, they
+// sleep and wait in it, hold the shared stack, and are killed with them.
 #include <errno.h>
 #include <stdint.h>
 

@@ -1,6 +1,5 @@
-/* dyco — asym layer: stacks. The thread's shared stack, the copies that let
- * coroutines take turns on it and the mover that makes them; private
- * stacks from a cache, each with a guard below. */
+/* dyco — asym layer: stacks. The shared stack, its copies and the mover that
+ * makes them; private stacks from a cache, each with a guard below. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,5 @@
-// dyco — asym layer tests with threads: each thread has its own asymmetric
-// coroutines, shared stack and pools; a thread that exits frees what it
-// left (the leak checker of --config=asan sees to it), even with a
-// scheduler left behind whose coroutines had resumed asymmetric ones.
+// dyco — asym layer tests with threads: each has its own coroutines, and a
+// thread that exits frees what it left (asan's leak checker sees to it).
 #include <errno.h>
 #include <stdint.h>
 
