@@ -149,6 +149,35 @@ int dyco_coroutine_checkStack(void) {
   return used > size / 8 * 7 ? 1 : 0;
 }
 
+/* The part of dyco_coroutine_leaveStack that runs inside a coroutine. */
+static __attribute__((noinline)) int leave_stack(
+    dyco_schedule *s, const struct dyco_context *from) {
+  dyco_coroutine *co = s->running;
+  if (from == NULL) {
+    return -EINVAL;
+  }
+  /* From a second foreign stack: the first one's mark still holds. */
+  if (!dyco__co_on_own_stack(s, co, __builtin_frame_address(0))) {
+    return co->cid;
+  }
+  dyco__ext *e = dyco__ext_get(s, co, 1);
+  if (e == NULL) {
+    return -ENOMEM;
+  }
+  e->foreign = from;
+  return co->cid;
+}
+
+int dyco_coroutine_leaveStack(const struct dyco_context *from) {
+  /* Outside a coroutine (asym calls this for every resume by a thread's
+   * own code): as cheap as can be. */
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  return leave_stack(s, from);
+}
+
 /* --- Udata, counts, urgency ----------------------------------------------- */
 
 int dyco_coroutine_setUdata(int cid, void *udata) {

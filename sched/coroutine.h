@@ -101,6 +101,25 @@ int dyco_coroutine_getSchedCount(int cid);
 int dyco_coroutine_setUrgent(int cid);
 int dyco_coroutine_unsetUrgent(int cid);
 
+/* --- Running on a stack the scheduler does not own ----------------------- */
+
+struct dyco_context;
+
+/* dyco_coroutine_leaveStack is for layers that run a coroutine's code on
+ * stacks of their own while it still counts as the running coroutine (asym:
+ * a coroutine resumes an asymmetric coroutine, which may sleep or wait in
+ * the scheduler). Call it right before the running coroutine, still on its
+ * own stack, switches to another stack with dyco_context_switch(from, ...),
+ * every time it does. Until it is back on its own stack, the scheduler takes
+ * dyco_context_stack_low(from) as the lowest byte of its own stack in use:
+ * what it copies when another coroutine needs the shared stack, and what
+ * dyco_coroutine_checkStack and dyco_coroutine_getInfo measure. `from` must
+ * stay valid until the coroutine is back on its own stack. Called while the
+ * coroutine already runs on another stack, it changes nothing. Returns the
+ * running coroutine's cid, -EPERM outside a coroutine, -EINVAL for a NULL
+ * from, -ENOMEM. Never blocks. */
+int dyco_coroutine_leaveStack(const struct dyco_context *from);
+
 /* --- Coroutine-local storage, in the spirit of pthread keys ------------- */
 
 /* dyco_coroutine_keyCreate makes a key under which every coroutine of every

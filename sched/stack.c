@@ -126,8 +126,49 @@ static char *shared_top(const dyco_schedule *s) {
   return s->shared_base + s->shared_size;
 }
 
+/* co's own stack: [*lo, *hi). */
+static void own_stack(const dyco_schedule *s, const dyco_coroutine *co,
+                      char **lo, char **hi) {
+  if (co->flags & DYCO__F_PRIVATE) {
+    const dyco__ext *e = co->ext;
+    *lo = e->stack;
+    *hi = e->stack + e->stack_size;
+  } else {
+    *lo = s->shared_base;
+    *hi = shared_top(s);
+  }
+}
+
+int dyco__co_on_own_stack(const dyco_schedule *s, const dyco_coroutine *co,
+                          const void *p) {
+  char *lo;
+  char *hi;
+  own_stack(s, co, &lo, &hi);
+  return (const char *)p >= lo && (const char *)p < hi;
+}
+
+/* The lowest byte of its own stack [lo, hi) that co uses while it runs, or
+ * was suspended, on a stack that is not its own: where it left its stack
+ * (dyco_coroutine_leaveStack). Without word of that, all of it. */
+static char *foreign_low(const dyco_coroutine *co, char *lo, char *hi) {
+  const dyco__ext *e = co->ext;
+  if (e != NULL && e->foreign != NULL) {
+    char *f = (char *)dyco_context_stack_low(e->foreign);
+    if (f >= lo && f < hi) {
+      return f;
+    }
+  }
+  return lo;
+}
+
 /* The lowest address of co's suspended state on the shared stack. */
 static char *suspended_low(const dyco_schedule *s, const dyco_coroutine *co) {
+  char *sp = (char *)co->ctx.sp;
+  if (DYCO__UNLIKELY(sp < s->shared_base || sp >= shared_top(s))) {
+    /* Suspended on another stack: its own holds its frames from where it
+     * left it. */
+    return foreign_low(co, s->shared_base, shared_top(s));
+  }
 #if DYCO_CONTEXT_SP_ONLY
   dyco_context c;
   memset(&c, 0, sizeof c);
@@ -195,14 +236,10 @@ void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co) {
 }
 
 size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
+  char *bottom;
   char *top;
   char *low;
-  if (co->flags & DYCO__F_PRIVATE) {
-    dyco__ext *e = dyco__ext_get(s, co, 0);
-    top = e->stack + e->stack_size;
-  } else {
-    top = shared_top(s);
-  }
+  own_stack(s, co, &bottom, &top);
   if (!(co->flags & DYCO__F_STARTED)) {
     return 0;
   }
@@ -213,7 +250,10 @@ size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
   } else {
     low = (char *)co->ctx.sp;
   }
-  return low < top ? (size_t)(top - low) : 0;
+  if (low < bottom || low >= top) {
+    low = foreign_low(co, bottom, top); /* running on another stack */
+  }
+  return (size_t)(top - low);
 }
 
 /* --- The private stack cache -----------------------------------------------

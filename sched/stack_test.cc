@@ -170,6 +170,112 @@ TEST_F(SchedTest, CheckStackSaysStopBeforeTheEnd) {
   EXPECT_GT(shared_depth, private_depth * 2);
 }
 
+// --- running on a stack the scheduler does not own ----------------------
+
+// What asym does: a coroutine switches to a context on a stack of its own
+// making, and sleeps and yields there, while it still counts as running.
+struct Excursion {
+  dyco_context home;
+  dyco_context away;
+  std::vector<char> stack;
+  int rounds;
+  int second_call;
+  size_t used_away;
+  int check_away;
+};
+
+void AwayBody(void *arg) {
+  auto *x = static_cast<Excursion *>(arg);
+  for (int i = 0; i < x->rounds; ++i) {
+    if (i % 4 == 3) {
+      dyco_coroutine_sleep(1);
+    } else {
+      dyco_coroutine_yield();
+    }
+  }
+  // From the foreign stack a second call changes nothing: the own stack is
+  // still in use from where the coroutine left it.
+  dyco_context elsewhere{};
+  x->second_call = dyco_coroutine_leaveStack(&elsewhere);
+  dyco_coroutine_info info;
+  dyco_coroutine_getInfo(dyco_coroutine_coroID(), &info);
+  x->used_away = info.stack_used;
+  x->check_away = dyco_coroutine_checkStack();
+  dyco_context_switch(&x->away, &x->home, nullptr);
+}
+
+// Fills a local array, spends a while on a foreign stack, and counts the
+// words of the array that changed meanwhile.
+__attribute__((noinline)) int GoAway(int seed, int rounds, size_t *used,
+                                     int *check, int *second) {
+  volatile uint32_t local[256];
+  for (int i = 0; i < 256; ++i) {
+    local[i] = static_cast<uint32_t>(seed * 104729 + i);
+  }
+  Excursion x{};
+  x.stack.resize(256 * 1024);
+  x.rounds = rounds;
+  EXPECT_EQ(0, dyco_context_make(&x.away, x.stack.data(), x.stack.size(),
+                                 AwayBody, &x));
+  EXPECT_EQ(dyco_coroutine_coroID(), dyco_coroutine_leaveStack(&x.home));
+  dyco_context_switch(&x.home, &x.away, nullptr);
+  dyco_context_destroy(&x.away);
+  *used = x.used_away;
+  *check = x.check_away;
+  *second = x.second_call;
+  int bad = 0;
+  for (int i = 0; i < 256; ++i) {
+    if (local[i] != static_cast<uint32_t>(seed * 104729 + i)) {
+      bad++;
+    }
+  }
+  return bad;
+}
+
+TEST_F(SchedTest, LeaveStackKeepsTheOwnStackWhileOnAnother) {
+  int bad = 0;
+  int finished = 0;
+  int wrong_use = 0;
+  int wrong_check = 0;
+  int wrong_second = 0;
+  for (int c = 0; c < 40; ++c) {
+    int cid = Go([&, c] {
+      size_t used;
+      int check;
+      int second;
+      bad += GoAway(c, 12, &used, &check, &second);
+      // At least the array, far less than the whole stack.
+      if (used < 256 * sizeof(uint32_t) || used > 64 * 1024) {
+        wrong_use++;
+      }
+      wrong_check += check != 0;
+      wrong_second += second != dyco_coroutine_coroID();
+      finished++;
+    });
+    if (c % 4 == 0) {
+      ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 128 * 1024));
+    }
+    // Others take the shared stack meanwhile.
+    Go([&bad, c] { bad += Pattern(c * 31, c % 5); });
+  }
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(40, finished);
+  EXPECT_EQ(0, bad);
+  EXPECT_EQ(0, wrong_use);
+  EXPECT_EQ(0, wrong_check);
+  EXPECT_EQ(0, wrong_second);
+  dyco_schedule_stats st;
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  EXPECT_GT(st.shared_stack_saves, 40u * 12);
+}
+
+TEST_F(SchedTest, LeaveStackOutsideACoroutine) {
+  dyco_context c{};
+  EXPECT_EQ(-EPERM, dyco_coroutine_leaveStack(&c));
+  Go([] { EXPECT_EQ(-EINVAL, dyco_coroutine_leaveStack(nullptr)); });
+  ASSERT_EQ(0, dyco_schedule_run());
+}
+
 // --- overflow reports
 // ---------------------------------------------------------
 

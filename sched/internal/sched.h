@@ -125,6 +125,8 @@ struct dyco__ext {
   char *stack;               /* private stack, NULL when shared */
   size_t stack_size;
   dyco_coropool *pool;
+  /* Set by dyco_coroutine_leaveStack: where it left its own stack. */
+  const dyco_context *foreign;
 };
 
 /* A FIFO of coroutines queued to run, linked through run_next. */
@@ -347,6 +349,10 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co);
 
 /* Bytes of stack co uses (now, if running, else when it stopped). */
 size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co);
+
+/* 1 when p lies in co's own stack (its private one, or the shared one). */
+int dyco__co_on_own_stack(const dyco_schedule *s, const dyco_coroutine *co,
+                          const void *p);
 
 /* --- timer.c ------------------------------------------------------------- */
 

@@ -1,0 +1,228 @@
+/* dyco — asym layer, private: the coroutine and per-thread structures and
+ * the functions the asym sources share. Not for use outside asym/. */
+#ifndef DYCO_ASYM_INTERNAL_ASYM_H_
+#define DYCO_ASYM_INTERNAL_ASYM_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asym/asymcoro.h"
+#include "context/context.h"
+#include "sched/wait.h"
+
+#define DYCO__A_LIKELY(x) __builtin_expect(!!(x), 1)
+#define DYCO__A_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* --- Coroutine states --------------------------------------------------- */
+enum {
+  DYCO__A_NEW = 0,   /* made, never resumed */
+  DYCO__A_SUSPENDED, /* yielded */
+  DYCO__A_RUNNING,   /* resumed and not yet back: running, or suspended in a
+                        resume of its own, or in the scheduler */
+  DYCO__A_DEAD,      /* its function returned */
+  DYCO__A_KILLED     /* the scheduler coroutine it ran under went away */
+};
+
+/* --- dyco__asym.flags --------------------------------------------------- */
+enum {
+  DYCO__AF_SHARED = 1 << 0,  /* runs on the thread's shared stack */
+  DYCO__AF_STARTED = 1 << 1, /* its context has been made */
+  DYCO__AF_CACHED = 1 << 2,  /* its private stack came from the cache */
+  DYCO__AF_POOL = 1 << 3     /* belongs to a pool */
+};
+
+typedef struct dyco__asym dyco__asym;
+typedef struct dyco__aroot dyco__aroot;
+typedef struct dyco__apool dyco__apool;
+
+/* What resumes asymmetric coroutines from outside them: the thread itself,
+ * or one coroutine of its scheduler. Each root has its own chain of
+ * running asymmetric coroutines; `top` is the innermost one. */
+struct dyco__aroot {
+  dyco__asym *top; /* NULL while the root itself runs */
+  int cid;         /* the scheduler coroutine, 0 for the thread */
+};
+
+struct dyco__asym {
+  /* Hot: what resume and yield touch. */
+  dyco_context ctx;     /* its own context */
+  dyco_context resumer; /* where it yields to */
+  char *lo;             /* the stack it runs on, [lo, hi) */
+  char *hi;
+  dyco__asym *parent; /* the asymmetric coroutine that resumed it, or NULL */
+  dyco__asym *child;  /* the one it resumed, while that one is running */
+  dyco__aroot *root;
+  int32_t cid;
+  uint8_t state;
+  uint8_t flags;
+  uint16_t depth; /* 1 when resumed by a root */
+  /* Cold. */
+  proc_coroutine func;
+  void *arg;
+  void *udata;
+  char *stack; /* a private stack, NULL on the shared stack */
+  size_t stack_size;
+  char *saved; /* its bytes off the shared stack (the top saved_len) */
+  uint32_t saved_len;
+  uint32_t saved_cap;
+  dyco__apool *pool;
+  dyco__asym *next_free;
+};
+
+/* Private stacks of one size. */
+typedef struct dyco__astack_class {
+  size_t size;
+  char **free;
+  uint32_t nfree;
+  uint32_t cap;
+  uint32_t in_use;
+} dyco__astack_class;
+
+/* Everything asym keeps per thread. Zero until first used. */
+typedef struct dyco__athread {
+  /* The asymmetric coroutine running now, as far as asym knows: checked
+   * against the stack pointer before use, because a scheduler may have
+   * switched coroutines since. */
+  dyco__asym *current;
+  dyco__aroot main; /* the thread as a root */
+
+  /* Coroutines by slot: a pointer, or a free entry (odd) holding the next
+   * free slot and the slot's generation. */
+  uintptr_t *slots;
+  uint32_t nslots;
+  uint32_t free_head; /* 0: none (slot 0 is never used) */
+  uint32_t free_tail;
+  uint32_t count;
+
+  /* The shared stack [shared_lo, shared_hi), a guard below. */
+  char *shared_lo;
+  char *shared_hi;
+  char *shared_map;
+  size_t shared_map_size;
+  dyco__asym *occupant;     /* whose bytes are on it */
+  uint32_t shared_running;  /* RUNNING coroutines on the shared stack */
+  dyco__aroot *shared_root; /* the root they all run under */
+
+  /* The mover: a context on a small stack of its own that copies bytes on
+   * and off the shared stack when the coroutine leaving runs on it too. */
+  dyco_context mover;
+  char *mover_map;
+  size_t mover_map_size;
+  dyco__asym *mv_install;
+  dyco_context *mv_to;
+  void *mv_value;
+
+  /* The root record of the scheduler coroutine seen last. */
+  int root_cid;
+  dyco__aroot *root_rec;
+
+  dyco__asym *free_list; /* coroutine structures for reuse */
+  uint32_t nfree;
+
+  dyco__astack_class *classes;
+  uint32_t nclasses;
+  size_t page;
+
+  dyco__apool *pools; /* every pool of the thread, linked */
+  uint32_t npools;
+
+  int ready; /* set up (page size, exit hook) */
+  uint64_t created;
+  uint64_t freed;
+  uint64_t saves;
+  uint64_t save_bytes;
+} dyco__athread;
+
+extern __thread dyco__athread dyco__athr;
+
+/* --- cids -------------------------------------------------------------- */
+
+/* cid = generation << 24 | 0xF00000 | slot: the scheduler hands out slots
+ * from 1 up and reaches 0xF00000 only past 8,388,607 coroutines at once. */
+#define DYCO__A_TAG 0x00F00000u
+#define DYCO__A_SLOT_MASK 0x000FFFFFu
+#define DYCO__A_MAX_SLOTS DYCO__A_SLOT_MASK
+#define DYCO__A_GEN_SHIFT 24
+#define DYCO__A_GEN_MASK 0x7Fu
+
+static inline dyco__asym *dyco__asym_find(const dyco__athread *t, int cid) {
+  if (DYCO__A_UNLIKELY(((uint32_t)cid & 0x80F00000u) != DYCO__A_TAG)) {
+    return NULL;
+  }
+  uint32_t slot = (uint32_t)cid & DYCO__A_SLOT_MASK;
+  if (DYCO__A_UNLIKELY(slot >= t->nslots)) {
+    return NULL;
+  }
+  uintptr_t e = t->slots[slot];
+  if (DYCO__A_UNLIKELY(e & 1u)) {
+    return NULL;
+  }
+  dyco__asym *co = (dyco__asym *)e;
+  return DYCO__A_LIKELY(co->cid == cid) ? co : NULL;
+}
+
+/* --- asymcoro.c ---------------------------------------------------------- */
+
+/* This thread's state, set up. */
+dyco__athread *dyco__athread_get(void);
+
+/* A new coroutine in NEW state on the shared stack, with a cid. NULL with
+ * *err set on failure. */
+dyco__asym *dyco__asym_new(dyco__athread *t, proc_coroutine func, void *arg,
+                           int *err);
+
+/* Frees a coroutine that is not running (its stack, copies, cid). */
+void dyco__asym_release(dyco__athread *t, dyco__asym *co);
+
+/* Makes co's context on [stack, stack + size), to start in its function.
+ * 0, or -EINVAL for a stack too small. */
+int dyco__asym_make(dyco__asym *co, char *stack, size_t size);
+
+/* Prints msg about coroutine cid on stderr and aborts: for states a yield
+ * cannot come back from. */
+void dyco__asym_fatal(const char *msg, int cid) __attribute__((noreturn));
+
+/* --- stack.c ------------------------------------------------------------- */
+
+/* Maps the shared stack if it is not yet. 0 or -ENOMEM. */
+int dyco__ashared_map(dyco__athread *t);
+
+/* Makes x the occupant of the shared stack, copying the current occupant's
+ * bytes off if it will need them again, then x's on (or making its first
+ * frame). Must not run on the shared stack. 0, or -ENOMEM. */
+int dyco__ashared_install(dyco__athread *t, dyco__asym *x);
+
+/* Makes sure co's copy buffer holds `bytes`, so that saving it later
+ * cannot fail. 0 or -ENOMEM. */
+int dyco__ashared_reserve(dyco__athread *t, dyco__asym *co, size_t bytes);
+
+/* Sets up the mover (its stack and context) if it is not yet. 0 or
+ * -ENOMEM. */
+int dyco__ashared_mover_ready(dyco__athread *t);
+
+/* Switches from `from` (on the shared stack, in `from_ctx`) to `to`, having
+ * the mover install x on the shared stack in between. Returns what the
+ * switch back to from_ctx passes. */
+void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
+                         dyco__asym *x, dyco_context *to, void *value);
+
+/* Unmaps the shared stack and the mover's. */
+void dyco__ashared_unmap(dyco__athread *t);
+
+/* A private stack of at least `size` bytes from the cache, guarded below;
+ * its usable size in *got. NULL when out of memory. */
+char *dyco__astack_get(dyco__athread *t, size_t size, size_t *got);
+void dyco__astack_put(dyco__athread *t, char *stack, size_t size);
+void dyco__astack_cache_destroy(dyco__athread *t);
+uint64_t dyco__astack_in_use(const dyco__athread *t);
+uint64_t dyco__astack_cached(const dyco__athread *t);
+
+/* --- pool.c -------------------------------------------------------------- */
+
+/* A pool coroutine goes back to its pool (it is freed). */
+void dyco__apool_release(dyco__athread *t, dyco__asym *co);
+
+/* Frees every pool of the thread (at thread exit). */
+void dyco__apool_destroy_all(dyco__athread *t);
+
+#endif /* DYCO_ASYM_INTERNAL_ASYM_H_ */
