@@ -14,6 +14,7 @@
 #include "netio/epoll.h"
 #include "netio/signal.h"
 #include "netio/socket.h"
+#include "asym/asymcoro.h"
 #if defined(DYCO_HAVE_TLS)
 #include "tls/ssl.h"
 #endif

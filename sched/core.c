@@ -76,7 +76,7 @@ static int slot_take(dyco_schedule *s, dyco_coroutine *co) {
 /* Freed slots go to the tail: a slot is reused as late as possible, so a
  * stale cid is rejected by its generation for as long as possible. */
 static void slot_give_back(dyco_schedule *s, dyco_coroutine *co) {
-  uint32_t slot = (uint32_t)co->cid & DYCO__MAX_SLOTS;
+  uint32_t slot = (uint32_t)co->cid & DYCO__SLOT_MASK;
   uint32_t gen = (((uint32_t)co->cid >> DYCO__GEN_SHIFT) + 1) & DYCO__GEN_MASK;
   s->slots[slot] = free_entry(0, gen);
   if (s->free_tail != 0) {
@@ -93,7 +93,7 @@ dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid) {
   if (s == NULL || cid <= 0) {
     return NULL;
   }
-  uint32_t slot = (uint32_t)cid & DYCO__MAX_SLOTS;
+  uint32_t slot = (uint32_t)cid & DYCO__SLOT_MASK;
   if (slot >= s->nslots) {
     return NULL;
   }

@@ -25,7 +25,7 @@ typedef void (*proc_coroutine)(void *arg);
  * thread's scheduler (created on first use), after the coroutines already
  * ready. It does not block and does not run func yet. Returns the cid, or
  * -EINVAL for a NULL func, -ENOMEM, or -EAGAIN when the scheduler already
- * holds its maximum of 16,777,215 coroutines. */
+ * holds its maximum of 15,728,639 coroutines. */
 int dyco_coroutine_create(proc_coroutine func, void *arg);
 
 /* dyco_coroutine_create_urgent is dyco_coroutine_create for an urgent

@@ -38,12 +38,8 @@ int dyco__poll_init(dyco_schedule *s) {
 }
 
 void dyco__poll_destroy(dyco_schedule *s) {
-  for (uint32_t i = 0; i < s->fd_dir_len; i++) {
-    free(s->fd_dir[i]);
-  }
-  free(s->fd_dir);
-  s->fd_dir = NULL;
-  s->fd_dir_len = 0;
+  /* The fds first, while the fd table still stands: under TSan the close
+   * is libc's, which a close hook may see and look the fd up. */
   if (s->evfd >= 0) {
     dyco__sys_close(s->evfd);
   }
@@ -51,6 +47,12 @@ void dyco__poll_destroy(dyco_schedule *s) {
     dyco__sys_close(s->epfd);
   }
   s->evfd = s->epfd = -1;
+  for (uint32_t i = 0; i < s->fd_dir_len; i++) {
+    free(s->fd_dir[i]);
+  }
+  free(s->fd_dir);
+  s->fd_dir = NULL;
+  s->fd_dir_len = 0;
 }
 
 static dyco__fdslot *fd_slot(dyco_schedule *s, int fd, int create) {

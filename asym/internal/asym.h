@@ -137,8 +137,8 @@ extern __thread dyco__athread dyco__athr;
 
 /* --- cids -------------------------------------------------------------- */
 
-/* cid = generation << 24 | 0xF00000 | slot: the scheduler hands out slots
- * from 1 up and reaches 0xF00000 only past 8,388,607 coroutines at once. */
+/* cid = generation << 24 | 0xF00000 | slot: the scheduler's slots stop
+ * below 0xF00000 (sched/internal/sched.h), so the two never collide. */
 #define DYCO__A_TAG 0x00F00000u
 #define DYCO__A_SLOT_MASK 0x000FFFFFu
 #define DYCO__A_MAX_SLOTS DYCO__A_SLOT_MASK

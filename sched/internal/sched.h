@@ -251,7 +251,11 @@ struct dyco_schedule {
   uint64_t polls;
 };
 
-#define DYCO__MAX_SLOTS ((1u << 24) - 1)
+/* A cid is generation << 24 | slot. Slots from 0xF00000 up are left to
+ * asymmetric coroutines (asym/), so that the two kinds of ids never meet:
+ * a scheduler holds at most 15,728,639 coroutines. */
+#define DYCO__SLOT_MASK ((1u << 24) - 1)
+#define DYCO__MAX_SLOTS (0xF00000u - 1)
 #define DYCO__GEN_SHIFT 24
 #define DYCO__GEN_MASK 0x7fu
 

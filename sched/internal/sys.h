@@ -18,9 +18,15 @@ static inline long dyco__sys_write(int fd, const void *buf, size_t n) {
   return syscall(SYS_write, fd, buf, n);
 }
 
+/* Under ThreadSanitizer through libc: TSan follows fds through close(),
+ * and a raw close would make a later fd with the same number look racy. */
+#if defined(DYCO_TSAN)
+static inline int dyco__sys_close(int fd) { return close(fd); }
+#else
 static inline int dyco__sys_close(int fd) {
   return (int)syscall(SYS_close, fd);
 }
+#endif
 
 /* epoll_wait as epoll_pwait without a mask: every architecture has it. */
 static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev, int n,
