@@ -323,7 +323,8 @@ int dyco_waitgroup_wait(dyco_waitgroup *g, int target, int timeout) {
   }
   intptr_t v = 0;
   if (target <= 0) {
-    r = outcome(dyco_waitq_wait(&g->all, timeout, &v), v);
+    r = dyco_waitq_wait(&g->all, timeout, &v);
+    r = outcome(r, v);
     finish(g);
     return r;
   }
@@ -339,7 +340,8 @@ int dyco_waitgroup_wait(dyco_waitgroup *g, int target, int timeout) {
     return -ENOMEM;
   }
   g->refs++;
-  r = outcome(dyco_waitq_wait(&w->q, timeout, &v), v);
+  r = dyco_waitq_wait(&w->q, timeout, &v);
+  r = outcome(r, v);
   if (w->index >= 0) {
     heap_remove(g, w); /* timed out, or could not wait */
   }
