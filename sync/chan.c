@@ -16,8 +16,9 @@ void dyco_chan_destroy(dyco_chan **chan) {
     return;
   }
   dyco_chan *ch = *chan;
-  *chan = NULL;
-  dyco__chan_destroy(&ch->core, "dyco_chan_destroy");
+  if (dyco__chan_destroy(&ch->core, "dyco_chan_destroy") == 0) {
+    *chan = NULL;
+  }
 }
 
 int dyco_chan_send(dyco_chan *chan, const void *elem, int timeout) {

@@ -326,12 +326,13 @@ int dyco__chan_close_locked(dyco__chan *ch) {
   return 0;
 }
 
-void dyco__chan_destroy(dyco__chan *ch, const char *what) {
+int dyco__chan_destroy(dyco__chan *ch, const char *what) {
   if (dyco__sync_enter_destroy(&ch->base, what) != 0) {
-    return;
+    return -EXDEV;
   }
   dyco__chan_close_locked(ch);
   ch->dead = 1;
   ch->count = 0;
   finish(ch);
+  return 0;
 }

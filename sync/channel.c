@@ -31,8 +31,9 @@ void dyco_channel_destroy(dyco_channel **chan) {
     return;
   }
   dyco_channel *ch = *chan;
-  *chan = NULL;
-  dyco__chan_destroy(&ch->core, "dyco_channel_destroy");
+  if (dyco__chan_destroy(&ch->core, "dyco_channel_destroy") == 0) {
+    *chan = NULL;
+  }
 }
 
 ssize_t dyco_channel_send(dyco_channel *chan, void *buf, size_t size,

@@ -33,10 +33,10 @@ void dyco_cond_destroy(dyco_cond **pcv) {
     return;
   }
   dyco_cond *cv = *pcv;
-  *pcv = NULL;
   if (dyco__sync_enter_destroy(&cv->base, "dyco_cond_destroy") != 0) {
     return;
   }
+  *pcv = NULL;
   cv->dead = 1;
   dyco_waitq_wakeAll(&cv->q, DYCO__SYNC_CLOSED);
   int gone = cv->q.refs == 0;

@@ -33,10 +33,10 @@ void dyco_mutex_destroy(dyco_mutex **pm) {
     return;
   }
   dyco_mutex *m = *pm;
-  *pm = NULL;
   if (dyco__sync_enter_destroy(&m->base, "dyco_mutex_destroy") != 0) {
     return;
   }
+  *pm = NULL;
   m->dead = 1;
   dyco_waitq_wakeAll(&m->q, DYCO__SYNC_CLOSED);
   finish(m);

@@ -71,10 +71,10 @@ void dyco_pubsub_destroy(dyco_pubsubchannel **pps) {
     return;
   }
   dyco_pubsubchannel *ps = *pps;
-  *pps = NULL;
   if (dyco__sync_enter_destroy(&ps->base, "dyco_pubsub_destroy") != 0) {
     return;
   }
+  *pps = NULL;
   ps->dead = 1;
   dyco_waitq_wakeAll(&ps->q, DYCO__SYNC_CLOSED);
   finish(ps);

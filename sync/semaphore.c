@@ -52,10 +52,10 @@ void dyco_semaphore_destroy(dyco_semaphore **psem) {
     return;
   }
   dyco_semaphore *sem = *psem;
-  *psem = NULL;
   if (dyco__sync_enter_destroy(&sem->base, "dyco_semaphore_destroy") != 0) {
     return;
   }
+  *psem = NULL;
   sem->dead = 1;
   dyco_waitq_wakeAll(&sem->q, DYCO__SYNC_CLOSED);
   finish(sem);

@@ -210,10 +210,10 @@ void dyco_waitgroup_destroy(dyco_waitgroup **pg) {
     return;
   }
   dyco_waitgroup *g = *pg;
-  *pg = NULL;
   if (dyco__sync_enter_destroy(&g->base, "dyco_waitgroup_destroy") != 0) {
     return;
   }
+  *pg = NULL;
   g->dead = 1;
   while (g->heap_len > 0) {
     waiter *w = g->heap[0];

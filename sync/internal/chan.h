@@ -82,8 +82,9 @@ int dyco__chan_recv(dyco__chan *ch, void *buf, size_t *len, int timeout);
 int dyco__chan_close_locked(dyco__chan *ch);
 
 /* Destroys (close, drop the buffer, free once the last waiter left).
- * `what` names the caller in a misuse report. */
-void dyco__chan_destroy(dyco__chan *ch, const char *what);
+ * `what` names the caller in a misuse report. 0, or -EXDEV (reported, not
+ * destroyed). */
+int dyco__chan_destroy(dyco__chan *ch, const char *what);
 
 /* For select: a cell for ch (NULL when out of memory), queued as a sender
  * with buf's message or as a receiver; its removal, once its waiter is back.
