@@ -72,6 +72,8 @@ static inline void copy_msg(void *to, const void *from, size_t n) {
     case 16:
       memcpy(to, from, 16);
       break;
+    case 0:
+      break; /* a channel of signals: buffers may be NULL */
     default:
       memcpy(to, from, n);
   }

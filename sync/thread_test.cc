@@ -22,13 +22,24 @@ using dyco_test::Go;
 using dyco_test::NowMs;
 using dyco_test::SchedTest;
 
-// Starts n threads; each runs setup(t) (which creates its coroutines), then
-// its scheduler until no coroutine is left; joins them all.
+// Starts n threads; each runs setup(t) (which creates its scheduler and
+// coroutines), then its scheduler until no coroutine is left; joins them
+// all. No thread starts running (and so none can finish and free its
+// scheduler) before every scheduler exists: sched closes its epoll and
+// eventfd descriptors with raw system calls that ThreadSanitizer does not
+// see, so a descriptor number reused at once by another thread's new
+// scheduler would look like a race on it.
 void RunThreads(int n, const std::function<void(int)> &setup) {
+  std::atomic<int> ready{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < n; ++t) {
-    threads.emplace_back([&setup, t] {
+    threads.emplace_back([&setup, &ready, n, t] {
       setup(t);
+      dyco_schedule_schedID();  // the scheduler exists even without coroutines
+      ready++;
+      while (ready.load() < n) {
+        std::this_thread::yield();
+      }
       EXPECT_EQ(0, dyco_schedule_run());
     });
   }
