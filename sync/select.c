@@ -75,7 +75,7 @@ static __attribute__((noinline)) int wait_cases(dyco_select_case *cs,
                                                 int timeout, dyco__chan **gone,
                                                 int *ngone) {
   dyco__cell *cells[DYCO_SELECT_MAX];
-  dyco_waitq *qs[DYCO_SELECT_MAX];
+  dyco_waitq *qs[DYCO_SELECT_MAX] = {NULL};
   int k;
   for (k = 0; k < nactive; k++) {
     dyco_select_case *c = &cs[active[k]];

@@ -40,9 +40,12 @@ TEST_F(SchedTest, PartialTargetsWakeWhenReached) {
   dyco_waitgroup *wg = dyco_waitgroup_create(0);
   std::string trace;
   std::vector<int> members;
+  // Each member finishes when its gate opens: one at a time, in order.
+  std::vector<dyco_semaphore *> gates;
   for (int i = 0; i < 5; ++i) {
+    gates.push_back(dyco_semaphore_create(0));
     members.push_back(Go([&, i] {
-      dyco_coroutine_sleep(5 * (i + 1));
+      ASSERT_EQ(0, dyco_semaphore_wait(gates[i], -1));
       trace += "d" + std::to_string(i + 1) + " ";
       EXPECT_EQ(1, dyco_waitgroup_done(wg));
     }));
@@ -57,6 +60,14 @@ TEST_F(SchedTest, PartialTargetsWakeWhenReached) {
       trace += "w" + std::to_string(target) + "=" + std::to_string(r) + " ";
     });
   }
+  Go([&] {
+    for (dyco_semaphore *g : gates) {
+      dyco_semaphore_signal(g);
+      for (int i = 0; i < 3; ++i) {
+        dyco_coroutine_yield();  // the member, then whoever it woke
+      }
+    }
+  });
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ("d1 w1=1 d2 d3 w3=3 d4 w4=4 d5 w-1=5 ", trace);
   // Reached already: no waiting.
@@ -66,6 +77,9 @@ TEST_F(SchedTest, PartialTargetsWakeWhenReached) {
     EXPECT_EQ(-ETIMEDOUT, dyco_waitgroup_wait(wg, 6, 0));
   });
   ASSERT_EQ(0, dyco_schedule_run());
+  for (dyco_semaphore *&g : gates) {
+    dyco_semaphore_destroy(&g);
+  }
   dyco_waitgroup_destroy(&wg);
 }
 
