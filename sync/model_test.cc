@@ -45,6 +45,22 @@ std::string Show(std::vector<Outcome> v) {
   return s;
 }
 
+// A timed waiter's timeout, and how long the driver then sleeps to let it
+// pass: long enough that the few yields of a step (slow under an emulator)
+// never see it expire early. Timed waiters are rare, to keep the test short.
+constexpr int kTimeoutMs = 20;
+constexpr int kTimedOneIn = 25;
+
+// Timed waiters the model saw time out, to show that path was taken.
+int timeouts_modelled = 0;
+
+// Runs f when the scope ends, also when an ASSERT returns early: the
+// primitive is destroyed, so that no coroutine is left waiting for ever.
+struct AtExit {
+  std::function<void()> f;
+  ~AtExit() { f(); }
+};
+
 // --- Channels ----------------------------------------------------------------
 
 // Sends return 0 (sent), -EPIPE (closed) or -ETIMEDOUT; receives 1 (with a
@@ -221,6 +237,14 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
   // coroutines must not write into its frame.
   std::unique_ptr<ChannelRun> owned(new ChannelRun);
   ChannelRun &run = *owned;
+  AtExit cleanup{[&] {
+    if (run.ch != nullptr) {
+      run.ch->Destroy();
+      for (int i = 0; i < 3; ++i) {
+        dyco_coroutine_yield();
+      }
+    }
+  }};
   int value = 0;
   auto fresh = [&] {
     run.ch.reset(make());
@@ -248,7 +272,7 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
       }
     } else if (op < 88) {  // a coroutine sends or receives, maybe waiting
       const bool send = op < 64;
-      const bool timed = roll(10) == 0;
+      const bool timed = roll(kTimedOneIn) == 0;
       const int id = run.next_id++;
       const int v = value++;
       ChannelRun *shared = &run;
@@ -256,9 +280,9 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
         ChannelRun &run = *shared;
         int r, got = -1;
         if (send) {
-          r = run.ch->Send(v, timed ? 1 : -1);
+          r = run.ch->Send(v, timed ? kTimeoutMs : -1);
         } else {
-          r = run.ch->Recv(&got, timed ? 1 : -1);
+          r = run.ch->Recv(&got, timed ? kTimeoutMs : -1);
         }
         run.seen.push_back({id, r, r == 1 ? got : -1});
       });
@@ -269,8 +293,9 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
       }
       Settle(run, what);
       if (timed && want == ChannelModel::kWaits) {
-        dyco_coroutine_sleep(5);  // nothing else happens meanwhile
+        dyco_coroutine_sleep(2 * kTimeoutMs);  // nothing else happens meanwhile
         run.model.TimeOut(id);
+        timeouts_modelled++;
         Settle(run, what + " (timeout)");
       }
     } else if (op < 92 && run.ch->CanClose() && !run.model.closed) {
@@ -300,8 +325,9 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
 }
 
 TEST_F(SchedTest, ChannelsBehaveLikeTheirModel) {
-  const int kSteps = dyco_test::Slow() ? 400 : 1500;
+  const int kSteps = dyco_test::Slow() ? 400 : 1000;
   int checked = 0;
+  timeouts_modelled = 0;
   struct Kind {
     const char *name;
     size_t cap;
@@ -321,6 +347,7 @@ TEST_F(SchedTest, ChannelsBehaveLikeTheirModel) {
     }
   }
   EXPECT_EQ(2 * 4 * kSteps, checked);
+  EXPECT_GT(timeouts_modelled, 0);
 }
 
 // --- The semaphore
@@ -344,6 +371,12 @@ void SemaphoreSteps(unsigned seed, int steps, int *checked) {
   // On the heap, as ChannelSteps' state.
   std::unique_ptr<SemaphoreRun> run(new SemaphoreRun);
   run->sem = dyco_semaphore_create(0);
+  AtExit cleanup{[&] {
+    dyco_semaphore_destroy(&run->sem);
+    for (int i = 0; i < 3; ++i) {
+      dyco_coroutine_yield();
+    }
+  }};
   SemaphoreModel &model = run->model;
   int next_id = 0;
   auto settle = [&](const std::string &what) {
@@ -373,11 +406,11 @@ void SemaphoreSteps(unsigned seed, int steps, int *checked) {
       }
       ASSERT_EQ(want, dyco_semaphore_wait(run->sem, 0)) << what;
     } else if (op < 97) {  // a coroutine waits
-      const bool timed = roll(8) == 0;
+      const bool timed = roll(kTimedOneIn) == 0;
       const int id = next_id++;
       SemaphoreRun *shared = run.get();
       Go([shared, id, timed] {
-        int r = dyco_semaphore_wait(shared->sem, timed ? 1 : -1);
+        int r = dyco_semaphore_wait(shared->sem, timed ? kTimeoutMs : -1);
         shared->seen.push_back({id, r, -1});
       });
       bool waits = model.count == 0;
@@ -389,10 +422,11 @@ void SemaphoreSteps(unsigned seed, int steps, int *checked) {
       }
       settle(what);
       if (timed && waits) {
-        dyco_coroutine_sleep(5);
+        dyco_coroutine_sleep(2 * kTimeoutMs);
         model.waiters.erase(
             std::find(model.waiters.begin(), model.waiters.end(), id));
         model.finished.push_back({id, -ETIMEDOUT, -1});
+        timeouts_modelled++;
       }
     } else {  // destroy and start over
       dyco_semaphore_destroy(&run->sem);
@@ -419,13 +453,15 @@ void SemaphoreSteps(unsigned seed, int steps, int *checked) {
 }
 
 TEST_F(SchedTest, TheSemaphoreBehavesLikeItsModel) {
-  const int kSteps = dyco_test::Slow() ? 500 : 2000;
+  const int kSteps = dyco_test::Slow() ? 500 : 1500;
   int checked = 0;
+  timeouts_modelled = 0;
   for (unsigned seed = 1; seed <= 3; ++seed) {
     Go([&] { SemaphoreSteps(seed, kSteps, &checked); });
     ASSERT_EQ(0, dyco_schedule_run());
   }
   EXPECT_EQ(3 * kSteps, checked);
+  EXPECT_GT(timeouts_modelled, 0);
 }
 
 }  // namespace
