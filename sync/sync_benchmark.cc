@@ -428,7 +428,7 @@ int main(int argc, char **argv) {
       {"BM_SemaphorePingPong", "semaphore hand-off between coroutines", ""},
       {"BM_MutexUncontended", "mutex lock+unlock, uncontended", ""},
       {"BM_MutexContended", "mutex lock+unlock, contended (hand-off)", ""},
-      {"BM_ChanCrossThreadPingPong",
+      {"BM_ChanCrossThreadPingPong/real_time",
        "chan ping-pong across 2 threads, per message", ""},
   };
   for (const Row &r : rows) {
