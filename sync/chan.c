@@ -39,10 +39,15 @@ static inline void cellq_remove(dyco__cell *c) {
   c->list = NULL;
 }
 
+/* Spare cells kept for reuse, at most: a burst of waiters does not keep its
+ * memory for the channel's whole life. */
+#define SPARE_MAX 64
+
 static dyco__cell *cell_get(dyco__chan *ch) {
   dyco__cell *c = ch->spare;
   if (DYCO__SYNC_LIKELY(c != NULL)) {
     ch->spare = c->next;
+    ch->nspare--;
   } else {
     c = (dyco__cell *)malloc(ch->cell_size);
     if (c == NULL) {
@@ -58,9 +63,14 @@ static dyco__cell *cell_get(dyco__chan *ch) {
 /* A cell back from a waiter that has left its queue (which is empty again,
  * ready for the next use). */
 static inline void cell_put(dyco__chan *ch, dyco__cell *c) {
+  ch->refs--;
+  if (DYCO__SYNC_UNLIKELY(ch->nspare >= SPARE_MAX)) {
+    free(c);
+    return;
+  }
   c->next = ch->spare;
   ch->spare = c;
-  ch->refs--;
+  ch->nspare++;
 }
 
 /* Message copies: most messages are one machine word or two. */

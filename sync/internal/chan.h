@@ -49,6 +49,7 @@ typedef struct dyco__chan {
   dyco__cellq recvq;
   dyco__cellq sendq;
   dyco__cell *spare; /* cells to reuse, linked by next */
+  uint32_t nspare;
   size_t cell_size;
   uint32_t refs; /* cells out (their waiters have not left yet) */
   uint8_t closed;
