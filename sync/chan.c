@@ -1,6 +1,5 @@
-/* dyco — sync layer: the channel core (a ring buffer, FIFO queues of
- * waiting senders and receivers in cells the channel owns, hand-offs) and
- * the Go-style channel dyco_chan over it, in one unit so that it inlines. */
+/* dyco — sync layer: the channel core (ring buffer, FIFO cells of waiting
+ * senders and receivers, hand-offs) and dyco_chan over it, in one unit. */
 #include "sync/chan.h"
 
 #include <errno.h>

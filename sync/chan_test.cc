@@ -1,6 +1,5 @@
-// dyco — sync layer tests: Go-style channels. Unbuffered hand-offs,
-// buffers that block only when full, FIFO senders and receivers, close,
-// len/cap, timeouts that leave nothing behind, destroy while waiting.
+// dyco — sync layer tests: Go-style channels. Hand-offs, buffers, FIFO,
+// close, len/cap, timeouts that leave nothing behind, destroy.
 #include <errno.h>
 #include <string.h>
 

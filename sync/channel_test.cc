@@ -1,6 +1,5 @@
-// dyco — sync layer tests: the seed's half-duplex channel. One slot; send
-// returns at once only when it is free; FIFO waiters; timeouts that leave
-// nothing behind; destroy while coroutines wait; size limits.
+// dyco — sync layer tests: the seed's half-duplex channel. One slot, FIFO,
+// sizes, every timeout path, destroy while waiting, the shared stack.
 #include <errno.h>
 #include <string.h>
 

@@ -1,8 +1,5 @@
-// dyco — sync layer tests: model-based. Random sequences of operations on a
-// channel (Go-style, of several capacities, and the seed's half-duplex one)
-// or a semaphore run against a plain reference model; after every step the
-// outcomes (the driver's own calls and every coroutine that finished) must
-// be exactly those the model predicts.
+// dyco — sync layer tests: random operation sequences on channels and the
+// semaphore, checked step by step against a plain reference model.
 #include <errno.h>
 #include <stdio.h>
 

@@ -1,6 +1,5 @@
-// dyco — sync layer tests: the coroutine mutex and condition variable.
-// Exclusion across yields, FIFO hand-off, owner checks, timeouts, destroy
-// while waiting; wait/signal/broadcast, timeouts, destroy.
+// dyco — sync layer tests: the coroutine mutex (exclusion across yields,
+// FIFO hand-off, owners, timeouts, destroy) and condition variables.
 #include <errno.h>
 
 #include <deque>

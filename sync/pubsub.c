@@ -1,6 +1,5 @@
 /* dyco — sync layer: publish-subscribe. Subscribers sleep on one wait queue;
- * a publish copies the message once into a counted buffer the channel owns
- * and hands its address to every subscriber it wakes. */
+ * a publish hands them all one counted copy of the message. */
 #include "sync/pubsub.h"
 
 #include <errno.h>

@@ -1,6 +1,5 @@
-// dyco — sync layer tests: publish-subscribe. One message to every current
-// subscriber, none to nobody, one message per subscription, timeouts and
-// destroy.
+// dyco — sync layer tests: publish-subscribe. Every current subscriber,
+// nobody, one message per subscription, timeouts, destroy.
 #include <errno.h>
 
 #include <string>

@@ -1,6 +1,5 @@
-/* dyco — sync layer: select over dyco_chan operations. Try every case in a
- * random order under all the channels' locks; otherwise queue a cell on each
- * channel and sleep on all of them with dyco_waitq_waitAny. */
+/* dyco — sync layer: select. Try the cases in a random order under every
+ * lock; else queue a cell per case and sleep on all (waitAny). */
 #include "sync/select.h"
 
 #include <errno.h>

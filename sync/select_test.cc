@@ -1,6 +1,5 @@
-// dyco — sync layer tests: select. Exactly one case taken, a random choice
-// among ready ones, waiting on several channels, timeouts, closed and
-// destroyed channels, a select that leaves nothing behind in the others.
+// dyco — sync layer tests: select. Exactly one case, random among ready
+// ones, waiting, timeouts, closed and destroyed channels.
 #include <errno.h>
 
 #include <set>

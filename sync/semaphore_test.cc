@@ -1,6 +1,5 @@
 // dyco — sync layer tests: semaphores. Permits, FIFO waiters, timeouts that
-// hand no permit into the void, destroy while waiting, the seed's "at most
-// three in the critical section" example.
+// take no permit, destroy, at most three in a critical section.
 #include <errno.h>
 
 #include <string>

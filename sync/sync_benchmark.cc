@@ -1,6 +1,5 @@
-// dyco — sync layer benchmark: channel ping-pong (unbuffered, half-duplex,
-// select, across threads), buffered channel throughput, semaphore and mutex,
-// each beside the context layer's raw switch, in one run.
+// dyco — sync layer benchmark: channels, select, semaphore and mutex, within
+// and across threads, each beside the context layer's raw switch.
 #include <stdio.h>
 
 #include <atomic>

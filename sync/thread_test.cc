@@ -1,9 +1,5 @@
-// dyco — sync layer tests across threads: local primitives refuse other
-// threads; shared channels, select, semaphores, mutexes, condition
-// variables, waitgroups and pubsub used by coroutines of several threads
-// (wakes handed back to each waiter's own scheduler); lost-wake-up stress
-// with waiters that time out; destroy while other threads wait. Each test
-// that could hang has a watchdog that fails it instead.
+// dyco — sync layer tests across threads: shared primitives, lost-wake-up
+// stress with timeouts, destroy while others wait; watchdogs, not hangs.
 #include <errno.h>
 #include <pthread.h>
 

@@ -1,6 +1,5 @@
-/* dyco — sync layer: waitgroups. Members in a growing hash table keyed by
- * (scheduler, cid); waiters for a count in a min-heap on their target, and
- * waiters for everyone on one wait queue. */
+/* dyco — sync layer: waitgroups. Members in a hash table keyed by (scheduler,
+ * cid); waiters in a min-heap on their target, or on one queue for all. */
 #include "sync/waitgroup.h"
 
 #include <errno.h>

@@ -1,6 +1,5 @@
-/* dyco — sync layer, private: the channel core under dyco_channel (the
- * seed's half-duplex channel), dyco_chan (buffered and unbuffered) and
- * dyco_select. */
+/* dyco — sync layer, private: the channel core under dyco_channel,
+ * dyco_chan and dyco_select. */
 #ifndef DYCO_SYNC_INTERNAL_CHAN_H_
 #define DYCO_SYNC_INTERNAL_CHAN_H_
 
