@@ -328,6 +328,45 @@ void BM_ChanCrossThreadPingPong(benchmark::State &state) {
   dyco_bench::OpsPerIteration(state, 2);
 }
 
+// The same with each thread kept busy by a coroutine that yields until the
+// ping-pong ends: a wake-up goes through the other scheduler's inbox without
+// waking its thread from epoll_wait.
+std::atomic<bool> busy_stop;
+
+void Busy(void *) {
+  while (!busy_stop.load(std::memory_order_relaxed)) {
+    dyco_coroutine_yield();
+  }
+}
+
+void BusyPinger(void *arg) {
+  ChanPinger(arg);
+  busy_stop = true;
+}
+
+void BM_ChanCrossThreadPingPongBusy(benchmark::State &state) {
+  dyco_chan *ping = dyco_chan_create(sizeof(long), 0, DYCO_SYNC_SHARED);
+  dyco_chan *pong = dyco_chan_create(sizeof(long), 0, DYCO_SYNC_SHARED);
+  static ChanPingPong p;
+  p = ChanPingPong{&state, ping, pong};
+  busy_stop = false;
+  std::thread other([] {
+    int cid = dyco_coroutine_create(ChanPonger, &p);
+    dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+    dyco_coroutine_create(Busy, nullptr);
+    dyco_schedule_run();
+  });
+  int cid = dyco_coroutine_create(BusyPinger, &p);
+  dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+  dyco_coroutine_create(Busy, nullptr);
+  dyco_schedule_run();
+  dyco_schedule_free(dyco_schedule_self());
+  other.join();
+  dyco_chan_destroy(&ping);
+  dyco_chan_destroy(&pong);
+  dyco_bench::OpsPerIteration(state, 2);
+}
+
 // --- The sched layer's own wake-up, for reference ----------------------------
 
 struct WaitqPingPong {
@@ -394,6 +433,10 @@ BENCHMARK(BM_ChanCrossThreadPingPong)
     ->Repetitions(kReps)
     ->ReportAggregatesOnly(true)
     ->UseRealTime();
+BENCHMARK(BM_ChanCrossThreadPingPongBusy)
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true)
+    ->UseRealTime();
 
 }  // namespace
 
@@ -429,6 +472,8 @@ int main(int argc, char **argv) {
       {"BM_MutexContended", "mutex lock+unlock, contended (hand-off)", ""},
       {"BM_ChanCrossThreadPingPong/real_time",
        "chan ping-pong across 2 threads, per message", ""},
+      {"BM_ChanCrossThreadPingPongBusy/real_time",
+       "  the same, both threads busy (no epoll sleep)", ""},
   };
   for (const Row &r : rows) {
     const double ns = recorder.NsPerOp(r.name);
