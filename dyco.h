@@ -15,6 +15,15 @@
 #include "netio/signal.h"
 #include "netio/socket.h"
 #include "asym/asymcoro.h"
+#include "sync/chan.h"
+#include "sync/channel.h"
+#include "sync/cond.h"
+#include "sync/flags.h"
+#include "sync/mutex.h"
+#include "sync/pubsub.h"
+#include "sync/select.h"
+#include "sync/semaphore.h"
+#include "sync/waitgroup.h"
 #if defined(DYCO_HAVE_TLS)
 #include "tls/ssl.h"
 #endif
