@@ -1,5 +1,6 @@
-/* dyco — asym example: generators. A Fibonacci generator driven by the
- * thread itself, then one generator shared by coroutines of a scheduler. */
+/* dyco example: asymmetric coroutines as generators. A Fibonacci generator
+ * driven by the thread itself, then one generator shared by coroutines of a
+ * scheduler. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
