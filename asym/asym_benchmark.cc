@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "benchmark/benchmark.h"
-#include "context/internal/bench.h"
+#include "tools/testing/bench.h"
 
 extern "C" {
 #include "asym/asymcoro.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "asym/asymcoro.h"

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "asym/asymcoro.h"

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "asym/asymcoro.h"

@@ -416,7 +416,8 @@ __attribute__((noinline)) uint64_t Recurse(int n, volatile char *prev) {
   if (n == 0) {
     return 1;
   }
-  return Recurse(n - 1, frame) + static_cast<uint64_t>(frame[0] & 1);
+  uint64_t deeper = Recurse(n - 1, frame);
+  return deeper + static_cast<uint64_t>(frame[0] & 1);
 }
 
 void DeepBody(void *arg) {

@@ -89,7 +89,9 @@ static pid_t start_redis(void) {
     if (pid == 0) {
       char p[16];
       snprintf(p, sizeof p, "%d", port);
-      freopen("/dev/null", "w", stdout);
+      if (freopen("/dev/null", "w", stdout) == NULL) {
+        _exit(127);
+      }
       execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", (char *)NULL);
       _exit(127);

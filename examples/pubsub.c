@@ -30,7 +30,8 @@ static void publisher(void *arg) {
     char msg[32];
     int n = snprintf(msg, sizeof msg, "news %d", i);
     ssize_t sent = dyco_pubsub_publish(ps, msg, (size_t)n);
-    printf("published \"%s\" (%zd bytes) to every waiting subscriber\n", msg, sent);
+    printf("published \"%s\" (%zd bytes) to every waiting subscriber\n", msg,
+           sent);
   }
 }
 

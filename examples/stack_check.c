@@ -14,7 +14,10 @@ static int careful(int depth) {
   if (dyco_coroutine_checkStack() == 1) {
     return depth;
   }
-  return careful(depth + 1) + frame[0] * 0;
+  /* The frame must outlive the call (no tail call), or the recursion
+   * would never grow the stack. */
+  int deeper = careful(depth + 1);
+  return frame[0] == (char)depth ? deeper : -1;
 }
 
 static void recurse_carefully(void *arg) {
@@ -28,7 +31,8 @@ static volatile int forever = 1;
 static int reckless(int depth) {
   volatile char frame[256];
   frame[0] = (char)depth;
-  return forever ? reckless(depth + 1) + frame[0] : 0;
+  int deeper = forever ? reckless(depth + 1) : 0;
+  return deeper + frame[0];
 }
 
 static void recurse_blindly(void *arg) {

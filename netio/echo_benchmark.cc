@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "context/internal/bench.h"
-#include "netio/internal/echo_workload.h"
+#include "tools/testing/bench.h"
+#include "tools/testing/echo_workload.h"
 
 extern "C" {
 #include "netio/hook.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "netio/internal/net_testing.h"
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "netio/epoll.h"

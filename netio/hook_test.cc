@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "netio/internal/net_testing.h"
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "netio/hook.h"
@@ -104,7 +104,7 @@ TEST_F(NetioHookTest, AnFdTheUserMadeNonBlockingReturnsEagain) {
     EXPECT_EQ(-1, recv(sv[0], &c, 1, 0));
     EXPECT_EQ(EAGAIN, errno);
     ASSERT_EQ(0, fcntl(sv[0], F_SETFL, fl));
-    Go([&] { write(sv[1], "x", 1); });
+    Go([&] { EXPECT_EQ(1, write(sv[1], "x", 1)); });
     EXPECT_EQ(1, read(sv[0], &c, 1));  // waits for it
     // A socket made in a coroutine is non-blocking underneath, blocking for
     // its user.
@@ -209,8 +209,8 @@ TEST_F(NetioHookTest, ClosingAnFdWakesItsWaitersAndTheNumberWorksAtOnce) {
     EXPECT_TRUE(again[0] == old || again[1] == old);
     Go([&] {
       dyco_coroutine_sleep(5);
-      write(again[1], "y", 1);
-      write(again[0], "z", 1);
+      EXPECT_EQ(1, write(again[1], "y", 1));
+      EXPECT_EQ(1, write(again[0], "z", 1));
     });
     char c;
     const int fd = again[0] == old ? again[0] : again[1];
@@ -274,7 +274,7 @@ TEST_F(NetioHookTest, PollMatchesLibc) {
     EXPECT_EQ(POLLNVAL, inside[4].revents);  // not an fd
     // Nothing ready, timeout 0: at once.
     char c;
-    read(b[0], &c, 1);
+    EXPECT_EQ(1, read(b[0], &c, 1));
     pollfd none[2] = {{a[0], POLLIN, 0}, {b[0], POLLIN, 0}};
     double start = NowMs();
     EXPECT_EQ(0, poll(none, 2, 0));
@@ -292,14 +292,14 @@ TEST_F(NetioHookTest, PollMatchesLibc) {
     // Several fds, one becomes ready later.
     Go([&] {
       dyco_coroutine_sleep(30);
-      write(b[1], "y", 1);
+      EXPECT_EQ(1, write(b[1], "y", 1));
     });
     start = NowMs();
     EXPECT_EQ(1, poll(none, 2, 5000));
     EXPECT_GE(NowMs() - start, 25);
     EXPECT_EQ(0, none[0].revents);
     EXPECT_EQ(POLLIN, none[1].revents);
-    read(b[0], &c, 1);
+    EXPECT_EQ(1, read(b[0], &c, 1));
     // One fd, becoming ready later, and POLLHUP when the writer goes.
     pollfd one = {b[0], POLLIN, 0};
     Go([&] {
@@ -334,7 +334,7 @@ TEST_F(NetioHookTest, SelectWaitsAndCountsLikeLibc) {
     EXPECT_TRUE(FD_ISSET(a[1], &wr));
     Go([&] {
       dyco_coroutine_sleep(30);
-      write(a[1], "q", 1);
+      EXPECT_EQ(1, write(a[1], "q", 1));
     });
     FD_ZERO(&rd);
     FD_SET(a[0], &rd);
@@ -345,7 +345,7 @@ TEST_F(NetioHookTest, SelectWaitsAndCountsLikeLibc) {
     EXPECT_GT(t.ticks - ticks, 3);
     EXPECT_LT(tv.tv_sec, 2);  // Linux leaves the time not slept
     char c;
-    read(a[0], &c, 1);
+    EXPECT_EQ(1, read(a[0], &c, 1));
     FD_ZERO(&rd);
     FD_SET(a[0], &rd);
     tv = {0, 30 * 1000};
@@ -379,7 +379,7 @@ TEST_F(NetioHookTest, EpollWaitOnAnyEpollFdYieldsUntilEventsOrTimeout) {
     EXPECT_GT(t.ticks - ticks, 3);
     Go([&] {
       dyco_coroutine_sleep(20);
-      write(a[1], "e", 1);
+      EXPECT_EQ(1, write(a[1], "e", 1));
     });
     ASSERT_EQ(1, epoll_wait(ep, out, 4, -1));
     EXPECT_EQ(a[0], out[0].data.fd);
@@ -477,7 +477,7 @@ TEST_F(NetioHookTest, Dup2OntoAWaitedFdWakesItsWaiters) {
     dyco_coroutine_sleep(1);
     EXPECT_EQ(EBADF, waiter_errno);
     // sv[0] is other[0]'s socket now.
-    Go([&] { write(other[1], "d", 1); });
+    Go([&] { EXPECT_EQ(1, write(other[1], "d", 1)); });
     char c;
     EXPECT_EQ(1, read(sv[0], &c, 1));
     EXPECT_EQ('d', c);

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "context/internal/bench.h"
+#include "tools/testing/bench.h"
 
 extern "C" {
 #include "sched/coroutine.h"

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "context/context.h"
@@ -151,7 +151,9 @@ __attribute__((noinline)) int RecurseUntilFull(int depth) {
   if (dyco_coroutine_checkStack() == 1) {
     return depth;
   }
-  return RecurseUntilFull(depth + 1) + (frame[0] & 0);
+  // After the call, so that the frame lives across it (no tail call).
+  int deeper = RecurseUntilFull(depth + 1);
+  return frame[0] == static_cast<char>(depth) ? deeper : -1;
 }
 
 TEST_F(SchedTest, CheckStackSaysStopBeforeTheEnd) {
@@ -287,7 +289,8 @@ __attribute__((noinline)) int Overflow(int depth) {
   if (depth > overflow_limit) {
     return frame[0];
   }
-  return Overflow(depth + 1) + frame[0];
+  int deeper = Overflow(depth + 1);
+  return deeper + frame[0];
 }
 
 void OverflowPrivate() {

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 namespace {
 

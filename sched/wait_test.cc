@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "benchmark/benchmark.h"
-#include "context/internal/bench.h"
+#include "tools/testing/bench.h"
 
 extern "C" {
 #include "sched/coroutine.h"

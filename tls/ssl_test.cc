@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "tls/ssl.h"

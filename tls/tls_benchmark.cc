@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "context/internal/bench.h"
+#include "tools/testing/bench.h"
 
 extern "C" {
 #include "sched/coroutine.h"

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "netio/internal/echo_workload.h"
+#include "tools/testing/echo_workload.h"
 
 extern "C" {
 #include "context/context.h"

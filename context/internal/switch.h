@@ -30,6 +30,9 @@
 extern "C" {
 #endif
 
+/* Internal to libcontext: hidden from the dynamic symbol table. */
+#pragma GCC visibility push(hidden)
+
 #if DYCO__CONTEXT_HAVE_ASM
 /* Lays out a first frame below `top` (aligned to DYCO_CONTEXT_STACK_ALIGN)
  * so that switching to the returned stack pointer starts fn(arg) in the
@@ -63,6 +66,8 @@ void *dyco__context_stack_low_uc(const dyco_context *ctx);
  * aborts (the context has nowhere to go). */
 void dyco__context_returned(void)
     __attribute__((noreturn, visibility("hidden")));
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

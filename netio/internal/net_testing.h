@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <string>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 namespace dyco_test {
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <thread>
 
-#include "sched/internal/testing.h"
+#include "tools/testing/fixture.h"
 
 extern "C" {
 #include "sync/chan.h"

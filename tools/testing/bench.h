@@ -1,7 +1,7 @@
 // dyco — benchmarks only: a reporter that keeps each result for a summary
 // table, and the raw context switch every layer's benchmark is measured by.
-#ifndef DYCO_CONTEXT_INTERNAL_BENCH_H_
-#define DYCO_CONTEXT_INTERNAL_BENCH_H_
+#ifndef DYCO_TOOLS_TESTING_BENCH_H_
+#define DYCO_TOOLS_TESTING_BENCH_H_
 
 #include <map>
 #include <string>
@@ -11,7 +11,6 @@
 
 extern "C" {
 #include "context/context.h"
-#include "context/internal/switch.h"
 }
 
 namespace dyco_bench {
@@ -100,31 +99,22 @@ class Recorder : public benchmark::ConsoleReporter {
   std::map<std::string, bool> medians_;
 };
 
-// The raw switch: dyco's assembly switch called directly, two contexts
-// ping-ponging. Registered by every layer's benchmark as BM_RawSwitch.
+// The raw switch: dyco_context_switch, two contexts ping-ponging (in
+// builds without a sanitizer it is the assembly switch itself). Registered
+// by every layer's benchmark as BM_RawSwitch.
 inline dyco_context raw_main, raw_ctx;
 inline void RawBody(void *) {
-#if DYCO__CONTEXT_HAVE_ASM
   for (;;) {
-    dyco__context_switch_asm(&raw_ctx, &raw_main, nullptr);
+    dyco_context_switch(&raw_ctx, &raw_main, nullptr);
   }
-#endif
 }
 inline void BM_RawSwitch(benchmark::State &state) {
-#if DYCO__CONTEXT_HAVE_ASM
   static std::vector<char> stack(64 * 1024);
-  raw_ctx = dyco_context{};
-  raw_ctx.sp = dyco__context_make_asm(
-      reinterpret_cast<void *>(
-          reinterpret_cast<uintptr_t>(stack.data() + stack.size()) & ~15ul),
-      RawBody, nullptr);
+  dyco_context_make(&raw_ctx, stack.data(), stack.size(), RawBody, nullptr);
   for (auto _ : state) {
-    dyco__context_switch_asm(&raw_main, &raw_ctx, nullptr);
+    dyco_context_switch(&raw_main, &raw_ctx, nullptr);
   }
   OpsPerIteration(state, 2);
-#else
-  state.SkipWithError("no assembly switch on this architecture");
-#endif
 }
 
 }  // namespace dyco_bench
@@ -132,4 +122,4 @@ inline void BM_RawSwitch(benchmark::State &state) {
 #define DYCO_BENCH_RAW_SWITCH() \
   BENCHMARK(dyco_bench::BM_RawSwitch)->Name("BM_RawSwitch")
 
-#endif  // DYCO_CONTEXT_INTERNAL_BENCH_H_
+#endif  // DYCO_TOOLS_TESTING_BENCH_H_

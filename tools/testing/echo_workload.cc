@@ -1,8 +1,8 @@
-// dyco — netio layer, benchmarks and the demo only: the loopback echo
-// workload. Four servers (dyco through the hooks, dyco's explicit API, a
-// hand-written edge-triggered epoll loop, a thread per connection), one
-// server thread each, and the client that drives them all alike.
-#include "netio/internal/echo_workload.h"
+// dyco — benchmarks and the demo only: the loopback echo workload. Four
+// servers (dyco through the hooks, dyco's explicit API, a hand-written
+// edge-triggered epoll loop, a thread per connection), one server thread
+// each, and the client that drives them all alike.
+#include "tools/testing/echo_workload.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
-// dyco — sched layer, tests only: a fixture that gives each test a fresh
-// scheduler and frees it afterwards, and small helpers.
-#ifndef DYCO_SCHED_INTERNAL_TESTING_H_
-#define DYCO_SCHED_INTERNAL_TESTING_H_
+// dyco — tests only: a fixture that gives each test a fresh scheduler and
+// frees it afterwards, and small helpers every layer's tests use.
+#ifndef DYCO_TOOLS_TESTING_FIXTURE_H_
+#define DYCO_TOOLS_TESTING_FIXTURE_H_
 
 #include <stdlib.h>
 #include <time.h>
@@ -89,4 +89,4 @@ class SchedTest : public ::testing::Test {
 
 }  // namespace dyco_test
 
-#endif  // DYCO_SCHED_INTERNAL_TESTING_H_
+#endif  // DYCO_TOOLS_TESTING_FIXTURE_H_

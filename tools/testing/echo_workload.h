@@ -1,7 +1,7 @@
-// dyco — netio layer, benchmarks and the demo only: the loopback echo
-// workload, four servers on one server thread each and one client.
-#ifndef DYCO_NETIO_INTERNAL_ECHO_WORKLOAD_H_
-#define DYCO_NETIO_INTERNAL_ECHO_WORKLOAD_H_
+// dyco — benchmarks and the demo only: the loopback echo workload, four
+// servers on one server thread each and one client.
+#ifndef DYCO_TOOLS_TESTING_ECHO_WORKLOAD_H_
+#define DYCO_TOOLS_TESTING_ECHO_WORKLOAD_H_
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -46,4 +46,4 @@ void RaiseFdLimit();
 
 }  // namespace dyco_echo
 
-#endif  // DYCO_NETIO_INTERNAL_ECHO_WORKLOAD_H_
+#endif  // DYCO_TOOLS_TESTING_ECHO_WORKLOAD_H_
