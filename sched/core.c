@@ -134,17 +134,6 @@ void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co) {
 /* --- Run queues ------------------------------------------------------------
  */
 
-static inline void runq_push(dyco__runq *q, dyco_coroutine *co) {
-  co->run_next = NULL;
-  if (q->tail != NULL) {
-    q->tail->run_next = co;
-  } else {
-    q->head = co;
-  }
-  q->tail = co;
-  q->count++;
-}
-
 static inline dyco_coroutine *runq_pop(dyco__runq *q) {
   dyco_coroutine *co = q->head;
   if (co == NULL) {
@@ -172,14 +161,6 @@ static inline void runq_append(dyco__runq *to, dyco__runq *from) {
   to->count += from->count;
   from->head = from->tail = NULL;
   from->count = 0;
-}
-
-void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co) {
-  int st = get_state(co);
-  if (st == DYCO__SLEEPING || st == DYCO__RUNNING) {
-    set_state(co, DYCO__READY);
-  }
-  runq_push(co->flags & DYCO__F_URGENT ? &s->urgent : &s->normal, co);
 }
 
 /* --- Creating --------------------------------------------------------------
@@ -345,8 +326,8 @@ int dyco_coroutine_yield(void) {
   dyco_coroutine *co = s->running;
   set_state(co, DYCO__READY);
   /* Behind everyone else of this round: back in the next one. */
-  runq_push(co->flags & DYCO__F_URGENT ? &s->urgent_later : &s->normal_later,
-            co);
+  dyco__runq_push(
+      co->flags & DYCO__F_URGENT ? &s->urgent_later : &s->normal_later, co);
   switch_out(s, co);
   set_state(co, DYCO__RUNNING);
   return 0;
@@ -551,7 +532,7 @@ static void run_round(dyco_schedule *s) {
   while (next != NULL) {
     if (prepare(s, next) != 0) {
       /* No memory to save the shared stack's owner: try again next round. */
-      runq_push(&s->normal_later, next);
+      dyco__runq_push(&s->normal_later, next);
       next = pick_next(s);
       continue;
     }

@@ -101,6 +101,15 @@ void dyco_waitq_init(dyco_waitq *q, dyco_spinlock *lock) {
  * make it ready. A waker on another thread first says a wake is in flight,
  * so that a shutdown of co's scheduler waits for it. */
 static int claim(dyco_coroutine *co, int how, int remote) {
+  /* A waker on another thread only reaches co through a locked queue: then
+   * co's flags say shared, and it takes the compare-and-swap below. */
+  if (!remote && !(co->flags & DYCO__F_SHARED_WAIT)) {
+    if (__atomic_load_n(&co->state, __ATOMIC_RELAXED) != DYCO__WAITING) {
+      return 0;
+    }
+    __atomic_store_n(&co->state, how, __ATOMIC_RELAXED);
+    return 1;
+  }
   if (remote) {
     __atomic_fetch_add(&co->sched->pending_wakes, 1, __ATOMIC_ACQ_REL);
   }
@@ -262,6 +271,11 @@ int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
   }
   q_push(q, &co->node, (uintptr_t)q);
   q->refs++;
+  if (q->lock != NULL) {
+    co->flags |= DYCO__F_SHARED_WAIT;
+  } else {
+    co->flags &= (uint16_t)~DYCO__F_SHARED_WAIT;
+  }
   co->wait_kind = (uint8_t)kind;
   __atomic_store_n(&co->state, DYCO__WAITING, __ATOMIC_RELEASE);
   s->waiting++;
@@ -386,6 +400,12 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
     qs[i]->refs++;
   }
   co->wake = (intptr_t)x; /* for a shutdown that kills us while we wait */
+  co->flags &= (uint16_t)~DYCO__F_SHARED_WAIT;
+  for (int i = 0; i < n; i++) {
+    if (qlock[i] != NULL) {
+      co->flags |= DYCO__F_SHARED_WAIT;
+    }
+  }
   co->wait_kind = DYCO_WAIT_QUEUE;
   __atomic_store_n(&co->state, DYCO__WAITING, __ATOMIC_RELEASE);
   s->waiting++;

@@ -44,7 +44,11 @@ enum {
   DYCO__F_PRIVATE = 1 << 1, /* has a private stack (see its ext) */
   DYCO__F_STARTED = 1 << 2, /* its context has been made */
   DYCO__F_SAVED = 1 << 3,   /* u.saved holds its shared-stack bytes */
-  DYCO__F_POOL = 1 << 4     /* belongs to a pool (see its ext) */
+  DYCO__F_POOL = 1 << 4,    /* belongs to a pool (see its ext) */
+  /* Waits on at least one queue with a lock: wakers on other threads may
+   * claim it, so claims take a compare-and-swap. Otherwise only its own
+   * thread can, and a plain load and store do. */
+  DYCO__F_SHARED_WAIT = 1 << 5
 };
 
 /* A node on a wait queue. Each coroutine embeds one, for waits on a single
@@ -289,8 +293,26 @@ static inline uint64_t dyco__now_ns(void) {
 dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
                              int urgent, int *err);
 
-/* Queues co to run in this round (urgent or normal). */
-void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co);
+static inline void dyco__runq_push(dyco__runq *q, dyco_coroutine *co) {
+  co->run_next = NULL;
+  if (q->tail != NULL) {
+    q->tail->run_next = co;
+  } else {
+    q->head = co;
+  }
+  q->tail = co;
+  q->count++;
+}
+
+/* Queues co to run in this round (urgent or normal). Inline: every wake-up
+ * within a thread ends here. */
+static inline void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co) {
+  int st = __atomic_load_n(&co->state, __ATOMIC_RELAXED);
+  if (st == DYCO__SLEEPING || st == DYCO__RUNNING) {
+    __atomic_store_n(&co->state, DYCO__READY, __ATOMIC_RELAXED);
+  }
+  dyco__runq_push(co->flags & DYCO__F_URGENT ? &s->urgent : &s->normal, co);
+}
 
 /* The running coroutine `self` (its state and queues already set) gives up
  * the CPU; returns when it runs again. */
