@@ -70,6 +70,7 @@ dyco__athread *dyco__athread_get(void) {
   }
   pthread_once(&exit_once, make_exit_key);
   t->page = (size_t)sysconf(_SC_PAGESIZE);
+  t->sched_in_run = dyco_coroutine_runFlag();
   pthread_setspecific(exit_key, t);
   t->ready = 1;
   return t;
@@ -605,7 +606,7 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
  * last): the thread, or the scheduler coroutine seen last, whose chain
  * must be empty. The scheduler learns where its coroutine leaves its
  * stack. */
-static __attribute__((noinline)) int resume_from_root(dyco__asym *co) {
+static __attribute__((noinline)) int resume_from_sched(dyco__asym *co) {
   int scid = dyco_coroutine_leaveStack(&co->resumer);
   /* Only co itself is kept across the call (one register to save). */
   __asm__("" : "+r"(co));
@@ -619,13 +620,23 @@ static __attribute__((noinline)) int resume_from_root(dyco__asym *co) {
   return resume_slow(co);
 }
 
+static inline int resume_from_root(dyco__athread *t, dyco__asym *co) {
+  /* No scheduler runs: the thread's own code resumes, and no call to the
+   * scheduler is needed. */
+  if (DYCO__A_LIKELY(*t->sched_in_run == 0 && t->main.top == NULL &&
+                     ready_to_run(t, co, &t->main))) {
+    return run(t, co, NULL, &t->main);
+  }
+  return resume_from_sched(co);
+}
+
 int dyco_asymcororesume(int cid) {
   dyco__athread *t = &dyco__athr;
   dyco__asym *co = dyco__asym_find(t, cid);
   if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED)) {
     dyco__asym *cur = t->current;
     if (cur == NULL) {
-      return resume_from_root(co);
+      return resume_from_root(t, co);
     }
     /* From the asymmetric coroutine that ran last, if it still runs. */
     if (DYCO__A_LIKELY(on_stack(t, cur, stack_pointer()) &&

@@ -120,6 +120,14 @@ struct dyco_context;
  * from, -ENOMEM. Never blocks. */
 int dyco_coroutine_leaveStack(const struct dyco_context *from);
 
+/* dyco_coroutine_runFlag returns the address of a word of the calling
+ * thread that is nonzero while dyco_schedule_run runs on it. While it reads
+ * zero no coroutine runs on the thread, so dyco_coroutine_leaveStack would
+ * return -EPERM: a layer that switches stacks often (asym, resuming from the
+ * thread's own code) reads the word instead of making that call. The address
+ * stays valid for the thread's life. Never NULL. */
+const int *dyco_coroutine_runFlag(void);
+
 /* --- Coroutine-local storage, in the spirit of pthread keys ------------- */
 
 /* dyco_coroutine_keyCreate makes a key under which every coroutine of every

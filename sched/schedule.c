@@ -13,6 +13,12 @@
 
 __thread dyco_schedule *dyco__tls_sched;
 
+/* Nonzero while dyco_schedule_run runs on this thread (see
+ * dyco_coroutine_runFlag). */
+static __thread int tls_in_run;
+
+const int *dyco_coroutine_runFlag(void) { return &tls_in_run; }
+
 /* --- The registry: every live scheduler, by id ------------------------- */
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -217,7 +223,9 @@ int dyco_schedule_run(void) {
     return -EDEADLK;
   }
   s->in_run = 1;
+  tls_in_run = 1;
   int r = dyco__loop(s);
+  tls_in_run = 0;
   s->in_run = 0;
   if (r == -ECANCELED) {
     destroy(s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tools/testing/fixture.h"
@@ -276,6 +277,29 @@ TEST_F(SchedTest, LeaveStackOutsideACoroutine) {
   EXPECT_EQ(-EPERM, dyco_coroutine_leaveStack(&c));
   Go([] { EXPECT_EQ(-EINVAL, dyco_coroutine_leaveStack(nullptr)); });
   ASSERT_EQ(0, dyco_schedule_run());
+}
+
+TEST_F(SchedTest, RunFlagIsSetOnlyWhileTheSchedulerRunsOnThisThread) {
+  const int *flag = dyco_coroutine_runFlag();
+  ASSERT_NE(nullptr, flag);
+  EXPECT_EQ(flag, dyco_coroutine_runFlag());
+  EXPECT_EQ(0, *flag);
+  int inside = 0, other_thread = -1;
+  Go([&] {
+    inside = *dyco_coroutine_runFlag();
+    // Per thread: another thread's word stays zero meanwhile.
+    std::thread([&other_thread] {
+      other_thread = *dyco_coroutine_runFlag();
+    }).join();
+    dyco_schedcall_stop();
+    dyco_coroutine_yield();
+  });
+  ASSERT_EQ(1, dyco_schedule_run());
+  EXPECT_EQ(1, inside);
+  EXPECT_EQ(0, other_thread);
+  EXPECT_EQ(0, *flag);  // stopped: the coroutine is suspended, none runs
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(0, *flag);
 }
 
 // --- overflow reports

@@ -115,6 +115,10 @@ typedef struct dyco__athread {
   /* The root record of the scheduler coroutine seen last. */
   int root_cid;
   dyco__aroot *root_rec;
+  /* Nonzero while the thread's scheduler runs (dyco_coroutine_runFlag):
+   * when zero, a resume with no asymmetric coroutine running comes from
+   * the thread's own code. */
+  const int *sched_in_run;
 
   dyco__asym *free_list; /* coroutine structures for reuse */
   uint32_t nfree;
