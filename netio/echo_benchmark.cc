@@ -122,22 +122,7 @@ int main(int argc, char **argv) {
       return FixedRun(argv[i] + 8);
     }
   }
-  // The machine is shared: interleave the runs of the variants so that
-  // noise spreads over all of them, unless told otherwise.
-  std::vector<char *> args(argv, argv + argc);
-  bool interleave_given = false;
-  for (char *a : args) {
-    interleave_given |=
-        strncmp(a, "--benchmark_enable_random_interleaving", 38) == 0;
-  }
-  static char interleave[] = "--benchmark_enable_random_interleaving=true";
-  if (!interleave_given) {
-    args.push_back(interleave);
-  }
-  argc = static_cast<int>(args.size());
-  args.push_back(nullptr);
-  argv = args.data();
-  benchmark::Initialize(&argc, argv);
+  dyco_bench::InitializeInterleaved(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
   printf(

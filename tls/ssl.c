@@ -18,7 +18,9 @@ static int nonblocking_index = -1;
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
 static void make_index(void) {
-  nonblocking_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  __atomic_store_n(&nonblocking_index,
+                   SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL),
+                   __ATOMIC_RELEASE);
 }
 
 static int prepare(SSL *ssl) {
@@ -26,7 +28,9 @@ static int prepare(SSL *ssl) {
     errno = EINVAL;
     return -1;
   }
-  pthread_once(&index_once, make_index);
+  if (__atomic_load_n(&nonblocking_index, __ATOMIC_ACQUIRE) < 0) {
+    pthread_once(&index_once, make_index);
+  }
   if (SSL_get_ex_data(ssl, nonblocking_index) != NULL) {
     return 0;
   }
@@ -103,7 +107,11 @@ static int drive(SSL *ssl, enum op op, void *buf, int num, int timeout) {
   }
   const int64_t deadline = timeout > 0 ? now_ms() + timeout : 0;
   for (;;) {
-    ERR_clear_error();
+    /* SSL_get_error needs an empty error queue before the call; emptying
+     * an empty one costs more than looking at it. */
+    if (ERR_peek_error() != 0) {
+      ERR_clear_error();
+    }
     int r = call(ssl, op, buf, num);
     if (r > 0) {
       return r;

@@ -293,6 +293,41 @@ TEST_F(SchedTest, KeyUpdatesInTheMiddleOfTraffic) {
   EXPECT_EQ(0, st.failures);
 }
 
+// An error some earlier call left in the thread's OpenSSL error queue must
+// not turn the next call's "want read" into a failure.
+TEST_F(SchedTest, AStaleErrorInTheQueueDoesNotFailAWaitingRead) {
+  Ctx ctx(TLS1_3_VERSION);
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+  Go([&] {
+    SSL *ssl = SSL_new(ctx.server);
+    SSL_set_fd(ssl, sv[0]);
+    ASSERT_EQ(1, dyco_SSL_accept(ssl));
+    dyco_coroutine_sleep(20);  // the client's read has to wait
+    EXPECT_EQ(5, dyco_SSL_write(ssl, "hello", 5));
+    dyco_SSL_shutdown(ssl);
+    Close(ssl, sv[0]);
+  });
+  int got = -1;
+  char buf[8] = {0};
+  Go([&] {
+    SSL *ssl = SSL_new(ctx.client);
+    SSL_set_fd(ssl, sv[1]);
+    ASSERT_EQ(1, dyco_SSL_connect(ssl));
+#if defined(OPENSSL_IS_BORINGSSL)
+    OPENSSL_PUT_ERROR(SSL, SSL_R_BAD_LENGTH);
+#else
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+#endif
+    ASSERT_NE(0u, ERR_peek_error());
+    got = dyco_SSL_read(ssl, buf, 5);
+    Close(ssl, sv[1]);
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(5, got);
+  EXPECT_STREQ("hello", buf);
+}
+
 TEST_F(SchedTest, ShutdownExchangesCloseNotify) {
   Ctx ctx(TLS1_3_VERSION);
   int sv[2];

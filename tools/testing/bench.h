@@ -15,6 +15,27 @@ extern "C" {
 
 namespace dyco_bench {
 
+// benchmark::Initialize, with the repetitions of all benchmarks interleaved
+// in random order unless the command line says otherwise: the machine is
+// shared, and interleaving spreads its noise over every variant compared
+// instead of letting it fall on whichever ran at a bad moment.
+inline void InitializeInterleaved(int *argc, char **argv) {
+  static std::vector<char *> args;
+  args.assign(argv, argv + *argc);
+  bool given = false;
+  for (char *a : args) {
+    given |=
+        std::string(a).rfind("--benchmark_enable_random_interleaving", 0) == 0;
+  }
+  static char interleave[] = "--benchmark_enable_random_interleaving=true";
+  if (!given) {
+    args.push_back(interleave);
+  }
+  *argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  benchmark::Initialize(argc, args.data());
+}
+
 // Says how many operations one benchmark iteration performs, so that the
 // summary can print time per operation.
 inline void OpsPerIteration(benchmark::State &state, double ops) {
