@@ -181,7 +181,7 @@ BENCHMARK(BM_CreateRunFreeCachedStack)
 }  // namespace
 
 int main(int argc, char **argv) {
-  benchmark::Initialize(&argc, argv);
+  dyco_bench::InitializeInterleaved(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
   const double raw = recorder.NsPerOp("BM_RawSwitch");
