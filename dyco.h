@@ -5,16 +5,16 @@
 #ifndef DYCO_DYCO_H_
 #define DYCO_DYCO_H_
 
+#include "asym/asymcoro.h"
 #include "context/context.h"
-#include "sched/coroutine.h"
-#include "sched/pool.h"
-#include "sched/schedule.h"
-#include "sched/wait.h"
 #include "netio/blocking.h"
 #include "netio/epoll.h"
 #include "netio/signal.h"
 #include "netio/socket.h"
-#include "asym/asymcoro.h"
+#include "sched/coroutine.h"
+#include "sched/pool.h"
+#include "sched/schedule.h"
+#include "sched/wait.h"
 #include "sync/chan.h"
 #include "sync/channel.h"
 #include "sync/cond.h"

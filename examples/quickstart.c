@@ -5,15 +5,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dyco.h"  /* deps: //:dyco and //netio:hook */
+#include "dyco.h" /* deps: //:dyco and //netio:hook */
 
-static dyco_chan *served;  /* one int per finished connection */
+static dyco_chan *served; /* one int per finished connection */
 
 static void session(void *arg) {
   int fd = (int)(long)arg, one = 1;
   char buf[4096];
   ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) send(fd, buf, (size_t)n, 0);
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+    send(fd, buf, (size_t)n, 0);
+  }
   close(fd);
   dyco_chan_send(served, &one, -1);
 }
@@ -24,13 +26,17 @@ static void listener(void *arg) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7000)};
   bind(lfd, (struct sockaddr *)&a, sizeof a);
   listen(lfd, 1024);
-  for (;;) dyco_coroutine_create(session, (void *)(long)accept(lfd, NULL, NULL));
+  for (;;) {
+    dyco_coroutine_create(session, (void *)(long)accept(lfd, NULL, NULL));
+  }
 }
 
 static void reporter(void *arg) {
   (void)arg;
   int one, total = 0;
-  while (dyco_chan_recv(served, &one, -1) > 0) printf("%d served\n", total += one);
+  while (dyco_chan_recv(served, &one, -1) > 0) {
+    printf("%d served\n", total += one);
+  }
 }
 
 int main(void) {

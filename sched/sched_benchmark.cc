@@ -10,6 +10,7 @@
 
 #include "benchmark/benchmark.h"
 #include "tools/testing/bench.h"
+#include "tools/testing/waitq_bench.h"
 
 extern "C" {
 #include "sched/coroutine.h"
@@ -118,51 +119,6 @@ void SpawnBench(benchmark::State &state, int how) {
 void BM_SpawnSharedStack(benchmark::State &state) { SpawnBench(state, 0); }
 void BM_SpawnFromPool(benchmark::State &state) { SpawnBench(state, 1); }
 void BM_SpawnCachedStack(benchmark::State &state) { SpawnBench(state, 2); }
-
-// --- A wake-up: two coroutines hand the CPU to each other through a wait
-// queue (wake the other, wait to be woken) -------------------------------
-
-struct PingPong {
-  benchmark::State *state;
-  dyco_waitq q[2];
-  bool stop;
-};
-
-void Ponger(void *arg) {
-  auto *p = static_cast<PingPong *>(arg);
-  for (;;) {
-    dyco_waitq_wait(&p->q[1], -1, nullptr);
-    if (p->stop) {
-      return;
-    }
-    dyco_waitq_wakeOne(&p->q[0], 0);
-  }
-}
-
-void Pinger(void *arg) {
-  auto *p = static_cast<PingPong *>(arg);
-  for (auto _ : *p->state) {
-    dyco_waitq_wakeOne(&p->q[1], 0);
-    dyco_waitq_wait(&p->q[0], -1, nullptr);
-  }
-  p->stop = true;
-  dyco_waitq_wakeOne(&p->q[1], 0);
-}
-
-void BM_WakeUp(benchmark::State &state) {
-  PingPong p;
-  p.state = &state;
-  p.stop = false;
-  dyco_waitq_init(&p.q[0], nullptr);
-  dyco_waitq_init(&p.q[1], nullptr);
-  int a = dyco_coroutine_create(Ponger, &p);
-  int b = dyco_coroutine_create(Pinger, &p);
-  dyco_coroutine_setStack(a, nullptr, kPrivateStack);
-  dyco_coroutine_setStack(b, nullptr, kPrivateStack);
-  dyco_schedule_run();
-  dyco_schedule_free(dyco_schedule_self());
-  dyco_bench::OpsPerIteration(state, 2);  // two wake-ups per round trip
-}
 
 // --- Memory per idle coroutine
 // ---------------------------------------------------
@@ -280,7 +236,7 @@ BENCHMARK(BM_YieldSharedStack)
 BENCHMARK(BM_SpawnSharedStack)->Repetitions(kReps)->ReportAggregatesOnly(true);
 BENCHMARK(BM_SpawnFromPool)->Repetitions(kReps)->ReportAggregatesOnly(true);
 BENCHMARK(BM_SpawnCachedStack)->Repetitions(kReps)->ReportAggregatesOnly(true);
-BENCHMARK(BM_WakeUp)->Repetitions(kReps)->ReportAggregatesOnly(true);
+DYCO_BENCH_WAITQ_WAKE_UP()->Repetitions(kReps)->ReportAggregatesOnly(true);
 BENCHMARK(BM_MemorySleepingSharedStack)
     ->Arg(1000000)
     ->Iterations(1)
@@ -316,7 +272,7 @@ int main(int argc, char **argv) {
       {"BM_SpawnSharedStack", "create+run+end, shared stack", ""},
       {"BM_SpawnFromPool", "create+run+end, from a pool", "<= 60 ns"},
       {"BM_SpawnCachedStack", "create+run+end, cached stack", "<= 60 ns"},
-      {"BM_WakeUp", "wake-up through a wait queue", ""},
+      {"BM_WaitqWakeUp", "wake-up through a wait queue", ""},
   };
   for (const Row &r : rows) {
     const double ns = recorder.NsPerOp(r.name);

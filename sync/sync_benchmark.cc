@@ -7,6 +7,7 @@
 
 #include "benchmark/benchmark.h"
 #include "tools/testing/bench.h"
+#include "tools/testing/waitq_bench.h"
 
 extern "C" {
 #include "sched/coroutine.h"
@@ -367,48 +368,9 @@ void BM_ChanCrossThreadPingPongBusy(benchmark::State &state) {
   dyco_bench::OpsPerIteration(state, 2);
 }
 
-// --- The sched layer's own wake-up, for reference ----------------------------
-
-struct WaitqPingPong {
-  benchmark::State *state;
-  dyco_waitq q[2];
-  bool stop;
-};
-
-void WaitqPonger(void *arg) {
-  auto *p = static_cast<WaitqPingPong *>(arg);
-  for (;;) {
-    dyco_waitq_wait(&p->q[1], -1, nullptr);
-    if (p->stop) {
-      return;
-    }
-    dyco_waitq_wakeOne(&p->q[0], 0);
-  }
-}
-
-void WaitqPinger(void *arg) {
-  auto *p = static_cast<WaitqPingPong *>(arg);
-  for (auto _ : *p->state) {
-    dyco_waitq_wakeOne(&p->q[1], 0);
-    dyco_waitq_wait(&p->q[0], -1, nullptr);
-  }
-  p->stop = true;
-  dyco_waitq_wakeOne(&p->q[1], 0);
-}
-
-void BM_WaitqWakeUp(benchmark::State &state) {
-  WaitqPingPong p;
-  p.state = &state;
-  p.stop = false;
-  dyco_waitq_init(&p.q[0], nullptr);
-  dyco_waitq_init(&p.q[1], nullptr);
-  RunPair(WaitqPonger, WaitqPinger, &p, true);
-  dyco_bench::OpsPerIteration(state, 2);
-}
-
 constexpr int kReps = 5;
 DYCO_BENCH_RAW_SWITCH()->Repetitions(kReps)->ReportAggregatesOnly(true);
-BENCHMARK(BM_WaitqWakeUp)->Repetitions(kReps)->ReportAggregatesOnly(true);
+DYCO_BENCH_WAITQ_WAKE_UP()->Repetitions(kReps)->ReportAggregatesOnly(true);
 BENCHMARK(BM_ChanUnbufferedPingPong)
     ->Repetitions(kReps)
     ->ReportAggregatesOnly(true);

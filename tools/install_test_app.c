@@ -13,8 +13,12 @@ static void work(void *arg) {
 }
 
 int main(void) {
-  for (int i = 0; i < 3; i++) dyco_coroutine_create(work, NULL);
-  if (dyco_schedule_run() != 0) return 1;
+  for (int i = 0; i < 3; i++) {
+    dyco_coroutine_create(work, NULL);
+  }
+  if (dyco_schedule_run() != 0) {
+    return 1;
+  }
   printf("ran %d coroutines on scheduler %d\n", ran, dyco_schedule_schedID());
   return ran == 3 ? 0 : 1;
 }

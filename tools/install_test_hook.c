@@ -14,7 +14,9 @@ static void nap(void *arg) {
 int main(void) {
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
-  for (int i = 0; i < 10; i++) dyco_coroutine_create(nap, NULL);
+  for (int i = 0; i < 10; i++) {
+    dyco_coroutine_create(nap, NULL);
+  }
   dyco_schedule_run();
   clock_gettime(CLOCK_MONOTONIC, &b);
   double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
