@@ -135,10 +135,14 @@ void RunDyco(Server *s, Variant v) {
 
 // A hand-written edge-triggered epoll loop, the way the epoll(7) manual
 // says: every fd registered once (EPOLLIN | EPOLLOUT | EPOLLET), read until
-// EAGAIN, what cannot be written at once kept until EPOLLOUT.
+// EAGAIN, what cannot be written at once kept until EPOLLOUT. It reads into
+// one buffer for all connections, or (own_buffers) into each connection's
+// own, as blocking-style code does: that one shows what a buffer per
+// connection costs, apart from how the connections are served.
 struct EpollConn {
   int fd;
   std::string pending;
+  char *own;  // own_buffers: kServerBuffer bytes
 };
 
 bool FlushPending(EpollConn *c) {
@@ -152,7 +156,7 @@ bool FlushPending(EpollConn *c) {
   return true;
 }
 
-void RunEpoll(Server *s) {
+void RunEpoll(Server *s, bool own_buffers) {
   int ep = epoll_create1(0);
   fcntl(s->listener, F_SETFL, O_NONBLOCK);
   epoll_event ev = {};
@@ -161,7 +165,7 @@ void RunEpoll(Server *s) {
   epoll_ctl(ep, EPOLL_CTL_ADD, s->listener, &ev);
   int accepted = 0, open = 0;
   std::vector<epoll_event> events(1024);
-  char buf[kServerBuffer];
+  char shared[kServerBuffer];
   while (accepted < s->connections || open > 0) {
     int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), -1);
     for (int i = 0; i < n; ++i) {
@@ -171,7 +175,8 @@ void RunEpoll(Server *s) {
         while ((fd = accept4(s->listener, nullptr, nullptr, SOCK_NONBLOCK)) >=
                0) {
           NoDelay(fd);
-          EpollConn *nc = new EpollConn{fd, {}};
+          EpollConn *nc = new EpollConn{
+              fd, {}, own_buffers ? new char[kServerBuffer] : nullptr};
           epoll_event cev = {};
           cev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
           cev.data.ptr = nc;
@@ -181,13 +186,14 @@ void RunEpoll(Server *s) {
         }
         continue;
       }
+      char *buf = own_buffers ? c->own : shared;
       bool alive = true;
       if (events[i].events & EPOLLOUT) {
         alive = FlushPending(c);
       }
       if (alive && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
         for (;;) {
-          ssize_t r = read(c->fd, buf, sizeof buf);
+          ssize_t r = read(c->fd, buf, kServerBuffer);
           if (r > 0) {
             if (!c->pending.empty()) {
               c->pending.append(buf, static_cast<size_t>(r));
@@ -213,6 +219,7 @@ void RunEpoll(Server *s) {
       }
       if (!alive) {
         close(c->fd);  // also leaves the epoll set
+        delete[] c->own;
         delete c;
         --open;
       }
@@ -285,7 +292,8 @@ void StartServer(Server *s, Variant v, int connections) {
         RunDyco(s, v);
         break;
       case kEpoll:
-        RunEpoll(s);
+      case kEpollOwnBuffers:
+        RunEpoll(s, v == kEpollOwnBuffers);
         break;
       case kThreads:
         RunThreads(s);
@@ -403,6 +411,8 @@ const char *VariantName(Variant v) {
       return "explicit";
     case kEpoll:
       return "epoll";
+    case kEpollOwnBuffers:
+      return "epoll_own";
     case kThreads:
       return "threads";
   }
@@ -417,6 +427,8 @@ const char *VariantLabel(Variant v) {
       return "dyco, explicit API";
     case kEpoll:
       return "hand-written epoll loop";
+    case kEpollOwnBuffers:
+      return "epoll loop, buffer per connection";
     case kThreads:
       return "thread per connection";
   }

@@ -8,9 +8,12 @@
 
 namespace dyco_echo {
 
-enum Variant { kHook, kExplicit, kEpoll, kThreads };
+// kEpollOwnBuffers: the epoll loop reading into a buffer per connection
+// (blocking-style code has one on each coroutine's or thread's stack)
+// instead of one buffer for all.
+enum Variant { kHook, kExplicit, kEpoll, kThreads, kEpollOwnBuffers };
 
-// "hook", "explicit", "epoll", "threads".
+// "hook", "explicit", "epoll", "threads", "epoll_own".
 const char *VariantName(Variant v);
 // For tables: "dyco, blocking code + hooks", ...
 const char *VariantLabel(Variant v);
