@@ -72,62 +72,57 @@ struct Server {
   pid_t tid = 0;
 };
 
-// dyco, blocking-style code: what a user writes with the hooks linked.
-void HookConnection(void *arg) {
-  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
+// One connection's echo, written as blocking code. With libc's calls it is
+// what a user writes with the hooks linked (and the thread-per-connection
+// server's thread body); with dyco_recv/dyco_send/dyco_close it uses dyco's
+// explicit API. The calls are template arguments, so each instance calls
+// them directly.
+template <ssize_t (*Recv)(int, void *, size_t, int),
+          ssize_t (*Send)(int, const void *, size_t, int), int (*Close)(int)>
+void EchoUntilClosed(int fd) {
   char buf[kServerBuffer];
   ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
-    if (send(fd, buf, static_cast<size_t>(n), 0) != n) {
+  while ((n = Recv(fd, buf, sizeof buf, 0)) > 0) {
+    if (Send(fd, buf, static_cast<size_t>(n), 0) != n) {
       break;
     }
   }
-  close(fd);
+  Close(fd);
 }
 
-void HookAccept(void *arg) {
+void HookConnection(void *arg) {
+  EchoUntilClosed<recv, send, close>(
+      static_cast<int>(reinterpret_cast<intptr_t>(arg)));
+}
+
+void ExplicitConnection(void *arg) {
+  EchoUntilClosed<dyco_recv, dyco_send, dyco_close>(
+      static_cast<int>(reinterpret_cast<intptr_t>(arg)));
+}
+
+// Accepts s->connections clients, each served by a coroutine running
+// Connection on a private stack.
+template <int (*Accept)(int, sockaddr *, socklen_t *),
+          void (*Connection)(void *)>
+void AcceptLoop(void *arg) {
   Server *s = static_cast<Server *>(arg);
   for (int i = 0; i < s->connections; ++i) {
-    int c = accept(s->listener, nullptr, nullptr);
+    int c = Accept(s->listener, nullptr, nullptr);
     if (c < 0) {
       Die("accept");
     }
     NoDelay(c);
-    int cid = dyco_coroutine_create(HookConnection,
-                                    reinterpret_cast<void *>(intptr_t{c}));
-    dyco_coroutine_setStack(cid, nullptr, kCoroutineStack);
-  }
-}
-
-// dyco's explicit API.
-void ExplicitConnection(void *arg) {
-  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  char buf[kServerBuffer];
-  ssize_t n;
-  while ((n = dyco_recv(fd, buf, sizeof buf, 0)) > 0) {
-    if (dyco_send(fd, buf, static_cast<size_t>(n), 0) != n) {
-      break;
-    }
-  }
-  dyco_close(fd);
-}
-
-void ExplicitAccept(void *arg) {
-  Server *s = static_cast<Server *>(arg);
-  for (int i = 0; i < s->connections; ++i) {
-    int c = dyco_accept(s->listener, nullptr, nullptr);
-    if (c < 0) {
-      Die("dyco_accept");
-    }
-    NoDelay(c);
-    int cid = dyco_coroutine_create(ExplicitConnection,
+    int cid = dyco_coroutine_create(Connection,
                                     reinterpret_cast<void *>(intptr_t{c}));
     dyco_coroutine_setStack(cid, nullptr, kCoroutineStack);
   }
 }
 
 void RunDyco(Server *s, Variant v) {
-  int cid = dyco_coroutine_create(v == kHook ? HookAccept : ExplicitAccept, s);
+  int cid = dyco_coroutine_create(
+      v == kHook ? AcceptLoop<accept, HookConnection>
+                 : AcceptLoop<dyco_accept, ExplicitConnection>,
+      s);
   dyco_coroutine_setStack(cid, nullptr, kCoroutineStack);
   dyco_schedule_run();
   dyco_schedule_free(dyco_schedule_self());
@@ -244,15 +239,8 @@ void RunThreads(Server *s) {
     int err = pthread_create(
         &t, &attr,
         [](void *arg) -> void * {
-          const int fd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-          char buf[kServerBuffer];
-          ssize_t n;
-          while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
-            if (send(fd, buf, static_cast<size_t>(n), 0) != n) {
-              break;
-            }
-          }
-          close(fd);
+          EchoUntilClosed<recv, send, close>(
+              static_cast<int>(reinterpret_cast<intptr_t>(arg)));
           return nullptr;
         },
         reinterpret_cast<void *>(intptr_t{c}));
