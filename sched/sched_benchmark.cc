@@ -37,7 +37,7 @@ void Yielder(void *arg) {
   }
 }
 
-// The driver is one of the 1,000: each of its iterations is one round in
+// The driver is one of the n: each of its iterations is one round in
 // which every coroutine yields once.
 void YieldDriver(void *arg) {
   auto *r = static_cast<YieldRun *>(arg);
@@ -227,6 +227,7 @@ constexpr int kReps = 5;
 DYCO_BENCH_RAW_SWITCH()->Repetitions(kReps)->ReportAggregatesOnly(true);
 BENCHMARK(BM_YieldPrivateStacks)
     ->Arg(1000)
+    ->Arg(10000)
     ->Repetitions(kReps)
     ->ReportAggregatesOnly(true);
 BENCHMARK(BM_YieldSharedStack)
@@ -268,6 +269,7 @@ int main(int argc, char **argv) {
       {"BM_RawSwitch", "raw switch (context layer)", ""},
       {"BM_YieldPrivateStacks/1000", "yield, 1000 ready, private stacks",
        "<= 2x raw"},
+      {"BM_YieldPrivateStacks/10000", "yield, 10000 ready, private stacks", ""},
       {"BM_YieldSharedStack/1000", "yield, 1000 ready, shared stack", ""},
       {"BM_SpawnSharedStack", "create+run+end, shared stack", ""},
       {"BM_SpawnFromPool", "create+run+end, from a pool", "<= 60 ns"},
