@@ -55,6 +55,9 @@ void dyco__poll_destroy(dyco_schedule *s) {
   s->fd_dir_len = 0;
 }
 
+_Static_assert(offsetof(dyco__fdslot, either) + sizeof(void *) <= 64,
+               "an fd slot's hot fields fit in its first cache line");
+
 static dyco__fdslot *fd_slot(dyco_schedule *s, int fd, int create) {
   uint32_t page = (uint32_t)fd / DYCO__FD_PAGE;
   if (page >= s->fd_dir_len) {
@@ -78,11 +81,13 @@ static dyco__fdslot *fd_slot(dyco_schedule *s, int fd, int create) {
       return NULL;
     }
     /* Zeroed slots are empty queues without locks, not registered. */
-    s->fd_dir[page] =
-        (dyco__fdslot *)calloc(DYCO__FD_PAGE, sizeof(dyco__fdslot));
-    if (s->fd_dir[page] == NULL) {
+    dyco__fdslot *p = (dyco__fdslot *)aligned_alloc(
+        _Alignof(dyco__fdslot), DYCO__FD_PAGE * sizeof(dyco__fdslot));
+    if (p == NULL) {
       return NULL;
     }
+    memset(p, 0, DYCO__FD_PAGE * sizeof(dyco__fdslot));
+    s->fd_dir[page] = p;
   }
   return &s->fd_dir[page][(uint32_t)fd % DYCO__FD_PAGE];
 }

@@ -141,13 +141,16 @@ typedef struct dyco__runq {
 } dyco__runq;
 
 /* Per file descriptor: who waits for what. Pages of these never move, so
- * wait queues inside them can be pointed at. */
+ * wait queues inside them can be pointed at. The first cache line holds all
+ * that a read's wait and its wake-up touch: whether the fd is registered,
+ * the readers' queue, and the head of `either` (every wake-up looks at it).
+ * With thousands of connections these lines are cold at every turn. */
 typedef struct dyco__fdslot {
-  dyco_waitq readers;
-  dyco_waitq writers;
-  dyco_waitq either;
   int registered; /* added to the scheduler's epoll */
-} dyco__fdslot;
+  dyco_waitq readers;
+  dyco_waitq either;
+  dyco_waitq writers;
+} __attribute__((aligned(64))) dyco__fdslot;
 
 #define DYCO__FD_PAGE 256
 
