@@ -184,16 +184,7 @@ int main(int argc, char **argv) {
   dyco_bench::InitializeInterleaved(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
-  const double raw = recorder.NsPerOp("BM_RawSwitch");
-  printf(
-      "\nasym (%s switch)                                  ns   x raw switch  "
-      "target\n",
-      dyco_context_implementation());
-  struct Row {
-    const char *name;
-    const char *label;
-    const char *target;
-  } rows[] = {
+  const dyco_bench::Row rows[] = {
       {"BM_RawSwitch", "raw switch (context layer), one way", ""},
       {"BM_ResumeYieldPrivate", "resume+yield round trip, private stack",
        "<= 2.5x raw"},
@@ -211,11 +202,7 @@ int main(int argc, char **argv) {
       {"BM_CreateRunFreeCachedStack", "  the same on a cached private stack",
        ""},
   };
-  for (const Row &r : rows) {
-    const double ns = recorder.NsPerOp(r.name);
-    printf("  %-46s %7.2f  %6.2fx      %s\n", r.label, ns,
-           raw > 0 ? ns / raw : 0, r.target);
-  }
+  dyco_bench::PrintRawSwitchTable(recorder, "asym", rows);
   printf(
       "\n(libaco's resume+yield round trip is about 17 ns on this class of "
       "machine.)\n");

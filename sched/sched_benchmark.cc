@@ -257,15 +257,7 @@ int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
-  const double raw = recorder.NsPerOp("BM_RawSwitch");
-  printf(
-      "\nsched (%s switch)                       ns    x raw switch  target\n",
-      dyco_context_implementation());
-  struct Row {
-    const char *name;
-    const char *label;
-    const char *target;
-  } rows[] = {
+  const dyco_bench::Row rows[] = {
       {"BM_RawSwitch", "raw switch (context layer)", ""},
       {"BM_YieldPrivateStacks/1000", "yield, 1000 ready, private stacks",
        "<= 2x raw"},
@@ -276,11 +268,7 @@ int main(int argc, char **argv) {
       {"BM_SpawnCachedStack", "create+run+end, cached stack", "<= 60 ns"},
       {"BM_WaitqWakeUp", "wake-up through a wait queue", ""},
   };
-  for (const Row &r : rows) {
-    const double ns = recorder.NsPerOp(r.name);
-    printf("  %-40s %7.2f  %6.2fx      %s\n", r.label, ns,
-           raw > 0 ? ns / raw : 0, r.target);
-  }
+  dyco_bench::PrintRawSwitchTable(recorder, "sched", rows);
   printf(
       "\nmemory                                              value  target\n");
   printf("  %-46s %8.0f  <= 256 bytes\n",

@@ -406,16 +406,7 @@ int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
-  const double raw = recorder.NsPerOp("BM_RawSwitch");
-  printf(
-      "\nsync (%s switch)                                  ns    x raw "
-      "switch  target\n",
-      dyco_context_implementation());
-  struct Row {
-    const char *name;
-    const char *label;
-    const char *target;
-  } rows[] = {
+  const dyco_bench::Row rows[] = {
       {"BM_RawSwitch", "raw switch (context layer)", ""},
       {"BM_WaitqWakeUp", "sched wait-queue wake-up (reference)", ""},
       {"BM_ChanUnbufferedPingPong", "unbuffered chan ping-pong, per message",
@@ -437,11 +428,7 @@ int main(int argc, char **argv) {
       {"BM_ChanCrossThreadPingPongBusy/real_time",
        "  the same, both threads busy (no epoll sleep)", ""},
   };
-  for (const Row &r : rows) {
-    const double ns = recorder.NsPerOp(r.name);
-    printf("  %-50s %8.1f  %7.2fx      %s\n", r.label, ns,
-           raw > 0 ? ns / raw : 0, r.target);
-  }
+  dyco_bench::PrintRawSwitchTable(recorder, "sync", rows);
   benchmark::Shutdown();
   return 0;
 }

@@ -44,7 +44,11 @@ int dyco_SSL_write(SSL *ssl, const void *buf, int num);
  * it), 1 when both have been sent, < 0 on error. */
 int dyco_SSL_shutdown(SSL *ssl);
 
-/* The same with a timeout in ms (-1: none). */
+/* dyco_SSL_acceptTimeout, dyco_SSL_connectTimeout, dyco_SSL_readTimeout,
+ * dyco_SSL_writeTimeout and dyco_SSL_shutdownTimeout are the calls above
+ * with a limit of timeout ms (-1: none). When it passes they return -1 with
+ * errno == ETIMEDOUT; SSL_get_error then says WANT_READ or WANT_WRITE, and
+ * the call may be repeated. */
 int dyco_SSL_acceptTimeout(SSL *ssl, int timeout);
 int dyco_SSL_connectTimeout(SSL *ssl, int timeout);
 int dyco_SSL_readTimeout(SSL *ssl, void *buf, int num, int timeout);

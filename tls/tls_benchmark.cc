@@ -27,6 +27,7 @@
 
 #include "benchmark/benchmark.h"
 #include "tools/testing/bench.h"
+#include "tools/testing/loopback.h"
 
 extern "C" {
 #include "sched/coroutine.h"
@@ -36,6 +37,11 @@ extern "C" {
 }
 
 namespace {
+
+// The server thread and the client (this thread) each get a core of their
+// own when there are two, so that every server variant is measured alike.
+using dyco_bench::NoDelay;
+using dyco_bench::PinTo;
 
 // --- keys, contexts, sockets
 // ---------------------------------------------------
@@ -87,23 +93,6 @@ int Listen(int *port) {
   getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
   *port = ntohs(a.sin_port);
   return fd;
-}
-
-// The server thread and the client (this thread) each get a core of their
-// own when there are two, so that every server variant is measured alike.
-void PinTo(int cpu) {
-  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-    return;
-  }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-void NoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 // --- server 1: dyco coroutines, one per connection

@@ -3,6 +3,10 @@
 #ifndef DYCO_TOOLS_TESTING_BENCH_H_
 #define DYCO_TOOLS_TESTING_BENCH_H_
 
+#include <stdio.h>
+#include <string.h>
+
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -119,6 +123,35 @@ class Recorder : public benchmark::ConsoleReporter {
   std::map<std::string, std::map<std::string, double>> counters_;
   std::map<std::string, bool> medians_;
 };
+
+// One line of a layer's summary: a benchmark, its label, its target ("" for
+// none).
+struct Row {
+  const char *name;
+  const char *label;
+  const char *target;
+};
+
+// PrintRawSwitchTable prints a layer's summary: each row's time per
+// operation in ns and as a multiple of BM_RawSwitch, and its target.
+template <size_t N>
+void PrintRawSwitchTable(const Recorder &recorder, const char *layer,
+                         const Row (&rows)[N]) {
+  int width = 0;
+  for (const Row &r : rows) {
+    width = std::max(width, static_cast<int>(strlen(r.label)));
+  }
+  const double raw = recorder.NsPerOp("BM_RawSwitch");
+  char title[64];
+  snprintf(title, sizeof title, "%s (%s switch)", layer,
+           dyco_context_implementation());
+  printf("\n%-*s %9s  %12s  target\n", width + 2, title, "ns", "x raw switch");
+  for (const Row &r : rows) {
+    const double ns = recorder.NsPerOp(r.name);
+    printf("  %-*s %9.2f  %11.2fx  %s\n", width, r.label, ns,
+           raw > 0 ? ns / raw : 0, r.target);
+  }
+}
 
 // The raw switch: dyco_context_switch, two contexts ping-ponging (in
 // builds without a sanitizer it is the assembly switch itself). Registered

@@ -1,7 +1,8 @@
-// dyco — benchmarks and the demo only: the loopback echo workload. Four
+// dyco — benchmarks and the demo only: the loopback echo workload. Five
 // servers (dyco through the hooks, dyco's explicit API, a hand-written
-// edge-triggered epoll loop, a thread per connection), one server thread
-// each, and the client that drives them all alike.
+// edge-triggered epoll loop reading into one buffer or into a buffer per
+// connection, a thread per connection), one server thread each, and the
+// client that drives them all alike.
 #include "tools/testing/echo_workload.h"
 
 #include <arpa/inet.h>
@@ -30,10 +31,16 @@ extern "C" {
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 }
+#include "tools/testing/loopback.h"
 
 namespace dyco_echo {
 
 namespace {
+
+// The server gets CPU 0, the client CPU 1: every server, however many
+// threads it has, runs on one core.
+using dyco_bench::NoDelay;
+using dyco_bench::PinTo;
 
 constexpr size_t kServerBuffer = 16384;
 constexpr size_t kCoroutineStack = 64 * 1024;
@@ -41,24 +48,6 @@ constexpr size_t kCoroutineStack = 64 * 1024;
 void Die(const char *what) {
   perror(what);
   abort();
-}
-
-// The server gets CPU 0, the client CPU 1 (threads the server starts
-// inherit its CPU): every server, however many threads it has, runs on one
-// core. Nothing is pinned on a machine with one CPU.
-void PinTo(int cpu) {
-  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-    return;
-  }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-void NoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 // --- The servers

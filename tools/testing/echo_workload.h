@@ -1,4 +1,4 @@
-// dyco — benchmarks and the demo only: the loopback echo workload, four
+// dyco — benchmarks and the demo only: the loopback echo workload, five
 // servers on one server thread each and one client.
 #ifndef DYCO_TOOLS_TESTING_ECHO_WORKLOAD_H_
 #define DYCO_TOOLS_TESTING_ECHO_WORKLOAD_H_
