@@ -38,6 +38,14 @@ void RunPair(proc_coroutine a, proc_coroutine b, void *arg,
   dyco_schedule_free(dyco_schedule_self());
 }
 
+// Runs fn(arg) alone, on a private stack, on a fresh scheduler.
+void RunOne(proc_coroutine fn, void *arg) {
+  int cid = dyco_coroutine_create(fn, arg);
+  dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+  dyco_schedule_run();
+  dyco_schedule_free(dyco_schedule_self());
+}
+
 // --- Unbuffered channel ping-pong ------------------------------------------
 
 struct ChanPingPong {
@@ -218,10 +226,7 @@ void SemUncontended(void *arg) {
 
 void BM_SemaphoreUncontended(benchmark::State &state) {
   SemRun p{&state, dyco_semaphore_create(1), nullptr, false};
-  int cid = dyco_coroutine_create(SemUncontended, &p);
-  dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
-  dyco_schedule_run();
-  dyco_schedule_free(dyco_schedule_self());
+  RunOne(SemUncontended, &p);
   dyco_semaphore_destroy(&p.a);
 }
 
@@ -272,10 +277,7 @@ void MutexUncontended(void *arg) {
 
 void BM_MutexUncontended(benchmark::State &state) {
   MutexRun p{&state, dyco_mutex_create(0), false};
-  int cid = dyco_coroutine_create(MutexUncontended, &p);
-  dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
-  dyco_schedule_run();
-  dyco_schedule_free(dyco_schedule_self());
+  RunOne(MutexUncontended, &p);
   dyco_mutex_destroy(&p.m);
 }
 
