@@ -192,7 +192,7 @@ void dyco__asym_release(dyco__athread *t, dyco__asym *co) {
     dyco_context_destroy(&co->ctx);
   }
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
-    dyco__astack_put(t, co->stack, co->stack_size);
+    dyco__astack_put(t, co->stack, co->stack_size, co->guard);
   }
   slot_give_back(t, co);
   t->count--;
@@ -721,15 +721,36 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co->state != DYCO__A_NEW || (co->flags & DYCO__AF_POOL)) {
     return -EBUSY;
   }
-  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) {
-    return -EINVAL;
+  /* Checked before anything changes: on error the old stack stays. */
+  size_t size = stacksize;
+  char *fresh = NULL;
+  const size_t guard = dyco_schedule_getStackGuard();
+  if (stacksize != 0 && stackptr != NULL) {
+    /* The caller's memory cannot grow: what dyco_context_make will use of
+     * it (its top aligned down) must hold the minimum. */
+    uintptr_t lo = (uintptr_t)stackptr;
+    uintptr_t top =
+        (lo + stacksize) & ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
+    if (lo + stacksize < lo || top < lo || top - lo < DYCO_CONTEXT_STACK_MIN) {
+      return -EINVAL;
+    }
+  } else if (stacksize != 0) {
+    int err = dyco__astack_size(t, stacksize, &size);
+    if (err != 0) {
+      return err;
+    }
+    fresh = dyco__astack_get(t, size, guard);
+    if (fresh == NULL) {
+      return -ENOMEM;
+    }
   }
-  /* Whatever it had goes first. */
+  /* Whatever it had goes. */
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
-    dyco__astack_put(t, co->stack, co->stack_size);
+    dyco__astack_put(t, co->stack, co->stack_size, co->guard);
   }
   co->stack = NULL;
   co->stack_size = 0;
+  co->guard = 0;
   co->flags = (uint8_t)((co->flags & ~DYCO__AF_CACHED) | DYCO__AF_SHARED);
   if (stacksize == 0) {
     return 0;
@@ -738,13 +759,9 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
     co->stack = (char *)stackptr;
     co->stack_size = stacksize;
   } else {
-    size_t got;
-    char *st = dyco__astack_get(t, stacksize, &got);
-    if (st == NULL) {
-      return -ENOMEM;
-    }
-    co->stack = st;
-    co->stack_size = got;
+    co->stack = fresh;
+    co->stack_size = size;
+    co->guard = guard;
     co->flags |= DYCO__AF_CACHED;
   }
   co->flags &= (uint8_t)~DYCO__AF_SHARED;
@@ -885,6 +902,7 @@ static void thread_gone(void *p) {
     dyco__ashared_unmap(t);
   }
   dyco__astack_cache_destroy(t);
+  dyco__aoverflow_thread_done(t);
   free(t->slots);
   memset(t, 0, sizeof *t);
 }

@@ -37,10 +37,13 @@ extern "C" {
  * thread or by a scheduler's coroutine. */
 #define DYCO_ASYMCORO_DEPTH_MAX 256
 
+/* The most asymmetric coroutines one thread holds at once. */
+#define DYCO_ASYMCORO_MAX 1048575
+
 /* dyco_asymcoro_create makes an asymmetric coroutine that will run
  * func(arg) on the shared stack once resumed. Does not run it, does not
  * block, needs no scheduler. Returns its cid, -EINVAL for a NULL func,
- * -ENOMEM, or -EAGAIN when the thread already has 1,048,575 of them. */
+ * -ENOMEM, or -EAGAIN when the thread already has DYCO_ASYMCORO_MAX. */
 int dyco_asymcoro_create(proc_coroutine func, void *arg);
 
 /* dyco_asymcororesume runs coroutine cid until it yields or ends; it blocks
@@ -81,11 +84,18 @@ int dyco_asymcoro_coroID(void);
 /* dyco_asymcoro_setStack gives coroutine cid, which must not have been
  * resumed yet, a private stack: [stackptr, stackptr + stacksize) if
  * stackptr is not NULL (yours to free after dyco_asymcoro_free; no guard
- * page), or stacksize bytes (rounded up to pages) that dyco takes from its
- * cache, with a guard page below, if stackptr is NULL. stacksize 0 cancels:
- * back to the shared stack. Returns 1 when set, 0 when cancelled, -ESRCH
- * for an unknown cid, -EBUSY when it has been resumed or belongs to a pool,
- * -EINVAL for a stack under DYCO_CONTEXT_STACK_MIN, -ENOMEM. */
+ * below it), or one that dyco takes from its cache, with a guard region
+ * below it (dyco_schedule_setStackGuard), if stackptr is NULL: stacksize
+ * bytes rounded up to whole pages and to at least DYCO_CONTEXT_STACK_MIN,
+ * so any small size runs. An overflow into the guard is reported on
+ * stderr naming the coroutine, as for the scheduler's coroutines. stacksize
+ * 0 cancels: back to the shared stack. Returns 1 when set, 0 when
+ * cancelled, -ESRCH for an unknown cid, -EBUSY when it has been resumed or
+ * belongs to a pool, -EINVAL for a size above DYCO_STACK_SIZE_MAX
+ * (stackptr NULL) or for memory of yours that wraps around or holds less
+ * than DYCO_CONTEXT_STACK_MIN bytes below its top aligned to
+ * DYCO_CONTEXT_STACK_ALIGN, -ENOMEM. On error the coroutine keeps the stack
+ * it had. */
 int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize);
 
 /* dyco_asymcoro_getStack stores the stack coroutine cid runs on in
@@ -113,15 +123,19 @@ int dyco_coroutine_isasymmetric(int cid);
  * dyco_asymcpool_* functions only. */
 
 /* dyco_asymcpool_create makes a pool of totalsize asymmetric coroutines,
- * each with a private stack of stacksize bytes (guard page below) made now,
- * or on the shared stack when stacksize is 0. Returns NULL when totalsize <
- * 1, stacksize is under DYCO_CONTEXT_STACK_MIN, or memory runs out. */
+ * each with a private stack of stacksize bytes made now (rounded up as
+ * dyco_asymcoro_setStack rounds it; a guard region below each), or on the
+ * shared stack when stacksize is 0. Returns the pool, or NULL with errno
+ * set: EINVAL when totalsize is < 1 or above DYCO_ASYMCORO_MAX or
+ * stacksize is above DYCO_STACK_SIZE_MAX (at once, nothing mapped); ENOMEM
+ * when memory runs out or the stacks would not fit the address space. */
 dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize);
 
 /* dyco_asymcpool_resize changes the pool to newsize coroutines: stacks are
  * made at once when growing; when shrinking, idle ones go at once and busy
- * ones when returned. Returns cp, or NULL (cp unchanged) for newsize < 1,
- * a pool of another thread, or no memory. */
+ * ones when returned. Returns cp, or NULL with errno set, cp unchanged:
+ * EINVAL for newsize < 1 or above DYCO_ASYMCORO_MAX or a pool of another
+ * thread (or destroyed), ENOMEM. */
 dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize);
 
 /* dyco_asymcpool_destroy frees *cp and sets it to NULL: its idle stacks go

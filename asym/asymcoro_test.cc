@@ -1,6 +1,7 @@
 // dyco — asym layer tests without a scheduler: generators, udata, nesting,
 // shared and private stacks, errors, 100,000 create/free cycles.
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -162,7 +163,13 @@ TEST_P(AsymTest, BadArguments) {
   std::function<void()> body = [] {};
   int cid = Make(&body, true);
   EXPECT_EQ(1, dyco_coroutine_isasymmetric(cid));
-  EXPECT_EQ(-EINVAL, dyco_asymcoro_setStack(cid, nullptr, 100));
+  EXPECT_EQ(-EINVAL, dyco_asymcoro_setStack(cid, nullptr, SIZE_MAX));
+  EXPECT_EQ(-EINVAL,
+            dyco_asymcoro_setStack(cid, nullptr, DYCO_STACK_SIZE_MAX + 1));
+  char mine[64];
+  EXPECT_EQ(-EINVAL, dyco_asymcoro_setStack(cid, mine, SIZE_MAX));
+  EXPECT_EQ(-EINVAL, dyco_asymcoro_setStack(cid, mine, sizeof mine));
+  EXPECT_EQ(0, dyco_asymcoro_getStack(cid, nullptr, nullptr));  // unchanged
   dyco_asymcoro_free(cid);
   EXPECT_EQ(-ESRCH, dyco_coroutine_isasymmetric(cid));
 }
@@ -270,7 +277,6 @@ TEST_P(AsymTest, SetStackGetStackAndCancel) {
     ASSERT_EQ(1, dyco_asymcoro_setStack(cid, nullptr, kStack));
   }
   EXPECT_EQ(Shared() ? 0 : 1, dyco_asymcoro_getStack(cid, &p, &n));
-  EXPECT_EQ(-EINVAL, dyco_asymcoro_setStack(cid, nullptr, 100));
   ASSERT_EQ(cid, dyco_asymcororesume(cid));
   EXPECT_TRUE(inside);
   // Resumed once: too late to change.
@@ -534,6 +540,120 @@ TEST_P(AsymTest, ManyAliveAtOnce) {
     dyco_asymcoro_free(cid);
   }
   EXPECT_GE(sum, kCount);
+}
+
+// --- Sizes at their edges, and overflows ------------------------------------
+
+void CountC(void *arg) {
+  ++*static_cast<int *>(arg);
+  dyco_asymcoroyield();
+  ++*static_cast<int *>(arg);
+}
+
+// The seed's small sizes run (rounded up), and so does a stack of exactly
+// DYCO_CONTEXT_STACK_MIN bytes, from the cache, a pool, or the caller.
+TEST(AsymSizeTest, SmallAndMinimalStacksRun) {
+  int ran = 0;
+  std::vector<int> cids;
+  for (size_t size : {static_cast<size_t>(1), static_cast<size_t>(4000),
+                      static_cast<size_t>(DYCO_CONTEXT_STACK_MIN)}) {
+    int cid = dyco_asymcoro_create(CountC, &ran);
+    ASSERT_EQ(1, dyco_asymcoro_setStack(cid, nullptr, size));
+    size_t n = 0;
+    ASSERT_EQ(1, dyco_asymcoro_getStack(cid, nullptr, &n));
+    EXPECT_GE(n, static_cast<size_t>(DYCO_CONTEXT_STACK_MIN));
+    cids.push_back(cid);
+  }
+  alignas(64) static char mine[DYCO_CONTEXT_STACK_MIN];
+  int own = dyco_asymcoro_create(CountC, &ran);
+  ASSERT_EQ(1, dyco_asymcoro_setStack(own, mine, sizeof mine));
+  cids.push_back(own);
+  dyco_coropool *cp = dyco_asymcpool_create(2, 4000);
+  ASSERT_NE(nullptr, cp);
+  cids.push_back(dyco_asymcpool_obtain(cp, CountC, &ran, 0));
+  for (int cid : cids) {
+    ASSERT_EQ(cid, dyco_asymcororesume(cid));
+    ASSERT_EQ(0, dyco_asymcororesume(cid));
+    dyco_asymcoro_free(cid);
+  }
+  EXPECT_EQ(2 * 5, ran);
+  EXPECT_EQ(0, dyco_asymcpool_destroy(&cp));
+}
+
+TEST(AsymSizeTest, AbsurdSizesAndCountsAreRefusedAtOnce) {
+  const double start = dyco_test::NowMs();
+  EXPECT_EQ(nullptr, dyco_asymcpool_create(2, SIZE_MAX));
+  EXPECT_EQ(EINVAL, errno);
+  EXPECT_EQ(nullptr, dyco_asymcpool_create(INT32_MAX, 65536));
+  EXPECT_EQ(EINVAL, errno);
+  EXPECT_EQ(nullptr,
+            dyco_asymcpool_create(
+                DYCO_ASYMCORO_MAX,
+                sizeof(void *) == 4 ? 256u << 20 : DYCO_STACK_SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
+  dyco_coropool *cp = dyco_asymcpool_create(1, 65536);
+  ASSERT_NE(nullptr, cp);
+  EXPECT_EQ(nullptr, dyco_asymcpool_resize(cp, INT32_MAX));
+  EXPECT_EQ(1, dyco_asymcpool_available(cp));
+  EXPECT_EQ(0, dyco_asymcpool_destroy(&cp));
+  EXPECT_LT(dyco_test::NowMs() - start, dyco_test::Slow() ? 5000 : 1000);
+}
+
+volatile int asym_overflow_limit = 1 << 30;  // never reached: a guard is
+
+__attribute__((noinline)) int AsymOverflow(int depth) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  if (depth > asym_overflow_limit) {
+    return frame[0];
+  }
+  int deeper = AsymOverflow(depth + 1);
+  return deeper + frame[0];
+}
+
+void AsymOverflowBody(void *) { AsymOverflow(0); }
+
+void OverflowAsym(bool pool, bool under_scheduler) {
+  auto run = [pool] {
+    int cid;
+    if (pool) {
+      dyco_coropool *cp = dyco_asymcpool_create(1, 32 * 1024);
+      cid = dyco_asymcpool_obtain(cp, AsymOverflowBody, nullptr, 0);
+    } else {
+      cid = dyco_asymcoro_create(AsymOverflowBody, nullptr);
+      dyco_asymcoro_setStack(cid, nullptr, 32 * 1024);
+    }
+    dyco_asymcororesume(cid);
+  };
+  if (under_scheduler) {
+    dyco_test::Go(run);
+    dyco_schedule_run();
+  } else {
+    run();
+  }
+}
+
+// An asymmetric coroutine's private stack (setStack's or a pool's) is
+// guarded like a scheduler coroutine's, and its overflow is reported the
+// same way: resumed by the thread or by a scheduler's coroutine.
+TEST(AsymDeathTest, OverflowingAPrivateStackNamesTheCoroutine) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  const char *report =
+      "dyco: coroutine [0-9]+ overflowed its 32768-byte stack \\(private";
+  EXPECT_DEATH(OverflowAsym(false, false), report);
+  EXPECT_DEATH(OverflowAsym(true, false), report);
+  EXPECT_DEATH(OverflowAsym(false, true), report);
+  EXPECT_DEATH(OverflowAsym(true, true), report);
+}
+
+TEST(AsymDeathTest, OverflowingTheSharedStackNamesTheCoroutine) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(
+      {
+        int cid = dyco_asymcoro_create(AsymOverflowBody, nullptr);
+        dyco_asymcororesume(cid);
+      },
+      "dyco: coroutine [0-9]+ overflowed its 262144-byte stack");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "asym/internal/asym.h"
+#include "sched/schedule.h"
 #include "sched/wait.h"
 
 /* Odd: never the low word of an aligned pointer, which is what a
@@ -19,6 +20,7 @@ struct dyco__apool {
   dyco__apool *next; /* the owner's pools */
   dyco__apool *prev;
   size_t stacksize; /* 0: its coroutines use the shared stack */
+  size_t guard;     /* below each of its stacks */
   int total;
   int busy;
   char **stacks; /* idle stacks */
@@ -60,16 +62,15 @@ static int fit_stacks(dyco__apool *p) {
     want = 0;
   }
   while (p->nstacks > want) {
-    dyco__astack_put(p->owner, p->stacks[--p->nstacks], p->stacksize);
+    dyco__astack_put(p->owner, p->stacks[--p->nstacks], p->stacksize, p->guard);
   }
   while (p->nstacks < want) {
-    size_t got;
-    char *st = dyco__astack_get(p->owner, p->stacksize, &got);
+    char *st = dyco__astack_get(p->owner, p->stacksize, p->guard);
     if (st == NULL) {
       return -ENOMEM;
     }
     if (keep_stack(p, st) != 0) {
-      dyco__astack_put(p->owner, st, got);
+      dyco__astack_put(p->owner, st, p->stacksize, p->guard);
       return -ENOMEM;
     }
   }
@@ -99,22 +100,37 @@ static void maybe_free(void *arg) {
   }
 }
 
+/* A pool's size: 1 to DYCO_ASYMCORO_MAX coroutines whose stacks the
+ * address space can hold. 0 or a negative errno. */
+static int check_total(int total, size_t stacksize, size_t guard) {
+  if (total < 1 || (unsigned)total > DYCO_ASYMCORO_MAX) {
+    return -EINVAL;
+  }
+  return stacksize != 0 ? dyco__astack_fits((size_t)total, stacksize, guard)
+                        : 0;
+}
+
 dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
-  if (totalsize < 1) {
-    return NULL;
-  }
-  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) {
-    return NULL;
-  }
   dyco__athread *t = dyco__athread_get();
+  size_t size = 0;
+  const size_t guard = dyco_schedule_getStackGuard();
+  int err = stacksize != 0 ? dyco__astack_size(t, stacksize, &size) : 0;
+  if (err == 0) {
+    err = check_total(totalsize, size, guard);
+  }
+  if (err != 0) {
+    errno = -err;
+    return NULL;
+  }
   dyco__apool *p = (dyco__apool *)calloc(1, sizeof *p);
   if (p == NULL) {
+    errno = ENOMEM;
     return NULL;
   }
   p->magic = POOL_MAGIC;
   p->owner = t;
-  p->stacksize =
-      stacksize == 0 ? 0 : (stacksize + t->page - 1) & ~(t->page - 1);
+  p->stacksize = size;
+  p->guard = guard;
   p->total = totalsize;
   dyco_waitq_init(&p->waiters, NULL);
   if (fit_stacks(p) != 0) {
@@ -122,6 +138,7 @@ dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
     fit_stacks(p);
     free(p->stacks);
     free(p);
+    errno = ENOMEM;
     return NULL;
   }
   p->next = t->pools;
@@ -135,7 +152,13 @@ dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
 
 dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize) {
   dyco__apool *p = pool_of(cp);
-  if (p == NULL || p->dying || newsize < 1) {
+  if (p == NULL || p->dying) {
+    errno = EINVAL;
+    return NULL;
+  }
+  int err = check_total(newsize, p->stacksize, p->guard);
+  if (err != 0) {
+    errno = -err;
     return NULL;
   }
   int old = p->total;
@@ -143,6 +166,7 @@ dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize) {
   if (fit_stacks(p) != 0) {
     p->total = old;
     fit_stacks(p);
+    errno = ENOMEM;
     return NULL;
   }
   for (int free_now = p->total - p->busy; free_now > 0; free_now--) {
@@ -232,6 +256,7 @@ int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
     }
     co->stack = p->stacks[--p->nstacks];
     co->stack_size = p->stacksize;
+    co->guard = p->guard;
     co->flags &= (uint8_t)~DYCO__AF_SHARED;
   }
   co->flags |= DYCO__AF_POOL;
@@ -246,12 +271,13 @@ void dyco__apool_release(dyco__athread *t, dyco__asym *co) {
   if (co->stack != NULL) {
     if (p->dying || p->nstacks >= p->total - p->busy ||
         keep_stack(p, co->stack) != 0) {
-      dyco__astack_put(t, co->stack, p->stacksize);
+      dyco__astack_put(t, co->stack, p->stacksize, p->guard);
     }
     co->stack = NULL;
+    co->guard = 0;
   }
   co->pool = NULL;
-  co->flags &= (uint8_t) ~(DYCO__AF_POOL | DYCO__AF_CACHED);
+  co->flags &= (uint8_t)~(DYCO__AF_POOL | DYCO__AF_CACHED);
   dyco__asym_release(t, co);
   if (p->dying) {
     maybe_free(p);

@@ -383,10 +383,11 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
     size = e->stack_size;
     /* Stacks from the cache sit at the same offsets modulo the page and
      * far beyond: their tops would all fall in the same cache sets. Start
-     * each a few cache lines lower, by slot ("stack colouring"). */
-    if (e->stack_from_cache || (co->flags & DYCO__F_POOL)) {
+     * each a few cache lines lower, by slot ("stack colouring"), when that
+     * leaves the stack most of its room and never under the minimum. */
+    if (e->guard != 0) {
       size_t color = (((uint32_t)co->cid * 7u) & 31u) * 64u;
-      if (size >= 16 * color) {
+      if (size >= 16 * color && size - color >= DYCO_CONTEXT_STACK_MIN) {
         size -= color;
       }
     }
@@ -396,11 +397,20 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
   }
 #if DYCO_CONTEXT_SP_ONLY
   dyco_context made;
-  dyco_context_make(&made, stack, size, co_main, co);
+  int err = dyco_context_make(&made, stack, size, co_main, co);
   co->ctx.sp = made.sp;
 #else
-  dyco_context_make(&co->ctx, stack, size, co_main, co);
+  int err = dyco_context_make(&co->ctx, stack, size, co_main, co);
 #endif
+  if (DYCO__UNLIKELY(err != 0)) {
+    /* setStack and the pools accept only stacks that hold the minimum:
+     * running on this one would corrupt memory. */
+    fprintf(stderr,
+            "dyco: coroutine %d cannot start on its %zu-byte stack at %p "
+            "(scheduler %d): %s\n",
+            co->cid, size, (void *)stack, s->id, strerror(-err));
+    abort();
+  }
   co->flags |= DYCO__F_STARTED;
 }
 
@@ -430,8 +440,8 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
     }
     if (co->flags & DYCO__F_POOL) {
       dyco__pool_release(s, co, e);
-    } else if (e->stack != NULL && e->stack_from_cache) {
-      dyco__stack_put(s, e->stack, e->stack_size);
+    } else if (e->stack != NULL && e->guard != 0) {
+      dyco__stack_put(s, e->stack, e->stack_size, e->guard);
     }
     dyco__ext_free(s, co);
   }

@@ -1,6 +1,7 @@
 /* dyco — sched layer: the coroutine calls of the public API (create, sleep,
  * yield, abort, stacks, udata, urgency) over the core. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +12,11 @@ static int create(proc_coroutine func, void *arg, int urgent) {
   if (func == NULL) {
     return -EINVAL;
   }
-  dyco_schedule *s = dyco__sched_get();
-  if (s == NULL) {
-    return -ENOMEM;
-  }
   int err;
+  dyco_schedule *s = dyco__sched_get(&err);
+  if (s == NULL) {
+    return err;
+  }
   dyco_coroutine *co = dyco__co_new(s, func, arg, urgent, &err);
   if (co == NULL) {
     return err;
@@ -69,39 +70,56 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co->flags & DYCO__F_POOL) {
     return -EBUSY; /* the pool owns its stack */
   }
-  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) {
-    return -EINVAL;
+  /* Checked before anything changes: on error the old stack stays. */
+  size_t size = stacksize;
+  if (stacksize != 0 && stackptr != NULL) {
+    /* The caller's memory cannot grow: what dyco_context_make will use of
+     * it (its top aligned down) must hold the minimum. */
+    uintptr_t lo = (uintptr_t)stackptr;
+    uintptr_t top =
+        (lo + stacksize) & ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
+    if (lo + stacksize < lo || top < lo || top - lo < DYCO_CONTEXT_STACK_MIN) {
+      return -EINVAL;
+    }
+  } else if (stacksize != 0) {
+    int err = dyco__stack_size(s->page, stacksize, &size);
+    if (err != 0) {
+      return err;
+    }
   }
   dyco__ext *e = dyco__ext_get(s, co, stacksize != 0);
-  /* Whatever it had goes first. */
+  if (stacksize != 0 && e == NULL) {
+    return -ENOMEM;
+  }
+  char *fresh = NULL;
+  const size_t guard = dyco__stack_guard();
+  if (stacksize != 0 && stackptr == NULL) {
+    fresh = dyco__stack_get(s, size, guard);
+    if (fresh == NULL) {
+      return -ENOMEM;
+    }
+  }
+  /* Whatever it had goes. */
   if (e != NULL && e->stack != NULL) {
-    if (e->stack_from_cache) {
-      dyco__stack_put(s, e->stack, e->stack_size);
+    if (e->guard != 0) {
+      dyco__stack_put(s, e->stack, e->stack_size, e->guard);
     }
     e->stack = NULL;
     e->stack_size = 0;
-    e->stack_from_cache = 0;
+    e->guard = 0;
     co->flags &= (uint16_t)~DYCO__F_PRIVATE;
   }
   if (stacksize == 0) {
     return 0;
   }
-  if (e == NULL) {
-    return -ENOMEM;
-  }
   if (stackptr != NULL) {
     e->stack = (char *)stackptr;
     e->stack_size = stacksize;
-    e->stack_from_cache = 0;
+    e->guard = 0;
   } else {
-    size_t got;
-    char *st = dyco__stack_get(s, stacksize, &got);
-    if (st == NULL) {
-      return -ENOMEM;
-    }
-    e->stack = st;
-    e->stack_size = got;
-    e->stack_from_cache = 1;
+    e->stack = fresh;
+    e->stack_size = size;
+    e->guard = (uint32_t)guard;
   }
   co->flags |= DYCO__F_PRIVATE;
   return 1;

@@ -21,11 +21,19 @@ typedef void (*proc_coroutine)(void *arg);
  * running coroutine returns -EPERM (or does nothing, for void functions)
  * when called outside one. */
 
+/* The most coroutines one scheduler holds at once. */
+#define DYCO_COROUTINES_MAX 15728639
+
+/* The largest stack dyco maps, shared or private: 1 GiB. */
+#define DYCO_STACK_SIZE_MAX ((size_t)1 << 30)
+
 /* dyco_coroutine_create makes a coroutine that will run func(arg) on this
  * thread's scheduler (created on first use), after the coroutines already
  * ready. It does not block and does not run func yet. Returns the cid, or
- * -EINVAL for a NULL func, -ENOMEM, or -EAGAIN when the scheduler already
- * holds its maximum of 15,728,639 coroutines. */
+ * -EINVAL for a NULL func, -EAGAIN when the scheduler already holds
+ * DYCO_COROUTINES_MAX coroutines, -ENOMEM, and, when this call has to
+ * create the thread's scheduler (an epoll instance and an eventfd),
+ * -EMFILE or -ENFILE when no fd is free. */
 int dyco_coroutine_create(proc_coroutine func, void *arg);
 
 /* dyco_coroutine_create_urgent is dyco_coroutine_create for an urgent
@@ -65,12 +73,18 @@ int dyco_coroutine_coroID(void);
 
 /* dyco_coroutine_setStack gives coroutine cid, which must not have started
  * yet, a private stack: [stackptr, stackptr + stacksize) if stackptr is not
- * NULL (yours to free after the coroutine ends; no guard page), or one of
- * stacksize bytes that dyco takes from its cache, with a guard page below
- * it, if stackptr is NULL. stacksize 0 cancels a private stack: the
- * coroutine runs on the scheduler's shared stack again. Returns 1 when set,
- * 0 when cancelled, -ESRCH for an unknown cid, -EBUSY when the coroutine has
- * started, -EINVAL for a stack under DYCO_CONTEXT_STACK_MIN, -ENOMEM. */
+ * NULL (yours to free after the coroutine ends; no guard below it), or one
+ * that dyco takes from its cache, with a guard region below it
+ * (dyco_schedule_setStackGuard), if stackptr is NULL: stacksize bytes
+ * rounded up to whole pages and to at least DYCO_CONTEXT_STACK_MIN, so any
+ * small size runs. stacksize 0 cancels a private stack: the coroutine runs
+ * on the scheduler's shared stack again. Returns 1 when set, 0 when
+ * cancelled, -ESRCH for an unknown cid, -EBUSY when the coroutine has
+ * started or belongs to a pool, -EINVAL for a size above
+ * DYCO_STACK_SIZE_MAX (stackptr NULL) or for memory of yours that wraps
+ * around or holds less than DYCO_CONTEXT_STACK_MIN bytes below its top
+ * aligned to DYCO_CONTEXT_STACK_ALIGN, -ENOMEM. On error the coroutine keeps
+ * the stack it had. */
 int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize);
 
 /* dyco_coroutine_getStack stores the stack coroutine cid runs on in

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sched/internal/sched.h"
 
 struct dyco_coropool {
   dyco_schedule *sched;
   size_t stacksize; /* 0: its coroutines use the shared stack */
+  size_t guard;     /* below each of its stacks */
   int total;
   int busy;
   char **stacks; /* idle stacks */
@@ -43,16 +45,15 @@ static int fit_stacks(dyco_coropool *cp) {
     want = 0;
   }
   while (cp->nstacks > want) {
-    dyco__stack_put(s, cp->stacks[--cp->nstacks], cp->stacksize);
+    dyco__stack_put(s, cp->stacks[--cp->nstacks], cp->stacksize, cp->guard);
   }
   while (cp->nstacks < want) {
-    size_t got;
-    char *st = dyco__stack_get(s, cp->stacksize, &got);
+    char *st = dyco__stack_get(s, cp->stacksize, cp->guard);
     if (st == NULL) {
       return -ENOMEM;
     }
     if (keep_stack(cp, st) != 0) {
-      dyco__stack_put(s, st, got);
+      dyco__stack_put(s, st, cp->stacksize, cp->guard);
       return -ENOMEM;
     }
   }
@@ -67,24 +68,45 @@ static void maybe_free(void *p) {
   }
 }
 
+/* A pool's size: 1 to DYCO_COROUTINES_MAX coroutines whose stacks the
+ * address space can hold. 0 or a negative errno. */
+static int check_total(int total, size_t stacksize, size_t guard) {
+  if (total < 1 || (unsigned)total > DYCO_COROUTINES_MAX) {
+    return -EINVAL;
+  }
+  if (stacksize != 0) {
+    return dyco__stack_fits((size_t)total, stacksize, guard);
+  }
+  return 0;
+}
+
 dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
-  if (totalsize < 1) {
+  size_t size = 0;
+  const size_t guard = dyco__stack_guard();
+  int err = 0;
+  if (stacksize != 0) {
+    err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stacksize, &size);
+  }
+  if (err == 0) {
+    err = check_total(totalsize, size, guard);
+  }
+  if (err != 0) {
+    errno = -err;
     return NULL;
   }
-  if (stacksize != 0 && stacksize < DYCO_CONTEXT_STACK_MIN) {
-    return NULL;
-  }
-  dyco_schedule *s = dyco__sched_get();
+  dyco_schedule *s = dyco__sched_get(&err);
   if (s == NULL) {
+    errno = -err;
     return NULL;
   }
   dyco_coropool *cp = (dyco_coropool *)calloc(1, sizeof *cp);
   if (cp == NULL) {
+    errno = ENOMEM;
     return NULL;
   }
   cp->sched = s;
-  cp->stacksize =
-      stacksize == 0 ? 0 : (stacksize + s->page - 1) & ~(s->page - 1);
+  cp->stacksize = size;
+  cp->guard = guard;
   cp->total = totalsize;
   dyco_waitq_init(&cp->waiters, NULL);
   if (fit_stacks(cp) != 0) {
@@ -92,13 +114,20 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
     fit_stacks(cp);
     free(cp->stacks);
     free(cp);
+    errno = ENOMEM;
     return NULL;
   }
   return cp;
 }
 
 dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
-  if (cp == NULL || newsize < 1 || cp->sched != dyco__tls_sched) {
+  if (cp == NULL || cp->sched != dyco__tls_sched) {
+    errno = EINVAL;
+    return NULL;
+  }
+  int err = check_total(newsize, cp->stacksize, cp->guard);
+  if (err != 0) {
+    errno = -err;
     return NULL;
   }
   int old = cp->total;
@@ -106,6 +135,7 @@ dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
   if (fit_stacks(cp) != 0) {
     cp->total = old;
     fit_stacks(cp);
+    errno = ENOMEM;
     return NULL;
   }
   for (int free_now = cp->total - cp->busy; free_now > 0; free_now--) {
@@ -199,6 +229,7 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
     }
     e->stack = cp->stacks[--cp->nstacks];
     e->stack_size = cp->stacksize;
+    e->guard = (uint32_t)cp->guard;
     co->flags |= DYCO__F_PRIVATE;
   }
   cp->busy++;
@@ -223,9 +254,10 @@ void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *e) {
   if (e->stack != NULL) {
     if (cp->dying || cp->nstacks >= cp->total - cp->busy ||
         keep_stack(cp, e->stack) != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size);
+      dyco__stack_put(s, e->stack, e->stack_size, cp->guard);
     }
     e->stack = NULL;
+    e->guard = 0;
   }
   if (cp->dying) {
     maybe_free(cp);

@@ -15,16 +15,22 @@ extern "C" {
 typedef struct dyco_coropool dyco_coropool;
 
 /* dyco_coropool_create makes a pool of totalsize coroutines, each with a
- * private stack of stacksize bytes taken from the stack cache now (guard
- * page below each), or running on the shared stack when stacksize is 0.
- * Returns NULL when totalsize < 1, stacksize is under
- * DYCO_CONTEXT_STACK_MIN, or memory runs out. */
+ * private stack of stacksize bytes taken from the stack cache now (rounded
+ * up as dyco_coroutine_setStack rounds it, so any small size runs; a guard
+ * region below each), or running on the shared stack when stacksize is 0.
+ * Creates the thread's scheduler if it has none. Returns the pool, or NULL
+ * with errno set: EINVAL when totalsize is < 1 or above
+ * DYCO_COROUTINES_MAX or stacksize is above DYCO_STACK_SIZE_MAX (at once,
+ * nothing mapped); ENOMEM when memory runs out or the stacks would not fit
+ * the address space; EMFILE or ENFILE when the scheduler had to be created
+ * and no fd is free. */
 dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize);
 
 /* dyco_coropool_resize changes the pool to newsize coroutines: more are
  * made at once; when shrinking, idle ones go at once and busy ones when they
- * finish. Returns cp, or NULL (leaving cp as it was) for newsize < 1, a
- * pool of another thread, or no memory. */
+ * finish. Returns cp, or NULL with errno set, leaving cp as it was: EINVAL
+ * for a NULL cp, a pool of another thread, or newsize < 1 or above
+ * DYCO_COROUTINES_MAX; ENOMEM. */
 dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize);
 
 /* dyco_coropool_destroy frees *cp and sets it to NULL: coroutines waiting

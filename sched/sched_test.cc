@@ -15,6 +15,10 @@
 
 #include "tools/testing/fixture.h"
 
+extern "C" {
+#include "context/context.h"
+}
+
 namespace {
 
 using dyco_test::Go;
@@ -357,7 +361,12 @@ TEST_F(SchedTest, ScheduleCreateWorksBeforeAndAfterCoroutines) {
     EXPECT_EQ(-EBUSY, dyco_schedule_create(256 * 1024, 0));
   });
   ASSERT_EQ(0, dyco_schedule_run());
-  EXPECT_EQ(-EINVAL, dyco_schedule_create(100, 0));
+  // A small size is rounded up, never refused.
+  EXPECT_EQ(0, dyco_schedule_create(100, 0));
+  int last = Go([] {});
+  ASSERT_EQ(0, dyco_coroutine_getStack(last, &stack, &size));
+  EXPECT_GE(size, static_cast<size_t>(DYCO_CONTEXT_STACK_MIN));
+  ASSERT_EQ(0, dyco_schedule_run());
 }
 
 TEST_F(SchedTest, ScheduleIdsAreUniquePerThread) {

@@ -114,13 +114,12 @@ static dyco_schedule *create(size_t stack_size, int *err) {
   return s;
 }
 
-dyco_schedule *dyco__sched_get(void) {
+dyco_schedule *dyco__sched_get(int *err) {
   dyco_schedule *s = dyco__tls_sched;
   if (DYCO__LIKELY(s != NULL)) {
     return s;
   }
-  int err;
-  return create(DYCO_SCHEDULE_STACK_DEFAULT, &err);
+  return create(DYCO_SCHEDULE_STACK_DEFAULT, err);
 }
 
 static void destroy(dyco_schedule *s) {
@@ -144,18 +143,18 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
   if (stack_size == 0) {
     stack_size = DYCO_SCHEDULE_STACK_DEFAULT;
   }
-  if (stack_size < DYCO_CONTEXT_STACK_MIN) {
-    return -EINVAL;
+  size_t want;
+  int err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stack_size, &want);
+  if (err != 0) {
+    return err;
   }
   dyco_schedule *s = dyco__tls_sched;
-  int err = 0;
   if (s == NULL) {
-    s = create(stack_size, &err);
+    s = create(want, &err);
     if (s == NULL) {
       return err;
     }
   } else {
-    size_t want = (stack_size + s->page - 1) & ~(s->page - 1);
     if (want != s->shared_size) {
       /* Saved stacks hold addresses inside the shared stack: it can move
        * only while nobody has started on it. */
@@ -173,12 +172,14 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
       size_t old_size = s->shared_map_size;
       char *old_base = s->shared_base;
       size_t old_stack = s->shared_size;
-      err = dyco__shared_stack_init(s, stack_size);
+      size_t old_guard = s->shared_guard;
+      err = dyco__shared_stack_init(s, want);
       if (err != 0) {
         s->shared_map = old_map;
         s->shared_map_size = old_size;
         s->shared_base = old_base;
         s->shared_size = old_stack;
+        s->shared_guard = old_guard;
         return err;
       }
       munmap(old_map, old_size);
@@ -215,9 +216,10 @@ void dyco_schedule_free(dyco_schedule *sched) {
 }
 
 int dyco_schedule_run(void) {
-  dyco_schedule *s = dyco__sched_get();
+  int err;
+  dyco_schedule *s = dyco__sched_get(&err);
   if (s == NULL) {
-    return -ENOMEM;
+    return err;
   }
   if (s->running != NULL || s->in_run) {
     return -EDEADLK;
@@ -234,14 +236,16 @@ int dyco_schedule_run(void) {
 }
 
 int dyco_schedule_schedID(void) {
-  dyco_schedule *s = dyco__sched_get();
-  return s != NULL ? s->id : -ENOMEM;
+  int err;
+  dyco_schedule *s = dyco__sched_get(&err);
+  return s != NULL ? s->id : err;
 }
 
 int dyco_schedule_setUdata(void *udata) {
-  dyco_schedule *s = dyco__sched_get();
+  int err;
+  dyco_schedule *s = dyco__sched_get(&err);
   if (s == NULL) {
-    return -ENOMEM;
+    return err;
   }
   s->udata = udata;
   return 0;
@@ -251,9 +255,10 @@ int dyco_schedule_getUdata(void **udata) {
   if (udata == NULL) {
     return -EINVAL;
   }
-  dyco_schedule *s = dyco__sched_get();
+  int err;
+  dyco_schedule *s = dyco__sched_get(&err);
   if (s == NULL) {
-    return -ENOMEM;
+    return err;
   }
   *udata = s->udata;
   return 0;

@@ -22,15 +22,41 @@ typedef struct dyco_schedule dyco_schedule;
 #define DYCO_SCHEDULE_STACK_DEFAULT (256 * 1024)
 
 /* dyco_schedule_create sets up this thread's scheduler: a shared stack of
- * stack_size bytes (0: DYCO_SCHEDULE_STACK_DEFAULT) and loopwait_timeout,
- * the longest time in ms the scheduler sleeps when no coroutine is ready
- * (0: no limit; wake-ups by timers, file descriptors and other threads are
- * immediate anyway). Optional: the first coroutine creates the scheduler
- * with the defaults. Called again, or after coroutines were created, it
- * applies the new settings; the shared stack can be resized only while no
- * coroutine has started on it. Returns 0, -EBUSY when the shared stack is in
- * use, -EINVAL for a stack under DYCO_CONTEXT_STACK_MIN, -ENOMEM. */
+ * stack_size bytes (0: DYCO_SCHEDULE_STACK_DEFAULT; rounded up to whole
+ * pages and to at least DYCO_CONTEXT_STACK_MIN, so any small size runs)
+ * and loopwait_timeout, the longest time in ms the scheduler sleeps when no
+ * coroutine is ready (0: no limit; wake-ups by timers, file descriptors and
+ * other threads are immediate anyway). Optional: the first coroutine
+ * creates the scheduler with the defaults. Called again, or after
+ * coroutines were created, it applies the new settings; the shared stack
+ * can be resized only while no coroutine has started on it. Returns 0,
+ * -EBUSY when the shared stack is in use, -EINVAL for a stack_size above
+ * DYCO_STACK_SIZE_MAX, -ENOMEM, -EMFILE or -ENFILE when no fd is free for
+ * the scheduler's epoll instance and eventfd. */
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout);
+
+/* The guard region below each stack dyco maps, by default, and the most it
+ * may be set to. */
+#define DYCO_STACK_GUARD_DEFAULT (16 * 1024)
+#define DYCO_STACK_GUARD_MAX ((size_t)64 << 20)
+
+/* dyco_schedule_setStackGuard sets, for the whole process, the size of the
+ * guard region dyco maps below every stack it makes from now on: shared
+ * stacks, private stacks of setStack and pools, asymmetric coroutines'
+ * stacks (asym/asymcoro.h). Stacks made earlier keep theirs. bytes is
+ * rounded up to whole pages; 0 restores DYCO_STACK_GUARD_DEFAULT. A guard
+ * costs address space only, no memory. Code built with
+ * -fstack-clash-protection (dyco's own, and what pkg-config and the Bazel
+ * settings of docs/sched.md give yours) touches every page of a large frame
+ * on the way down, so any overflow meets even a one-page guard; for code
+ * built without it, a frame larger than the guard can jump over it: make
+ * the guard larger than the largest frame. Returns 0, or -EINVAL above
+ * DYCO_STACK_GUARD_MAX. Never blocks. */
+int dyco_schedule_setStackGuard(size_t bytes);
+
+/* dyco_schedule_getStackGuard returns the guard size stacks made now get,
+ * in bytes. */
+size_t dyco_schedule_getStackGuard(void);
 
 /* dyco_schedule_run runs this thread's coroutines until none is left
  * (returns 0), until a coroutine calls dyco_schedcall_stop (returns 1: call

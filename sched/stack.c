@@ -23,16 +23,62 @@
  * mapping, without splitting it into one mapping per stack. */
 #define DYCO__MADV_GUARD_INSTALL 102
 
-/* Below every stack: big enough that a function with a few KiB of locals
- * cannot jump over it into the stack below. */
-#define GUARD_BYTES (16 * 1024)
-
 /* How guards are made in this process: probed once. */
 enum { GUARD_UNKNOWN = 0, GUARD_MADVISE, GUARD_MPROTECT };
 static int guard_mode = GUARD_UNKNOWN;
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 
-size_t dyco__stack_guard_size(void) { return GUARD_BYTES; }
+/* --- Sizes --------------------------------------------------------------- */
+
+/* The guard below each stack made now (dyco_schedule_setStackGuard): a
+ * multiple of the page size, read and written atomically. */
+static size_t guard_bytes = DYCO_STACK_GUARD_DEFAULT;
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+int dyco_schedule_setStackGuard(size_t bytes) {
+  if (bytes > DYCO_STACK_GUARD_MAX) {
+    return -EINVAL;
+  }
+  if (bytes == 0) {
+    bytes = DYCO_STACK_GUARD_DEFAULT;
+  }
+  size_t page = page_size();
+  bytes = (bytes + page - 1) & ~(page - 1);
+  __atomic_store_n(&guard_bytes, bytes, __ATOMIC_RELAXED);
+  return 0;
+}
+
+size_t dyco_schedule_getStackGuard(void) {
+  return __atomic_load_n(&guard_bytes, __ATOMIC_RELAXED);
+}
+
+size_t dyco__stack_guard(void) { return dyco_schedule_getStackGuard(); }
+
+int dyco__stack_size(size_t page, size_t want, size_t *out) {
+  if (want > DYCO_STACK_SIZE_MAX) {
+    return -EINVAL; /* also keeps the rounding below from overflowing */
+  }
+  if (want < DYCO_CONTEXT_STACK_MIN) {
+    want = DYCO_CONTEXT_STACK_MIN;
+  }
+  *out = (want + page - 1) & ~(page - 1);
+  return 0;
+}
+
+int dyco__stack_fits(size_t count, size_t size, size_t guard) {
+  /* What the address space of a process can hold at most: 2^47 bytes on
+   * 64-bit Linux (x86_64 and aarch64 with 4-level page tables), 4 GiB on
+   * 32-bit targets. Beyond, mapping would fail anyway, after a long time
+   * spent mapping the part that fits. */
+  const uint64_t space =
+      sizeof(void *) >= 8 ? (uint64_t)1 << 47 : (uint64_t)1 << 32;
+  uint64_t one = (uint64_t)size + (uint64_t)guard + (uint64_t)page_size();
+  if (count != 0 && one > space / count) {
+    return -ENOMEM;
+  }
+  return 0;
+}
 
 /* Does MADV_GUARD_INSTALL really stop an access? The kernel must know it
  * (6.13+), and an emulator (qemu-user) may accept it yet ignore it: a
@@ -75,21 +121,22 @@ static int install_guard(char *at, size_t bytes) {
  */
 
 int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
-  size = (size + s->page - 1) & ~(s->page - 1);
-  size_t total = GUARD_BYTES + size;
+  const size_t guard = dyco__stack_guard();
+  size_t total = guard + size;
   char *m = (char *)mmap(NULL, total, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) {
     return -ENOMEM;
   }
-  if (install_guard(m, GUARD_BYTES) != 0) {
+  if (install_guard(m, guard) != 0) {
     munmap(m, total);
     return -ENOMEM;
   }
   s->shared_map = m;
   s->shared_map_size = total;
-  s->shared_base = m + GUARD_BYTES;
+  s->shared_base = m + guard;
   s->shared_size = size;
+  s->shared_guard = guard;
   return 0;
 }
 
@@ -260,9 +307,10 @@ size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
  */
 
 static dyco__stack_class *stack_class(dyco_schedule *s, size_t size,
-                                      int create) {
+                                      size_t guard, int create) {
   for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
-    if (s->stacks.classes[i].size == size) {
+    if (s->stacks.classes[i].size == size &&
+        s->stacks.classes[i].guard == guard) {
       return &s->stacks.classes[i];
     }
   }
@@ -278,6 +326,7 @@ static dyco__stack_class *stack_class(dyco_schedule *s, size_t size,
   c = &s->stacks.classes[s->stacks.nclasses++];
   memset(c, 0, sizeof *c);
   c->size = size;
+  c->guard = guard;
   return c;
 }
 
@@ -301,7 +350,7 @@ static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
   /* One page more than guard and stack, never touched: stacks whose sizes
    * are powers of two would otherwise start at the same offset modulo the
    * cache's way size, and their hot tops would crowd into a few sets. */
-  size_t slot = GUARD_BYTES + c->size + s->page;
+  size_t slot = c->guard + c->size + s->page;
   size_t n = (1u << 20) / slot;
   if (n < 1) {
     n = 1;
@@ -338,7 +387,7 @@ static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
     return -ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    if (install_guard(m + i * slot, GUARD_BYTES) != 0) {
+    if (install_guard(m + i * slot, c->guard) != 0) {
       munmap(m, bytes);
       return -ENOMEM;
     }
@@ -348,14 +397,13 @@ static int map_chunk(dyco_schedule *s, dyco__stack_class *c) {
   s->stacks.nmaps++;
   /* Highest first, so stacks are handed out from the chunk's start. */
   for (size_t i = n; i-- > 0;) {
-    c->free[c->nfree++] = m + i * slot + GUARD_BYTES;
+    c->free[c->nfree++] = m + i * slot + c->guard;
   }
   return 0;
 }
 
-char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got) {
-  size = (size + s->page - 1) & ~(s->page - 1);
-  dyco__stack_class *c = stack_class(s, size, 1);
+char *dyco__stack_get(dyco_schedule *s, size_t size, size_t guard) {
+  dyco__stack_class *c = stack_class(s, size, guard, 1);
   if (c == NULL) {
     return NULL;
   }
@@ -363,7 +411,6 @@ char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got) {
     return NULL;
   }
   c->in_use++;
-  *got = size;
   char *st = c->free[--c->nfree];
   if (c->trimmed > c->nfree) {
     c->trimmed = c->nfree;
@@ -371,8 +418,8 @@ char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got) {
   return st;
 }
 
-void dyco__stack_put(dyco_schedule *s, char *stack, size_t size) {
-  dyco__stack_class *c = stack_class(s, size, 0);
+void dyco__stack_put(dyco_schedule *s, char *stack, size_t size, size_t guard) {
+  dyco__stack_class *c = stack_class(s, size, guard, 0);
   if (c == NULL) {
     return;
   }
@@ -454,18 +501,25 @@ static void segv_handler(int sig, siginfo_t *info, void *uctx) {
   char *addr = (char *)info->si_addr;
   if (s != NULL && s->running != NULL) {
     dyco_coroutine *co = s->running;
-    char *base;
-    size_t size;
+    char *base = NULL;
+    size_t size = 0;
+    size_t guard = 0;
     int shared = !(co->flags & DYCO__F_PRIVATE);
     if (shared) {
       base = s->shared_base;
       size = s->shared_size;
+      guard = s->shared_guard;
     } else {
-      dyco__ext *e = dyco__ext_get(s, co, 0);
-      base = e != NULL && e->stack_from_cache ? e->stack : NULL;
-      size = e != NULL ? e->stack_size : 0;
+      /* Every private stack dyco made (setStack's and pools'): their guard
+       * is recorded; the caller's own memory has none. */
+      const dyco__ext *e = co->ext;
+      if (e != NULL && e->guard != 0) {
+        base = e->stack;
+        size = e->stack_size;
+        guard = e->guard;
+      }
     }
-    if (base != NULL && addr < base && addr >= base - GUARD_BYTES) {
+    if (base != NULL && addr < base && (size_t)(base - addr) <= guard) {
       report_overflow(co->cid, size, shared, s->id, addr);
       signal(SIGABRT, SIG_DFL);
       abort();

@@ -2,8 +2,10 @@
 // across switches; private stacks; checkStack; overflow reports that name
 // the coroutine; 100,000 guarded private stacks alive at once.
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <string>
 #include <thread>
@@ -114,7 +116,10 @@ TEST_F(SchedTest, SetStackGetStackAndCancel) {
   ASSERT_EQ(0, dyco_coroutine_setStack(cid, nullptr, 0));
   ASSERT_EQ(0, dyco_coroutine_getStack(cid, nullptr, nullptr));
   ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
-  EXPECT_EQ(-EINVAL, dyco_coroutine_setStack(cid, nullptr, 100));
+  // A small size is rounded up (to DYCO_CONTEXT_STACK_MIN and pages).
+  ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 100));
+  ASSERT_EQ(1, dyco_coroutine_getStack(cid, &p, &n));
+  EXPECT_GE(n, static_cast<size_t>(DYCO_CONTEXT_STACK_MIN));
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(-ESRCH, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
   EXPECT_EQ(-ESRCH, dyco_coroutine_getStack(cid, &p, &n));
@@ -344,14 +349,115 @@ TEST(SchedDeathTest, OverflowingTheSharedStackNamesTheCoroutine) {
                "\\(the shared stack");
 }
 
+void OverflowPool() {
+  dyco_coropool *cp = dyco_coropool_create(2, 32 * 1024);
+  dyco_coropool_obtain(cp, [](void *) { Overflow(0); }, nullptr, 0);
+  dyco_schedule_run();
+}
+
+TEST(SchedDeathTest, OverflowingAPoolStackNamesTheCoroutine) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(OverflowPool(),
+               "dyco: coroutine [0-9]+ overflowed its 32768-byte stack "
+               "\\(private");
+}
+
+// A fault that is not an overflow (in a pool coroutine, on a private stack,
+// on the shared stack) reaches whatever handled SIGSEGV before dyco: the
+// process dies of the signal itself (under AddressSanitizer, of its report),
+// with no word from dyco.
+#if defined(DYCO_ASAN)
+#define ORDINARY_CRASH ::testing::KilledBySignal(SIGABRT)
+#define ORDINARY_REPORT "AddressSanitizer: SEGV"
+#else
+#define ORDINARY_CRASH ::testing::KilledBySignal(SIGSEGV)
+#define ORDINARY_REPORT "^$"
+#endif
+
+// A write to a page nobody may touch, far from any stack (not a null
+// pointer, which UndefinedBehaviorSanitizer would report first).
+void WildWrite(void *) {
+  void *p = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *static_cast<volatile int *>(p) = 1;
+}
+
 TEST(SchedDeathTest, AFaultThatIsNotAnOverflowStaysAnOrdinaryCrash) {
   GTEST_FLAG_SET(death_test_style, "fast");
-  EXPECT_DEATH(
+  EXPECT_EXIT(
       {
-        dyco_test::Go([] { *static_cast<volatile int *>(nullptr) = 1; });
+        dyco_coroutine_create(WildWrite, nullptr);
         dyco_schedule_run();
       },
-      "");
+      ORDINARY_CRASH, ORDINARY_REPORT);
+  EXPECT_EXIT(
+      {
+        int cid = dyco_coroutine_create(WildWrite, nullptr);
+        dyco_coroutine_setStack(cid, nullptr, 32 * 1024);
+        dyco_schedule_run();
+      },
+      ORDINARY_CRASH, ORDINARY_REPORT);
+  EXPECT_EXIT(
+      {
+        dyco_coropool *cp = dyco_coropool_create(1, 32 * 1024);
+        dyco_coropool_obtain(cp, WildWrite, nullptr, 0);
+        dyco_schedule_run();
+      },
+      ORDINARY_CRASH, ORDINARY_REPORT);
+}
+
+// A frame far larger than the guard: built with -fstack-clash-protection
+// (as all of dyco and its tests are), its prologue touches every page on
+// the way down, so it meets the guard instead of writing into the stack
+// below.
+__attribute__((noinline)) int BigFrame(int i) {
+  volatile char big[54 * 1024];
+  big[i] = 1;
+  big[sizeof big - 1 - i] = 2;
+  return big[i] + big[sizeof big - 1 - i];
+}
+
+void RunBigFrameOnAPrivateStack() {
+  // Neighbours below and above, so that the frame would land in a stack.
+  for (int i = 0; i < 3; ++i) {
+    int cid = dyco_test::Go([i] {
+      if (i == 1) {
+        BigFrame(0);
+      }
+      dyco_coroutine_yield();
+    });
+    dyco_coroutine_setStack(cid, nullptr, 32 * 1024);
+  }
+  dyco_schedule_run();
+}
+
+TEST(SchedDeathTest, AFrameLargerThanTheGuardStillHitsIt) {
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(RunBigFrameOnAPrivateStack(),
+               "dyco: coroutine [0-9]+ overflowed its 32768-byte stack "
+               "\\(private");
+}
+
+// Code built without stack-clash protection (its frames are not probed):
+// a guard larger than its biggest frame catches it.
+extern "C" int dyco_test_unprobed_frame(int i);
+
+void RunUnprobedFrameBehindABigGuard() {
+  dyco_schedule_setStackGuard(128 * 1024);
+  int cid = dyco_test::Go([] { dyco_test_unprobed_frame(0); });
+  dyco_coroutine_setStack(cid, nullptr, 32 * 1024);
+  dyco_schedule_run();
+}
+
+TEST(SchedDeathTest, TheGuardSizeIsASetting) {
+  EXPECT_EQ(static_cast<size_t>(DYCO_STACK_GUARD_DEFAULT),
+            dyco_schedule_getStackGuard());
+  EXPECT_EQ(-EINVAL, dyco_schedule_setStackGuard(DYCO_STACK_GUARD_MAX + 1));
+  EXPECT_EQ(static_cast<size_t>(DYCO_STACK_GUARD_DEFAULT),
+            dyco_schedule_getStackGuard());
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_DEATH(RunUnprobedFrameBehindABigGuard(),
+               "dyco: coroutine [0-9]+ overflowed its 32768-byte stack "
+               "\\(private");
 }
 
 // --- many guarded private stacks

@@ -62,7 +62,8 @@ struct dyco__asym {
   void *udata;
   char *stack; /* a private stack, NULL on the shared stack */
   size_t stack_size;
-  char *saved; /* its bytes off the shared stack (the top saved_len) */
+  size_t guard; /* below a stack dyco made (cache, pool); 0 for yours */
+  char *saved;  /* its bytes off the shared stack (the top saved_len) */
   uint32_t saved_len;
   uint32_t saved_cap;
   dyco__apool *pool;
@@ -72,6 +73,7 @@ struct dyco__asym {
 /* Private stacks of one size. */
 typedef struct dyco__astack_class {
   size_t size;
+  size_t guard;
   char **free;
   uint32_t nfree;
   uint32_t cap;
@@ -97,8 +99,7 @@ typedef struct dyco__athread {
   /* The shared stack [shared_lo, shared_hi), a guard below. */
   char *shared_lo;
   char *shared_hi;
-  char *shared_map;
-  size_t shared_map_size;
+  size_t shared_guard;
   dyco__asym *occupant;     /* whose bytes are on it */
   uint32_t shared_running;  /* RUNNING coroutines on the shared stack */
   dyco__aroot *shared_root; /* the root they all run under */
@@ -107,7 +108,7 @@ typedef struct dyco__athread {
    * and off the shared stack when the coroutine leaving runs on it too. */
   dyco_context mover;
   char *mover_map;
-  size_t mover_map_size;
+  size_t mover_guard;
   dyco__asym *mv_install;
   dyco_context *mv_to;
   void *mv_value;
@@ -130,6 +131,11 @@ typedef struct dyco__athread {
   dyco__apool *pools; /* every pool of the thread, linked */
   uint32_t npools;
 
+  /* The alternate signal stack asym gave the thread for overflow reports,
+   * when it had none. */
+  void *altstack;
+  size_t altstack_size;
+
   int ready; /* set up (page size, exit hook) */
   uint64_t created;
   uint64_t freed;
@@ -146,6 +152,8 @@ extern __thread dyco__athread dyco__athr;
 #define DYCO__A_TAG 0x00F00000u
 #define DYCO__A_SLOT_MASK 0x000FFFFFu
 #define DYCO__A_MAX_SLOTS DYCO__A_SLOT_MASK
+_Static_assert(DYCO__A_MAX_SLOTS == DYCO_ASYMCORO_MAX,
+               "asym/asymcoro.h says how many coroutines a thread holds");
 #define DYCO__A_GEN_SHIFT 24
 #define DYCO__A_GEN_MASK 0x7Fu
 
@@ -213,10 +221,26 @@ void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
 /* Unmaps the shared stack and the mover's. */
 void dyco__ashared_unmap(dyco__athread *t);
 
-/* A private stack of at least `size` bytes from the cache, guarded below;
- * its usable size in *got. NULL when out of memory. */
-char *dyco__astack_get(dyco__athread *t, size_t size, size_t *got);
-void dyco__astack_put(dyco__athread *t, char *stack, size_t size);
+/* The size of a stack asym maps for a caller who asked for `want` bytes:
+ * at least DYCO_CONTEXT_STACK_MIN, rounded up to whole pages, in *out. 0, or
+ * -EINVAL above DYCO_STACK_SIZE_MAX. */
+int dyco__astack_size(dyco__athread *t, size_t want, size_t *out);
+
+/* Whether `count` stacks of `size` bytes and `guard` fit the address space:
+ * 0 or -ENOMEM. */
+int dyco__astack_fits(size_t count, size_t size, size_t guard);
+
+/* A private stack of `size` bytes (from dyco__astack_size) from the cache,
+ * with `guard` bytes of guard below it. NULL when out of memory. */
+char *dyco__astack_get(dyco__athread *t, size_t size, size_t guard);
+void dyco__astack_put(dyco__athread *t, char *stack, size_t size, size_t guard);
+
+/* Makes sure an overflow of one of this thread's guarded stacks is
+ * reported (the SIGSEGV handler, and an alternate signal stack for the
+ * thread if it has none). Undone for the thread by
+ * dyco__aoverflow_thread_done. */
+void dyco__aoverflow_thread_init(dyco__athread *t);
+void dyco__aoverflow_thread_done(dyco__athread *t);
 void dyco__astack_cache_destroy(dyco__athread *t);
 uint64_t dyco__astack_in_use(const dyco__athread *t);
 uint64_t dyco__astack_cached(const dyco__athread *t);

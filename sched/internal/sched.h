@@ -125,8 +125,9 @@ struct dyco__ext {
   void *udata;
   dyco__local *locals; /* indexed by key */
   uint32_t nlocals;
-  uint32_t stack_from_cache; /* 1: stack came from the stack cache */
-  char *stack;               /* private stack, NULL when shared */
+  uint32_t guard; /* bytes of guard below the private stack, which came from
+                     the cache (or a pool); 0 for the caller's own memory */
+  char *stack;    /* private stack, NULL when shared */
   size_t stack_size;
   dyco_coropool *pool;
   /* Set by dyco_coroutine_leaveStack: where it left its own stack. */
@@ -156,8 +157,9 @@ typedef struct dyco__fdslot {
 
 /* Private stacks of one size, carved from shared mappings. */
 typedef struct dyco__stack_class {
-  size_t size; /* usable bytes (a multiple of the page size) */
-  char **free; /* free stacks, coldest first: the lowest usable address */
+  size_t size;  /* usable bytes (a multiple of the page size) */
+  size_t guard; /* bytes of guard below each */
+  char **free;  /* free stacks, coldest first: the lowest usable address */
   uint32_t nfree;
   uint32_t cap;
   uint32_t in_use;
@@ -202,6 +204,7 @@ struct dyco_schedule {
   /* The shared stack, with a guard below it. */
   char *shared_base;
   size_t shared_size;
+  size_t shared_guard;
   char *shared_map;
   size_t shared_map_size;
   dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
@@ -263,6 +266,8 @@ struct dyco_schedule {
  * a scheduler holds at most 15,728,639 coroutines. */
 #define DYCO__SLOT_MASK ((1u << 24) - 1)
 #define DYCO__MAX_SLOTS (0xF00000u - 1)
+_Static_assert(DYCO__MAX_SLOTS == DYCO_COROUTINES_MAX,
+               "sched/coroutine.h says how many coroutines a scheduler holds");
 #define DYCO__GEN_SHIFT 24
 #define DYCO__GEN_MASK 0x7fu
 
@@ -271,9 +276,9 @@ struct dyco_schedule {
 /* This thread's scheduler, or NULL. */
 extern __thread dyco_schedule *dyco__tls_sched;
 
-/* This thread's scheduler, created with the defaults if needed; NULL when
- * out of memory. */
-dyco_schedule *dyco__sched_get(void);
+/* This thread's scheduler, created with the defaults if needed; NULL with
+ * *err set (-ENOMEM, -EMFILE, -ENFILE) when it cannot be. */
+dyco_schedule *dyco__sched_get(int *err);
 
 /* Gives coroutine co (claimed by this thread or another) to its scheduler:
  * at once when that is this thread's, through its inbox otherwise. */
@@ -347,6 +352,13 @@ void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
 
 /* --- stack.c: the shared stack and the private stack cache -------------- */
 
+/* The size of a stack dyco maps for a caller who asked for `want` bytes:
+ * at least DYCO_CONTEXT_STACK_MIN, rounded up to whole pages, in *out.
+ * 0, or -EINVAL above DYCO_STACK_SIZE_MAX. */
+int dyco__stack_size(size_t page, size_t want, size_t *out);
+
+/* Maps a shared stack of `size` bytes (from dyco__stack_size) with the
+ * current guard below it. 0 or -ENOMEM. */
 int dyco__shared_stack_init(dyco_schedule *s, size_t size);
 void dyco__shared_stack_destroy(dyco_schedule *s);
 
@@ -358,12 +370,17 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next);
 /* Releases co's saved shared-stack bytes. */
 void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co);
 
-/* A private stack of at least `size` bytes from s's cache, guarded below;
- * stores its usable size in *got. NULL when out of memory. */
-char *dyco__stack_get(dyco_schedule *s, size_t size, size_t *got);
-void dyco__stack_put(dyco_schedule *s, char *stack, size_t size);
+/* A private stack of `size` bytes (from dyco__stack_size) from s's cache,
+ * with `guard` bytes of guard below it (a multiple of the page size).
+ * NULL when out of memory. */
+char *dyco__stack_get(dyco_schedule *s, size_t size, size_t guard);
+void dyco__stack_put(dyco_schedule *s, char *stack, size_t size, size_t guard);
 void dyco__stack_cache_destroy(dyco_schedule *s);
-size_t dyco__stack_guard_size(void);
+/* What dyco_schedule_getStackGuard returns, for stacks made now. */
+size_t dyco__stack_guard(void);
+/* Whether `count` stacks of `size` bytes, each with `guard`, can be
+ * mapped at all: 0, or -ENOMEM when they exceed the address space. */
+int dyco__stack_fits(size_t count, size_t size, size_t guard);
 /* 1 when guards are guard regions (MADV_GUARD_INSTALL), 0 for mprotect. */
 int dyco__stack_guard_regions(void);
 
@@ -373,7 +390,8 @@ void dyco__overflow_thread_init(dyco_schedule *s);
 void dyco__overflow_thread_done(dyco_schedule *s);
 
 /* Makes co's context on its private stack or (already installed) on the
- * shared stack. */
+ * shared stack. Every stack dyco accepts is big enough: a failure is a bug,
+ * reported naming the coroutine, and aborts. */
 void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co);
 
 /* Bytes of stack co uses (now, if running, else when it stopped). */

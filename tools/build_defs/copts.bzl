@@ -8,6 +8,14 @@ _WARNINGS = [
     "-Wvla",
 ]
 
+# Every function whose frame is larger than a page touches each page of it
+# on the way down, so that a coroutine overflowing its stack meets the guard
+# below it even with a 54 KiB array on its stack, instead of writing into
+# the stack below (docs/sched.md, "Overflow"). Code that is not dyco's does
+# not get this from a Bazel dependency (cc_library cannot hand copts to its
+# dependents): see docs/sched.md for the line to add.
+STACK_CLASH = ["-fstack-clash-protection"]
+
 _WERROR = select({
     "//tools/build_defs:werror": ["-Werror"],
     "//conditions:default": [],
@@ -32,13 +40,13 @@ DYCO_COPTS = [
     "-Wstrict-prototypes",
     "-Wmissing-prototypes",
     "-fno-common",
-] + _WARNINGS + _WERROR + _TOOL_DEFINES
+] + STACK_CLASH + _WARNINGS + _WERROR + _TOOL_DEFINES
 
 # Flags for tests and benchmarks (C++ that includes dyco's C headers).
 DYCO_TEST_COPTS = [
     "-std=c++17",
     "-Wno-missing-field-initializers",
-] + _WARNINGS + _WERROR + _TOOL_DEFINES
+] + STACK_CLASH + _WARNINGS + _WERROR + _TOOL_DEFINES
 
 # Targets that link libraries only the host has (google benchmark,
 # boost.context) are skipped by cross builds.
