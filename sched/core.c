@@ -199,7 +199,7 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
   co->deadline = 0;
   co->wake = 0;
   co->heap_index = -1;
-  co->pad = 0;
+  co->intr_mark = 0;
   co->u.start.func = func;
   co->u.start.arg = arg;
   s->count++;
@@ -482,6 +482,8 @@ static void inbox_drain(dyco_schedule *s) {
     if (it->co != NULL) {
       dyco__make_ready(s, it->co);
       __atomic_fetch_sub(&s->pending_wakes, 1, __ATOMIC_RELEASE);
+    } else if (it->func == NULL) {
+      dyco__poll_remote_close(s, it->fd, it->gen);
     } else {
       int err;
       dyco_coroutine *co = dyco__co_new(s, it->func, it->arg, 0, &err);
@@ -514,6 +516,14 @@ static void gather(dyco_schedule *s) {
   if (s->urgent.count + s->normal.count != 0) {
     if (s->fd_waiters != 0) {
       dyco__poll(s, 0);
+      /* Now and then, while busy: the sweep, signals for masked waits. */
+      if (DYCO__UNLIKELY((s->polls & 255) == 0)) {
+        uint64_t t = dyco__now_ns();
+        if (dyco__poll_sweep_due(s, t) == 0) {
+          dyco__poll_sweep(s, t);
+        }
+      }
+      dyco__poll_masked_signals(s);
     }
     return;
   }
@@ -523,6 +533,21 @@ static void gather(dyco_schedule *s) {
   int64_t wait = s->heap_len != 0 ? dyco__timer_next(s, now) : -1;
   if (s->loopwait_ns > 0 && (wait < 0 || wait > s->loopwait_ns)) {
     wait = s->loopwait_ns;
+  }
+  if (s->fd_waiters != 0) {
+    /* Not beyond the sweep that verifies long waits' registrations. */
+    uint64_t t = now != 0 ? now : dyco__now_ns();
+    int64_t due = dyco__poll_sweep_due(s, t);
+    if (due == 0) {
+      dyco__poll_sweep(s, t);
+      due = dyco__poll_sweep_due(s, t);
+      if (s->urgent.count + s->normal.count != 0) {
+        due = 0; /* it woke some */
+      }
+    }
+    if (due >= 0 && (wait < 0 || wait > due)) {
+      wait = due;
+    }
   }
   /* Say we sleep before looking at the inbox one last time: a thread that
    * pushes after our look sees the flag and writes the eventfd. */

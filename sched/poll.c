@@ -1,8 +1,9 @@
 /* dyco — sched layer: the poller. Each scheduler's epoll instance (every fd
  * added once, edge-triggered, until it is closed), its fd table, and the
- * waits of coroutines on file descriptors. */
+ * waits of coroutines on one file descriptor or several. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,6 +14,86 @@
 
 #define EVFD_TAG UINT64_MAX
 
+/* Every event poll(2) can report, so that what epoll reports of an fd is
+ * exactly what poll would (the two share their bits on Linux). Edge
+ * triggered: the registration never changes, and a wait costs no call. */
+#define REG_EVENTS                                                           \
+  (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
+   EPOLLWRBAND | EPOLLRDHUP | EPOLLET)
+
+_Static_assert(POLLIN == EPOLLIN && POLLPRI == EPOLLPRI &&
+                   POLLOUT == EPOLLOUT && POLLERR == EPOLLERR &&
+                   POLLHUP == EPOLLHUP && POLLRDNORM == EPOLLRDNORM &&
+                   POLLRDBAND == EPOLLRDBAND && POLLWRNORM == EPOLLWRNORM &&
+                   POLLWRBAND == EPOLLWRBAND && POLLRDHUP == EPOLLRDHUP,
+               "poll and epoll share their event bits");
+
+/* How long a wait lasts before its registration is verified: between one
+ * and two intervals. */
+#define SWEEP_NS 1000000000ull
+
+/* --- The process-wide fd table: who registered each fd --------------------
+ *
+ * For each fd number: a generation, bumped each time dyco_fd_closing is
+ * called for it, and the scheduler that registered it (0: none, -1:
+ * several). A close on any thread reads it to tell the schedulers of other
+ * threads. Pages of entries, made on first use, never freed. */
+
+typedef struct fdreg {
+  uint32_t gen;
+  int32_t owner; /* scheduler id */
+} fdreg;
+
+#define REG_PAGE_BITS 10
+#define REG_PAGE (1u << REG_PAGE_BITS)
+#define REG_DIR 4096u /* fds up to 4 Mi */
+
+static fdreg *reg_pages[REG_DIR];
+
+static fdreg *fdreg_of(int fd, int create) {
+  uint32_t p = (uint32_t)fd >> REG_PAGE_BITS;
+  if (fd < 0 || p >= REG_DIR) {
+    return NULL;
+  }
+  fdreg *page = __atomic_load_n(&reg_pages[p], __ATOMIC_ACQUIRE);
+  if (page == NULL) {
+    if (!create) {
+      return NULL;
+    }
+    fdreg *fresh = (fdreg *)calloc(REG_PAGE, sizeof *fresh);
+    if (fresh == NULL) {
+      return NULL;
+    }
+    if (__atomic_compare_exchange_n(&reg_pages[p], &page, fresh, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      page = fresh;
+    } else {
+      free(fresh); /* another thread made it first */
+    }
+  }
+  return &page[(uint32_t)fd & (REG_PAGE - 1)];
+}
+
+/* Scheduler s registered fd: note it, and return the fd's generation. */
+static uint32_t fdreg_note(dyco_schedule *s, int fd) {
+  fdreg *r = fdreg_of(fd, 1);
+  if (r == NULL) {
+    return 0;
+  }
+  int32_t owner = __atomic_load_n(&r->owner, __ATOMIC_ACQUIRE);
+  while (owner != s->id && owner != -1) {
+    int32_t want = owner == 0 ? s->id : -1;
+    if (__atomic_compare_exchange_n(&r->owner, &owner, want, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      break;
+    }
+  }
+  return __atomic_load_n(&r->gen, __ATOMIC_ACQUIRE);
+}
+
+/* --- The scheduler's epoll instance ----------------------------------------
+ */
+
 int dyco__poll_init(dyco_schedule *s) {
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (s->epfd < 0) {
@@ -22,6 +103,7 @@ int dyco__poll_init(dyco_schedule *s) {
   if (s->evfd < 0) {
     int err = -errno;
     dyco__sys_close(s->epfd);
+    s->epfd = -1;
     return err;
   }
   struct epoll_event ev;
@@ -32,8 +114,10 @@ int dyco__poll_init(dyco_schedule *s) {
     int err = -errno;
     dyco__sys_close(s->evfd);
     dyco__sys_close(s->epfd);
+    s->evfd = s->epfd = -1;
     return err;
   }
+  sigemptyset(&s->sleep_mask);
   return 0;
 }
 
@@ -53,6 +137,9 @@ void dyco__poll_destroy(dyco_schedule *s) {
   free(s->fd_dir);
   s->fd_dir = NULL;
   s->fd_dir_len = 0;
+  free(s->reg);
+  s->reg = NULL;
+  s->nreg = s->reg_cap = 0;
 }
 
 _Static_assert(offsetof(dyco__fdslot, either) + sizeof(void *) <= 64,
@@ -108,6 +195,67 @@ int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q) {
   return -1;
 }
 
+/* The slot's registration is gone (the fd closed): forget it. */
+static void unregister(dyco_schedule *s, dyco__fdslot *slot) {
+  if (!slot->registered) {
+    return;
+  }
+  uint32_t i = slot->reg_index;
+  if (i < s->nreg) {
+    int32_t moved = s->reg[--s->nreg];
+    s->reg[i] = moved;
+    dyco__fdslot *m = fd_slot(s, moved, 0);
+    if (m != NULL) {
+      m->reg_index = i;
+    }
+  }
+  slot->registered = 0;
+  slot->last = 0;
+}
+
+/* Adds fd to s's epoll instance. 0, or a negative errno: -EPERM for an fd
+ * epoll cannot watch (a regular file, a directory). */
+static int register_fd(dyco_schedule *s, int fd, dyco__fdslot *slot) {
+  if (s->nreg == s->reg_cap) {
+    uint32_t cap = s->reg_cap != 0 ? s->reg_cap * 2 : 64;
+    int32_t *r = (int32_t *)realloc(s->reg, cap * sizeof *r);
+    if (r == NULL) {
+      return -ENOMEM;
+    }
+    s->reg = r;
+    s->reg_cap = cap;
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = REG_EVENTS;
+  ev.data.u64 = (uint64_t)fd;
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) {
+    return -errno;
+  }
+  slot->registered = 1;
+  slot->checked = 1; /* registered just now: the new file */
+  slot->last = 0;
+  slot->reg_index = s->nreg;
+  s->reg[s->nreg++] = fd;
+  slot->gen = fdreg_note(s, fd);
+  return 0;
+}
+
+/* Wakes every waiter of slot with v. */
+static void wake_slot(dyco__fdslot *slot, intptr_t v) {
+  dyco_waitq_wakeAll(&slot->readers, v);
+  dyco_waitq_wakeAll(&slot->writers, v);
+  dyco_waitq_wakeAll(&slot->either, v);
+}
+
+static int slot_has_waiters(const dyco__fdslot *slot) {
+  return slot->readers.head != NULL || slot->writers.head != NULL ||
+         slot->either.head != NULL;
+}
+
+/* --- The poller ------------------------------------------------------------
+ */
+
 void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
   struct epoll_event ev[256];
   int ms;
@@ -120,7 +268,18 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
     ms = (int)((timeout_ns + 999999) / 1000000);
   }
   s->polls++;
-  int n = dyco__sys_epoll_wait(s->epfd, ev, 256, ms);
+  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms,
+                       s->masked != NULL ? &s->sleep_mask : NULL, (size_t)8);
+  if (n < 0) {
+    if (errno == EINTR) {
+      /* A signal handler ran on this thread while it slept: the calls that
+       * asked for it are interrupted, as a thread blocked in them would
+       * have been. */
+      s->intr_epoch++;
+      dyco__wait_interrupt(s);
+    }
+    return;
+  }
   for (int i = 0; i < n; i++) {
     if (ev[i].data.u64 == EVFD_TAG) {
       uint64_t v;
@@ -133,6 +292,8 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
       continue;
     }
     uint32_t rev = ev[i].events;
+    /* Each report holds the fd's whole state: it replaces the last one. */
+    slot->last = (uint16_t)rev;
     if (rev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       dyco_waitq_wakeAll(&slot->readers, (intptr_t)rev);
     }
@@ -143,6 +304,31 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
   }
 }
 
+void dyco__poll_masked_signals(dyco_schedule *s) {
+  if (s->masked == NULL) {
+    return;
+  }
+  /* A signal the waiters' masks unblock, pending now, would be delivered
+   * when the poller next sleeps; with coroutines ready it does not sleep,
+   * so let it in here (rt_sigsuspend returns at once, after its handler). */
+  sigset_t pending;
+  if (syscall(SYS_rt_sigpending, &pending, (size_t)8) != 0) {
+    return;
+  }
+  for (int sig = 1; sig < 65; sig++) {
+    if (sigismember(&pending, sig) == 1 &&
+        sigismember(&s->sleep_mask, sig) == 0) {
+      syscall(SYS_rt_sigsuspend, &s->sleep_mask, (size_t)8);
+      s->intr_epoch++;
+      dyco__wait_interrupt(s);
+      return;
+    }
+  }
+}
+
+/* --- Waiting on one fd -----------------------------------------------------
+ */
+
 int dyco_fd_wait(int fd, uint32_t events, int timeout) {
   dyco_schedule *s = dyco__tls_sched;
   if (s == NULL || s->running == NULL) {
@@ -151,6 +337,7 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
   if (fd < 0) {
     return -EBADF;
   }
+  const int intr = (events & DYCO_FD_EINTR) != 0;
   events &= EPOLLIN | EPOLLOUT;
   if (events == 0) {
     return -EINVAL;
@@ -163,18 +350,16 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
     return -ENOMEM;
   }
   if (!slot->registered) {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = (uint64_t)fd;
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) {
+    int err = register_fd(s, fd, slot);
+    if (err != 0) {
       /* Regular files and directories cannot be polled: always ready. */
-      if (errno == EPERM) {
-        return (int)events;
-      }
-      return -errno;
+      return err == -EPERM ? (int)events : err;
     }
-    slot->registered = 1;
+  } else if (events == EPOLLIN && (slot->last & EPOLLRDHUP)) {
+    /* Shut down for reading (level state, reported as an edge long ago):
+     * a read answers at once now; one that still says EAGAIN (a datagram
+     * socket) is told by this. */
+    return slot->last;
   }
   dyco_waitq *q;
   int kind;
@@ -188,34 +373,379 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
     q = &slot->either;
     kind = DYCO_WAIT_RW;
   }
+  slot->checked = 0;
+  slot->wait_round = s->sweep_round;
+  dyco_coroutine *co = s->running;
+  if (intr) {
+    co->flags |= DYCO__F_EINTR;
+    co->intr_mark = s->intr_epoch;
+  }
   s->fd_waiters++;
   intptr_t v = 0;
   int r = dyco__wait_on(s, q, kind, timeout, &v);
   s->fd_waiters--;
+  co->flags &= (uint16_t)~DYCO__F_EINTR;
   if (r == 0) {
     return (int)v;
   }
   return r == -ETIMEDOUT ? 0 : r;
 }
 
-void dyco_fd_closing(int fd) {
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || fd < 0) {
+/* --- Waiting on several fds ------------------------------------------------
+ */
+
+/* The queue of slot for a poll entry asking for `events`. */
+static dyco_waitq *queue_for(dyco__fdslot *slot, short events) {
+  const short in = POLLIN | POLLRDNORM | POLLRDBAND | POLLRDHUP;
+  const short out = POLLOUT | POLLWRNORM | POLLWRBAND;
+  if ((events & (in | out | POLLPRI)) == (events & in) && (events & in)) {
+    return &slot->readers; /* woken by IN, RDHUP, HUP, ERR */
+  }
+  if ((events & (in | out | POLLPRI)) == (events & out) && (events & out)) {
+    return &slot->writers; /* woken by OUT, HUP, ERR */
+  }
+  return &slot->either; /* woken by anything */
+}
+
+static void mask_recompute(dyco_schedule *s) {
+  if (s->masked == NULL) {
     return;
   }
-  dyco__fdslot *slot = fd_slot(s, fd, 0);
-  if (slot == NULL) {
-    return;
-  }
-  dyco_waitq_wakeAll(&slot->readers, -EBADF);
-  dyco_waitq_wakeAll(&slot->writers, -EBADF);
-  dyco_waitq_wakeAll(&slot->either, -EBADF);
-  if (slot->registered) {
-    /* A dup of fd would keep the registration alive: drop it now. */
-    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-    slot->registered = 0;
+  /* Blocked while the poller sleeps: what every waiter blocks. */
+  s->sleep_mask = s->masked->mask;
+  for (const dyco__maskwait *m = s->masked->next; m != NULL; m = m->next) {
+    sigandset(&s->sleep_mask, &s->sleep_mask, &m->mask);
   }
 }
+
+/* Queues node x for fds[x->index] on its queue of slot. */
+static void poll_queue(dyco__waitnode_ext *x, dyco_waitq *wq) {
+  x->hit = 0;
+  x->won = 0;
+  x->seen = 0;
+  x->node.next = NULL;
+  x->node.prev = wq->tail;
+  if (wq->tail != NULL) {
+    wq->tail->next = &x->node;
+  } else {
+    wq->head = &x->node;
+  }
+  wq->tail = &x->node;
+  __atomic_store_n(&x->node.qtag, (uintptr_t)wq | 1u, __ATOMIC_RELAXED);
+  wq->refs++;
+}
+
+/* Takes node x off wq if a waker has not already. */
+static void poll_unqueue(dyco__waitnode_ext *x, dyco_waitq *wq) {
+  struct dyco_waitnode *nd = &x->node;
+  if (__atomic_load_n(&nd->qtag, __ATOMIC_RELAXED) != 0) {
+    if (nd->prev != NULL) {
+      nd->prev->next = nd->next;
+    } else {
+      wq->head = nd->next;
+    }
+    if (nd->next != NULL) {
+      nd->next->prev = nd->prev;
+    } else {
+      wq->tail = nd->prev;
+    }
+    nd->next = nd->prev = NULL;
+    __atomic_store_n(&nd->qtag, 0, __ATOMIC_RELAXED);
+  }
+  wq->refs--;
+}
+
+int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
+                 const sigset_t *mask) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (timeout == 0) {
+    return 0;
+  }
+  dyco_coroutine *co = s->running;
+  size_t count = 0;
+  for (unsigned long i = 0; i < nfds; i++) {
+    fds[i].revents = 0;
+    if (fds[i].fd >= 0) {
+      count++;
+    }
+  }
+  /* One node per fd, an end marker whose co is NULL (dyco__wait_kill
+   * stops there), and the mask: never on the coroutine's stack, which may
+   * be the shared one. */
+  if (count >= (SIZE_MAX / 2) / sizeof(dyco__waitnode_ext)) {
+    return -ENOMEM;
+  }
+  const size_t nodes = (count + 1) * sizeof(dyco__waitnode_ext);
+  const size_t bytes = nodes + sizeof(dyco__maskwait);
+  dyco__waitnode_ext *x =
+      (dyco__waitnode_ext *)dyco__slab_alloc(&s->slab, bytes);
+  if (x == NULL) {
+    return -ENOMEM;
+  }
+  memset(x, 0, nodes);
+  dyco__maskwait *mw = (dyco__maskwait *)(void *)((char *)x + nodes);
+  /* Register every fd first. One that is not open is answered at once;
+   * one epoll cannot watch (a regular file) never reports. */
+  int bad = 0;
+  size_t q = 0;
+  for (unsigned long i = 0; i < nfds; i++) {
+    int fd = fds[i].fd;
+    if (fd < 0) {
+      continue;
+    }
+    dyco__fdslot *slot = fd_slot(s, fd, 1);
+    int err = slot == NULL ? -ENOMEM : 0;
+    if (err == 0 && !slot->registered) {
+      err = register_fd(s, fd, slot);
+    }
+    if (err == -EBADF) {
+      fds[i].revents = POLLNVAL;
+      bad++;
+    } else if (err == 0) {
+      x[q].co = co;
+      x[q].index = (int)i;
+      q++;
+    } else if (err != -EPERM) {
+      dyco__slab_free(&s->slab, x, bytes);
+      return err;
+    }
+  }
+  if (bad != 0) {
+    dyco__slab_free(&s->slab, x, bytes);
+    return bad;
+  }
+  const uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (mask != NULL) {
+    mw->mask = *mask;
+    mw->prev = NULL;
+    mw->next = s->masked;
+    if (s->masked != NULL) {
+      s->masked->prev = mw;
+    }
+    s->masked = mw;
+    mask_recompute(s);
+  }
+  const uint32_t epoch = s->intr_epoch;
+  int result;
+  for (;;) {
+    if (deadline != 0) {
+      uint64_t now = dyco__now_ns();
+      if (now >= deadline) {
+        result = 0;
+        break;
+      }
+      if (dyco__timer_add(s, co, deadline) != 0) {
+        result = -ENOMEM;
+        break;
+      }
+    }
+    for (size_t j = 0; j < q; j++) {
+      const struct pollfd *p = &fds[x[j].index];
+      dyco__fdslot *slot = fd_slot(s, p->fd, 0);
+      poll_queue(&x[j], queue_for(slot, p->events));
+      slot->checked = 0;
+      slot->wait_round = s->sweep_round;
+    }
+    co->wake = (intptr_t)x; /* for a shutdown that kills us while we wait */
+    co->flags &= (uint16_t)~DYCO__F_SHARED_WAIT;
+    co->flags |= DYCO__F_EINTR;
+    co->intr_mark = epoch;
+    co->wait_kind = q != 0 ? DYCO_WAIT_RW : DYCO_WAIT_SLEEP;
+    __atomic_store_n(&co->state, DYCO__WAITING, __ATOMIC_RELEASE);
+    s->waiting++;
+    s->fd_waiters++;
+
+    dyco__switch_out(s, co);
+
+    s->fd_waiters--;
+    s->waiting--;
+    const int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
+    co->wait_kind = DYCO_WAIT_NONE;
+    co->flags &= (uint16_t)~DYCO__F_EINTR;
+    if (co->heap_index >= 0) {
+      dyco__timer_remove(s, co);
+    }
+    /* Off every queue; what each node saw becomes its entry's revents. */
+    int n = 0;
+    for (size_t j = 0; j < q; j++) {
+      struct pollfd *p = &fds[x[j].index];
+      poll_unqueue(&x[j], queue_for(fd_slot(s, p->fd, 0), p->events));
+      if (!x[j].hit) {
+        continue;
+      }
+      short re;
+      if (x[j].seen < 0) {
+        re = POLLNVAL; /* closed while we waited */
+      } else {
+        re = (short)((uint32_t)x[j].seen &
+                     ((uint16_t)p->events | POLLERR | POLLHUP));
+      }
+      if (re != 0 && p->revents == 0) {
+        n++;
+      }
+      p->revents |= re;
+    }
+    if (n != 0) {
+      result = n;
+      break;
+    }
+    if (st == DYCO__TIMEDOUT) {
+      result = 0;
+      break;
+    }
+    if (s->intr_epoch != epoch) {
+      result = -EINTR;
+      break;
+    }
+    /* Woken by events nobody asked for (POLLOUT while waiting for POLLPRI,
+     * say): wait again for what is left of the time. */
+  }
+  if (mask != NULL) {
+    if (mw->prev != NULL) {
+      mw->prev->next = mw->next;
+    } else {
+      s->masked = mw->next;
+    }
+    if (mw->next != NULL) {
+      mw->next->prev = mw->prev;
+    }
+    mask_recompute(s);
+  }
+  dyco__slab_free(&s->slab, x, bytes);
+  return result;
+}
+
+/* --- Closing ----------------------------------------------------------------
+ */
+
+/* Tells scheduler `id` (or, for -1, every scheduler but `self`) that fd,
+ * generation gen, is closing. */
+static void tell_others(int id, const dyco_schedule *self, int fd,
+                        uint32_t gen);
+
+void dyco_fd_closing(int fd) {
+  if (fd < 0) {
+    return;
+  }
+  dyco_schedule *s = dyco__tls_sched;
+  if (s != NULL) {
+    dyco__fdslot *slot = fd_slot(s, fd, 0);
+    if (slot != NULL) {
+      wake_slot(slot, -EBADF);
+      if (slot->registered) {
+        /* A dup of fd would keep the registration alive: drop it now. */
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+        unregister(s, slot);
+      }
+    }
+  }
+  fdreg *r = fdreg_of(fd, 0);
+  if (r == NULL) {
+    return;
+  }
+  int32_t owner = __atomic_exchange_n(&r->owner, 0, __ATOMIC_ACQ_REL);
+  uint32_t gen = __atomic_fetch_add(&r->gen, 1, __ATOMIC_ACQ_REL);
+  if (owner != 0 && (s == NULL || owner != s->id)) {
+    tell_others(owner, s, fd, gen);
+  }
+}
+
+void dyco__poll_remote_close(dyco_schedule *s, int fd, uint32_t gen) {
+  dyco__fdslot *slot = fd_slot(s, fd, 0);
+  if (slot == NULL || !slot->registered || slot->gen != gen) {
+    return; /* not registered here, or a newer fd with that number */
+  }
+  wake_slot(slot, -EBADF);
+  epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+  unregister(s, slot);
+}
+
+/* The registry of schedulers lives in schedule.c. */
+int dyco__sched_tell(int id, const dyco_schedule *except,
+                     dyco__inbox_item *(*make)(void *), void *arg);
+
+typedef struct close_msg {
+  int fd;
+  uint32_t gen;
+} close_msg;
+
+static dyco__inbox_item *make_close(void *arg) {
+  const close_msg *m = (const close_msg *)arg;
+  dyco__inbox_item *it = (dyco__inbox_item *)calloc(1, sizeof *it);
+  if (it != NULL) {
+    it->fd = m->fd;
+    it->gen = m->gen;
+  }
+  return it;
+}
+
+static void tell_others(int id, const dyco_schedule *self, int fd,
+                        uint32_t gen) {
+  close_msg m = {fd, gen};
+  dyco__sched_tell(id, self, make_close, &m);
+}
+
+/* --- The sweep: registrations verified -------------------------------------
+ */
+
+int64_t dyco__poll_sweep_due(dyco_schedule *s, uint64_t now) {
+  if (s->fd_waiters == 0 || s->nreg == 0) {
+    return -1;
+  }
+  if (s->next_sweep == 0) {
+    s->next_sweep = now + SWEEP_NS;
+  }
+  return now >= s->next_sweep ? 0 : (int64_t)(s->next_sweep - now);
+}
+
+void dyco__poll_sweep(dyco_schedule *s, uint64_t now) {
+  const uint32_t round = s->sweep_round;
+  s->sweep_round++;
+  s->next_sweep = now + SWEEP_NS;
+  for (uint32_t i = 0; i < s->nreg;) {
+    int fd = s->reg[i];
+    dyco__fdslot *slot = fd_slot(s, fd, 0);
+    /* Only waits older than the last sweep, once per wait. */
+    if (slot == NULL || slot->checked || slot->wait_round == round ||
+        !slot_has_waiters(slot)) {
+      i++;
+      continue;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = REG_EVENTS;
+    ev.data.u64 = (uint64_t)fd;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) {
+      /* Still this file's registration (the modification re-arms the edge:
+       * a waiter may wake once for nothing). */
+      slot->checked = 1;
+      i++;
+      continue;
+    }
+    int err = errno;
+    if (err == ENOENT && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+      /* The fd was closed behind dyco's back and its number reused: the
+       * new file is registered now, and reports its state at once. */
+      slot->checked = 1;
+      slot->gen = fdreg_note(s, fd);
+      i++;
+      continue;
+    }
+    /* Closed and not reused (EBADF), or reused by a file epoll cannot
+     * watch (EPERM: always ready): the waits end, as they would have for
+     * libc. */
+    intptr_t v = err == EPERM ? (intptr_t)(EPOLLIN | EPOLLOUT) : -EBADF;
+    unregister(s, slot); /* moves the last fd into place i */
+    wake_slot(slot, v);
+  }
+}
+
+/* --- The seed's waits --------------------------------------------------------
+ */
 
 static int wait_events(int fd, uint32_t events, int timeout) {
   dyco_schedule *s = dyco__tls_sched;

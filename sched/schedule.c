@@ -286,6 +286,31 @@ void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item) {
   }
 }
 
+/* Pushes make(arg) to the inbox of scheduler `id`, or of every scheduler
+ * but `except` when id is -1. Returns how many were told. */
+int dyco__sched_tell(int id, const dyco_schedule *except,
+                     dyco__inbox_item *(*make)(void *), void *arg);
+
+int dyco__sched_tell(int id, const dyco_schedule *except,
+                     dyco__inbox_item *(*make)(void *), void *arg) {
+  int told = 0;
+  /* Under the registry lock no scheduler can be freed meanwhile. */
+  pthread_mutex_lock(&registry_lock);
+  for (size_t i = 0; i < registry_len; i++) {
+    dyco_schedule *r = registry[i];
+    if (r == except || (id != -1 && r->id != id)) {
+      continue;
+    }
+    dyco__inbox_item *it = make(arg);
+    if (it != NULL) {
+      dyco__inbox_push(r, it);
+      told++;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+  return told;
+}
+
 static int spawn(dyco_schedule *s, int id, proc_coroutine func, void *arg) {
   if (func == NULL) {
     return -EINVAL;
@@ -297,6 +322,8 @@ static int spawn(dyco_schedule *s, int id, proc_coroutine func, void *arg) {
   it->co = NULL;
   it->func = func;
   it->arg = arg;
+  it->fd = -1;
+  it->gen = 0;
   /* Under the registry lock the scheduler cannot be freed meanwhile. */
   pthread_mutex_lock(&registry_lock);
   size_t i = registry_find(s, id);

@@ -141,6 +141,8 @@ void dyco__deliver(dyco_coroutine *co) {
   it->co = co;
   it->func = NULL;
   it->arg = NULL;
+  it->fd = -1;
+  it->gen = 0;
   dyco__inbox_push(s, it);
 }
 
@@ -153,6 +155,13 @@ static int wake_first(dyco_waitq *q, intptr_t value) {
     uintptr_t tag = node_tag(n);
     dyco_coroutine *co = node_co(n, tag);
     q_unlink(q, n);
+    if (tag & 1u) {
+      /* Seen even when another queue's waker got the coroutine first:
+       * dyco_fd_poll reports every fd that became ready. */
+      dyco__waitnode_ext *x = (dyco__waitnode_ext *)n;
+      x->seen = value;
+      x->hit = 1;
+    }
     if (!claim(co, DYCO__WOKEN, co->sched != self)) {
       continue;
     }
@@ -209,6 +218,29 @@ int dyco_waitq_close(dyco_waitq *q, intptr_t value, void (*release)(void *),
   while (wake_first(q, value)) {
   }
   return q->refs == 0;
+}
+
+void dyco__wait_interrupt(dyco_schedule *s) {
+  for (uint32_t i = 1; i < s->nslots; i++) {
+    uintptr_t e = s->slots[i];
+    if (e & 1u) {
+      continue;
+    }
+    dyco_coroutine *co = (dyco_coroutine *)e;
+    if (!(co->flags & DYCO__F_EINTR) ||
+        __atomic_load_n(&co->state, __ATOMIC_ACQUIRE) != DYCO__WAITING) {
+      continue;
+    }
+    if (!claim(co, DYCO__WOKEN, 0)) {
+      continue;
+    }
+    /* A single-queue wait returns the value; a wait on several queues
+     * (dyco_fd_poll) keeps its nodes in `wake` and reads intr_epoch. */
+    if (node_tag(&co->node) != 0) {
+      co->wake = -EINTR;
+    }
+    dyco__make_ready(s, co);
+  }
 }
 
 void dyco__wait_timed_out(dyco_schedule *s, dyco_coroutine *co) {

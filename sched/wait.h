@@ -3,6 +3,8 @@
 #ifndef DYCO_SCHED_WAIT_H_
 #define DYCO_SCHED_WAIT_H_
 
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -18,8 +20,7 @@ typedef struct dyco_spinlock {
   int locked;
 } dyco_spinlock;
 
-#define DYCO_SPINLOCK_INIT \
-  { 0 }
+#define DYCO_SPINLOCK_INIT {0}
 
 /* dyco_spinlock_lock takes l, spinning (then yielding the thread) while
  * another thread holds it. dyco_spinlock_unlock releases it. */
@@ -103,25 +104,62 @@ int dyco_waitq_hasWaiter(dyco_waitq *q);
 
 /* --- File descriptors, for I/O layers --------------------------------- */
 
+/* Every fd a coroutine waits on is added to its scheduler's epoll instance
+ * once (edge-triggered, for every event poll(2) knows) and stays there
+ * until it is closed through dyco_fd_closing; a wait costs no system call. */
+
+/* Or'ed into dyco_fd_wait's events: the wait also ends, with -EINTR, when
+ * a signal handler runs on this thread while its scheduler sleeps (the
+ * moment a thread blocked in that call would have been interrupted). */
+#define DYCO_FD_EINTR (1u << 27)
+
 /* dyco_fd_wait suspends the running coroutine until fd has one of events
- * (EPOLLIN, EPOLLOUT or both), an error or a hang-up, or timeout ms pass.
- * Made for callers that just got EAGAIN from fd: any readiness the scheduler
- * saw before that is stale, so unlike dyco_coroutine_waitRead it does not
- * look at the fd first. Returns the events (> 0), 0 on timeout, -EBADF when
- * fd is closed (through dyco_fd_closing) meanwhile or is not pollable,
- * -EPERM outside a coroutine, -ENOMEM. */
+ * (EPOLLIN, EPOLLOUT or both, optionally | DYCO_FD_EINTR), an error or a
+ * hang-up, or timeout ms pass. Made for callers that just got EAGAIN from
+ * fd: any readiness the scheduler saw before that is stale, so unlike
+ * dyco_coroutine_waitRead it does not look at the fd first; except that a
+ * read wait on an fd whose last report said EPOLLRDHUP (a socket shut down
+ * for reading, say a datagram socket after shutdown(SHUT_RD), which keeps
+ * answering EAGAIN) returns that report at once. Returns the events (> 0),
+ * 0 on timeout, -EBADF when fd is closed (through dyco_fd_closing, from any
+ * thread) meanwhile or is not open, -EINTR (with DYCO_FD_EINTR), -EINVAL
+ * for events without EPOLLIN or EPOLLOUT, -EPERM outside a coroutine,
+ * -ENOMEM. An fd that cannot be polled (a regular file) is always ready. */
 int dyco_fd_wait(int fd, uint32_t events, int timeout);
 
-/* dyco_fd_closing tells this thread's scheduler that fd is about to be
- * closed: its coroutines waiting on fd wake with -EBADF, and the fd's
- * registration is dropped, so that a new fd with the same number starts
- * clean. Call it before close(fd); the netio layer's dyco_close and close
- * hook do. An fd closed without it (by fclose, close_range, a raw system
- * call) leaves its number registered: waits on a new fd with that number
- * would then never see an event. Calling dyco_fd_closing on the new fd
- * right after it is made clears that (netio's hooks do so for the fds they
- * make). Does nothing when the thread has no scheduler; other threads'
- * schedulers are not told. */
+/* dyco_fd_poll is poll(2)'s wait through the scheduler: it suspends the
+ * running coroutine until one of the nfds entries of fds (a negative fd is
+ * skipped) has one of its events, or an error or hang-up, or timeout ms
+ * pass (-1: no limit; 0: it returns 0 at once), or a signal handler
+ * interrupts the scheduler's sleep. Like dyco_fd_wait it is for callers
+ * that just found none of them ready (with a zero-timeout poll): it waits
+ * for the next event of each, and costs no system call beyond the
+ * scheduler's own (each fd is registered once). With mask not NULL, the
+ * scheduler sleeps with the signals mask leaves unblocked unblocked while
+ * the coroutine waits, as ppoll(2) would (with several such waiters, the
+ * signals any of them unblocks). It sets each entry's revents as poll(2)
+ * would from what the scheduler saw (POLLNVAL for an fd closed meanwhile
+ * through dyco_fd_closing, or that cannot be registered because it is not
+ * open) and returns the number of entries with revents (> 0), 0 when the
+ * timeout passed, -EINTR, -EPERM outside a coroutine, -ENOMEM. An fd that
+ * cannot be polled at all (a regular file) never reports. nfds has no
+ * limit but memory. */
+int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
+                 const sigset_t *mask);
+
+/* dyco_fd_closing tells dyco that fd is about to be closed: coroutines
+ * waiting on it, on every thread's scheduler, wake with -EBADF, and its
+ * registrations are dropped, so that a new fd with the same number starts
+ * clean. Other threads' coroutines are woken by their own schedulers
+ * moments later (through their inboxes); a wait that begins on a new fd
+ * with the number meanwhile is not disturbed. Call it before close(fd); the
+ * netio layer's dyco_close and close hook do, as do its hooks that close
+ * fds (fclose, close_range, dup2 ...) and those that make them. An fd
+ * closed without it (a raw system call) leaves its registration stale; the
+ * scheduler verifies the registration of any wait that lasts more than a
+ * second (once per wait, one epoll_ctl) and repairs it, or wakes the
+ * waiters with -EBADF when the fd is gone. Works from any thread, with or
+ * without a scheduler. Never blocks. */
 void dyco_fd_closing(int fd);
 
 #ifdef __cplusplus

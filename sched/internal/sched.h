@@ -4,6 +4,7 @@
 #define DYCO_SCHED_INTERNAL_SCHED_H_
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -48,7 +49,11 @@ enum {
   /* Waits on at least one queue with a lock: wakers on other threads may
    * claim it, so claims take a compare-and-swap. Otherwise only its own
    * thread can, and a plain load and store do. */
-  DYCO__F_SHARED_WAIT = 1 << 5
+  DYCO__F_SHARED_WAIT = 1 << 5,
+  /* Its wait ends when a signal handler interrupts the scheduler's sleep
+   * (DYCO_FD_EINTR); `intr_mark` holds the scheduler's intr_epoch from
+   * when the wait began. */
+  DYCO__F_EINTR = 1 << 6
 };
 
 /* A node on a wait queue. Each coroutine embeds one, for waits on a single
@@ -66,8 +71,11 @@ struct dyco_waitnode {
 typedef struct dyco__waitnode_ext {
   struct dyco_waitnode node;
   dyco_coroutine *co;
-  int index; /* its place in waitAny's array */
-  int won;   /* set by the waker that picked this node */
+  int index;     /* its place in waitAny's array */
+  int won;       /* set by the waker that picked this node */
+  intptr_t seen; /* the value of the last waker that took it off its queue,
+                    whether or not that waker got the coroutine */
+  int hit;       /* set with seen */
 } dyco__waitnode_ext;
 
 /* How a coroutine keeps its context: just the stack pointer, unless a
@@ -100,7 +108,7 @@ struct dyco_coroutine {
   uint64_t deadline;  /* ns on CLOCK_MONOTONIC, while in the timer heap */
   intptr_t wake;      /* the value a waker hands over */
   int32_t heap_index; /* place in the timer heap, -1 when not there */
-  uint32_t pad;
+  uint32_t intr_mark; /* see DYCO__F_EINTR */
   union {
     struct {
       proc_coroutine func;
@@ -144,13 +152,21 @@ typedef struct dyco__runq {
 /* Per file descriptor: who waits for what. Pages of these never move, so
  * wait queues inside them can be pointed at. The first cache line holds all
  * that a read's wait and its wake-up touch: whether the fd is registered,
- * the readers' queue, and the head of `either` (every wake-up looks at it).
- * With thousands of connections these lines are cold at every turn. */
+ * what the poller saw of it last, the readers' queue, and the head of
+ * `either` (every wake-up looks at it). With thousands of connections these
+ * lines are cold at every turn. */
 typedef struct dyco__fdslot {
-  int registered; /* added to the scheduler's epoll */
+  uint8_t registered;  /* added to the scheduler's epoll */
+  uint8_t checked;     /* the registration was verified (dyco__poll_sweep)
+                          since a wait last began */
+  uint16_t last;       /* the events of the poller's last report of it */
+  uint32_t wait_round; /* the sweep round in which a wait last began */
   dyco_waitq readers;
   dyco_waitq either;
   dyco_waitq writers;
+  /* Cold: registration bookkeeping. */
+  uint32_t gen;       /* the fd's process-wide generation at registration */
+  uint32_t reg_index; /* its place in the scheduler's `reg` array */
 } __attribute__((aligned(64))) dyco__fdslot;
 
 #define DYCO__FD_PAGE 256
@@ -183,9 +199,18 @@ typedef struct dyco__stack_cache {
 typedef struct dyco__inbox_item {
   struct dyco__inbox_item *next;
   dyco_coroutine *co;  /* a coroutine to make ready, or NULL for: */
-  proc_coroutine func; /* a coroutine to create */
+  proc_coroutine func; /* a coroutine to create, or NULL for: */
   void *arg;
+  int fd;       /* an fd closed by another thread (dyco_fd_closing): */
+  uint32_t gen; /* its generation then */
 } dyco__inbox_item;
+
+/* A coroutine waiting in dyco_fd_poll with a signal mask. */
+typedef struct dyco__maskwait {
+  struct dyco__maskwait *next;
+  struct dyco__maskwait *prev;
+  sigset_t mask;
+} dyco__maskwait;
 
 struct dyco_schedule {
   /* The running coroutine; NULL while the scheduler's own loop runs. */
@@ -229,6 +254,19 @@ struct dyco_schedule {
   uint32_t fd_waiters;
   dyco__fdslot **fd_dir;
   uint32_t fd_dir_len;
+  /* Every registered fd, for the sweep that verifies the registrations of
+   * long waits (dyco__poll_sweep). */
+  int32_t *reg;
+  uint32_t nreg;
+  uint32_t reg_cap;
+  uint32_t sweep_round;
+  uint64_t next_sweep; /* ns on CLOCK_MONOTONIC, 0: not due */
+  /* Signal handlers that interrupted the poller's sleep, so far. */
+  uint32_t intr_epoch;
+  /* Coroutines waiting with a signal mask (ppoll, pselect, epoll_pwait):
+   * the poller sleeps with the signals any of them unblocks unblocked. */
+  dyco__maskwait *masked;
+  sigset_t sleep_mask;
 
   /* The inbox: a lock-free stack other threads push onto; the eventfd
    * wakes this thread when it sleeps in epoll_wait. */
@@ -436,6 +474,11 @@ static inline dyco_waitq *dyco__node_queue(const struct dyco_waitnode *n) {
   return (dyco_waitq *)(n->qtag & ~(uintptr_t)1);
 }
 
+/* A signal handler interrupted the poller's sleep: every coroutine in a
+ * wait that asked for it (DYCO__F_EINTR) wakes, single-queue waits with
+ * -EINTR. */
+void dyco__wait_interrupt(dyco_schedule *s);
+
 /* --- poll.c -------------------------------------------------------------- */
 
 int dyco__poll_init(dyco_schedule *s);
@@ -445,6 +488,19 @@ void dyco__poll_destroy(dyco_schedule *s);
 void dyco__poll(dyco_schedule *s, int64_t timeout_ns);
 /* The fd an fd wait queue belongs to, or -1. */
 int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q);
+/* Another thread closed fd (generation gen): this scheduler's waiters on
+ * it wake with -EBADF and its registration goes, unless it is of a newer
+ * fd with that number. */
+void dyco__poll_remote_close(dyco_schedule *s, int fd, uint32_t gen);
+/* ns until the poller must run its sweep (0: now), -1 when none is due.
+ * The sweep verifies, once per wait, the registration of fds waited on for
+ * more than a sweep interval: an fd closed behind dyco's back whose number
+ * was reused would otherwise never report an event. */
+int64_t dyco__poll_sweep_due(dyco_schedule *s, uint64_t now);
+void dyco__poll_sweep(dyco_schedule *s, uint64_t now);
+/* While coroutines wait with a signal mask and others are ready (so the
+ * poller does not sleep), a signal pending for them is delivered here. */
+void dyco__poll_masked_signals(dyco_schedule *s);
 
 /* --- pool.c / local.c ------------------------------------------------------
  */
