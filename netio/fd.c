@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "netio/internal/io.h"
 #include "netio/internal/sys.h"
@@ -151,4 +155,103 @@ void dyco__net_fd_closing(int fd) {
     __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->flags, 0, __ATOMIC_RELEASE);
   }
+}
+
+void dyco__net_fd_fresh(int fd) {
+  /* Like a close of the older fd with that number, which happened behind
+   * netio's back: its waiters wake with EBADF, registrations go. */
+  dyco__net_fd_closing(fd);
+}
+
+/* --- Closing many ----------------------------------------------------------
+ */
+
+/* The highest fd number + 1 the process may have open. */
+static unsigned fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      rl.rlim_cur > (1u << 30)) {
+    return 1u << 20;
+  }
+  return (unsigned)rl.rlim_cur;
+}
+
+static void closing_range(unsigned first, unsigned last) {
+  unsigned lim = fd_limit();
+  if (last >= lim) {
+    last = lim - 1;
+  }
+  for (unsigned fd = first; fd <= last && fd < lim; fd++) {
+    dyco__net_fd_closing((int)fd);
+  }
+}
+
+int dyco__net_close_range(unsigned first, unsigned last, int flags) {
+  if (first > last) {
+    errno = EINVAL; /* the kernel's answer, before anything is closed */
+    return -1;
+  }
+#if defined(CLOSE_RANGE_CLOEXEC)
+  const int closes = !(flags & CLOSE_RANGE_CLOEXEC);
+#else
+  const int closes = 1;
+#endif
+  if (closes) {
+    closing_range(first, last);
+  }
+#if defined(SYS_close_range)
+  return (int)syscall(SYS_close_range, first, last, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+int dyco__net_closefrom(int lowfd) {
+  if (lowfd < 0) {
+    lowfd = 0; /* as glibc */
+  }
+  closing_range((unsigned)lowfd, ~0u);
+#if defined(SYS_close_range)
+  if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0) == 0) {
+    return 0;
+  }
+#endif
+  /* No close_range (Linux before 5.9, an emulator): one by one, as glibc
+   * falls back to doing. */
+  unsigned lim = fd_limit();
+  for (unsigned fd = (unsigned)lowfd; fd < lim; fd++) {
+    dyco__sys_close((int)fd);
+  }
+  return 0;
+}
+
+/* --- Signals ------------------------------------------------------------- */
+
+int dyco__net_restart_after_signal(void) {
+  sigset_t blocked;
+  if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0) {
+    sigemptyset(&blocked);
+  }
+  for (int sig = 1; sig < NSIG; sig++) {
+    /* Signals raised by the code itself (a fault) never interrupt a wait;
+     * blocked ones cannot have run here. */
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
+        sig == SIGFPE || sig == SIGILL || sig == SIGTRAP || sig == SIGSYS ||
+        sigismember(&blocked, sig) == 1) {
+      continue;
+    }
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) != 0) {
+      continue;
+    }
+    if (!(sa.sa_flags & SA_SIGINFO) &&
+        (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)) {
+      continue;
+    }
+    if (!(sa.sa_flags & SA_RESTART)) {
+      return 0;
+    }
+  }
+  return 1;
 }

@@ -15,9 +15,17 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +41,8 @@
 #else
 #define DYCO__SA(a) (a)
 #endif
+
+void __chk_fail(void) __attribute__((noreturn));
 
 /* --- Turning the hooks off for one coroutine --------------------------- */
 
@@ -168,10 +178,39 @@ int dup2(int fd, int to) { return dyco__net_dup3(fd, to, 0, 1); }
 
 int dup3(int fd, int to, int flags) { return dyco__net_dup3(fd, to, flags, 0); }
 
+int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+             struct timespec *timeout) {
+  return (int)dyco__net_recvmmsg(fd, vec, vlen, flags, timeout, hooked());
+}
+
+int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
+  return (int)dyco__net_sendmmsg(fd, vec, vlen, flags, hooked());
+}
+
+/* --- sendfile and splice ------------------------------------------------- */
+
+ssize_t sendfile(int out, int in, off_t *off, size_t count) {
+  return dyco__net_sendfile(out, in, off, count, sizeof(off_t) == 8, hooked());
+}
+
+ssize_t sendfile64(int out, int in, off64_t *off, size_t count) {
+  return dyco__net_sendfile(out, in, off, count, 1, hooked());
+}
+
+ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off, size_t len,
+               unsigned int flags) {
+  return dyco__net_splice(in, in_off, out, out_off, len, flags, hooked());
+}
+
 /* --- Waiting on several fds ---------------------------------------------- */
 
 int poll(struct pollfd *fds, nfds_t n, int timeout) {
   return dyco__net_poll(fds, n, timeout, hooked());
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+          const sigset_t *mask) {
+  return dyco__net_ppoll(fds, n, timeout, mask, hooked());
 }
 
 int select(int n, fd_set *__restrict rd, fd_set *__restrict wr,
@@ -179,8 +218,220 @@ int select(int n, fd_set *__restrict rd, fd_set *__restrict wr,
   return dyco__net_select(n, rd, wr, ex, tv, hooked());
 }
 
+int pselect(int n, fd_set *__restrict rd, fd_set *__restrict wr,
+            fd_set *__restrict ex, const struct timespec *__restrict timeout,
+            const sigset_t *__restrict mask) {
+  return dyco__net_pselect(n, rd, wr, ex, timeout, mask, hooked());
+}
+
 int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout) {
   return dyco__net_epoll_wait(epfd, ev, max, timeout, hooked());
+}
+
+int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+                const sigset_t *mask) {
+  return dyco__net_epoll_pwait(epfd, ev, max, timeout, mask, hooked());
+}
+
+int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                 const struct timespec *timeout, const sigset_t *mask) {
+  return dyco__net_epoll_pwait2(epfd, ev, max, timeout, mask, hooked());
+}
+
+/* --- Making and closing fds -----------------------------------------------
+ * Whatever dyco knew of an older fd with the number a call returns (one
+ * closed behind its back: a raw system call, say) is forgotten, and fds a
+ * call closes are closed through dyco, wherever they are waited on. The
+ * calls go to the kernel as libc's do. */
+
+static int fresh(int fd) {
+  if (fd >= 0) {
+    dyco__net_fd_fresh(fd);
+  }
+  return fd;
+}
+
+static int fresh2(int r, const int fds[2]) {
+  if (r == 0) {
+    fresh(fds[0]);
+    fresh(fds[1]);
+  }
+  return r;
+}
+
+int pipe(int fds[2]) { return fresh2((int)syscall(SYS_pipe2, fds, 0), fds); }
+
+int pipe2(int fds[2], int flags) {
+  return fresh2((int)syscall(SYS_pipe2, fds, flags), fds);
+}
+
+int socketpair(int domain, int type, int protocol, int fds[2]) {
+  return fresh2((int)syscall(SYS_socketpair, domain, type, protocol, fds), fds);
+}
+
+/* open's mode is there when the flags ask for one. */
+#define DYCO__NEEDS_MODE(fl) \
+  (((fl) & O_CREAT) != 0 || ((fl) & O_TMPFILE) == O_TMPFILE)
+
+#if defined(__O_LARGEFILE)
+#define DYCO__LARGEFILE __O_LARGEFILE
+#else
+#define DYCO__LARGEFILE 0
+#endif
+
+static int open_at(int dirfd, const char *path, int flags, mode_t mode) {
+  return fresh((int)syscall(SYS_openat, dirfd, path, flags, mode));
+}
+
+static mode_t mode_arg(int flags, va_list ap) {
+  return DYCO__NEEDS_MODE(flags) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+int open(const char *path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  /* 64-bit targets open large files always; 32-bit ones only through
+   * open64 (or a program built with 64-bit offsets, which calls it). */
+  return open_at(AT_FDCWD, path,
+                 sizeof(long) == 8 ? flags | DYCO__LARGEFILE : flags, mode);
+}
+
+int open64(const char *path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return open_at(AT_FDCWD, path, flags | DYCO__LARGEFILE, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return open_at(dirfd, path,
+                 sizeof(long) == 8 ? flags | DYCO__LARGEFILE : flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return open_at(dirfd, path, flags | DYCO__LARGEFILE, mode);
+}
+
+int creat(const char *path, mode_t mode) {
+  return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+int creat64(const char *path, mode_t mode) {
+  return open64(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+/* glibc's _FORTIFY_SOURCE entry points for open without a mode. */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+
+int __open_2(const char *path, int flags) {
+  if (DYCO__NEEDS_MODE(flags)) {
+    __chk_fail(); /* glibc: "invalid open call: O_CREAT without mode" */
+  }
+  return open(path, flags);
+}
+
+int __open64_2(const char *path, int flags) {
+  if (DYCO__NEEDS_MODE(flags)) {
+    __chk_fail();
+  }
+  return open64(path, flags);
+}
+
+int __openat_2(int dirfd, const char *path, int flags) {
+  if (DYCO__NEEDS_MODE(flags)) {
+    __chk_fail();
+  }
+  return openat(dirfd, path, flags);
+}
+
+int __openat64_2(int dirfd, const char *path, int flags) {
+  if (DYCO__NEEDS_MODE(flags)) {
+    __chk_fail();
+  }
+  return openat64(dirfd, path, flags);
+}
+
+int eventfd(unsigned int count, int flags) {
+  return fresh((int)syscall(SYS_eventfd2, count, flags));
+}
+
+int timerfd_create(int clock, int flags) {
+  return fresh((int)syscall(SYS_timerfd_create, clock, flags));
+}
+
+int signalfd(int fd, const sigset_t *mask, int flags) {
+  int r = (int)syscall(SYS_signalfd4, fd, mask, (size_t)(_NSIG / 8), flags);
+  return fd == -1 ? fresh(r) : r; /* a new one, or fd changed */
+}
+
+int epoll_create(int size) {
+  if (size <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return fresh((int)syscall(SYS_epoll_create1, 0));
+}
+
+int epoll_create1(int flags) {
+  return fresh((int)syscall(SYS_epoll_create1, flags));
+}
+
+int memfd_create(const char *name, unsigned int flags) {
+  return fresh((int)syscall(SYS_memfd_create, name, flags));
+}
+
+int inotify_init(void) { return fresh((int)syscall(SYS_inotify_init1, 0)); }
+
+int inotify_init1(int flags) {
+  return fresh((int)syscall(SYS_inotify_init1, flags));
+}
+
+int close_range(unsigned int first, unsigned int last, int flags) {
+  return dyco__net_close_range(first, last, flags);
+}
+
+void closefrom(int lowfd) { dyco__net_closefrom(lowfd); }
+
+/* fclose is libc's own code (flushing the stream first): the real one runs
+ * after dyco has been told. */
+typedef int (*dyco__fclose_fn)(FILE *);
+
+#if defined(DYCO_HOOK_WRAP_DNS)
+/* A static program: libc's fclose is a weak name for this one. */
+int _IO_new_fclose(FILE *f);
+static dyco__fclose_fn real_fclose(void) { return _IO_new_fclose; }
+#else
+static dyco__fclose_fn fclose_next;
+static dyco__fclose_fn real_fclose(void) {
+  dyco__fclose_fn f = __atomic_load_n(&fclose_next, __ATOMIC_ACQUIRE);
+  if (f == NULL) {
+    f = (dyco__fclose_fn)dlsym(RTLD_NEXT, "fclose");
+    __atomic_store_n(&fclose_next, f, __ATOMIC_RELEASE);
+  }
+  return f;
+}
+#endif
+
+int fclose(FILE *f) {
+  int fd = f != NULL ? fileno(f) : -1;
+  if (fd >= 0) {
+    dyco__net_fd_closing(fd);
+  }
+  return real_fclose()(f);
 }
 
 /* --- Sleeping ------------------------------------------------------------- */
@@ -207,7 +458,6 @@ unsigned int sleep(unsigned int seconds) {
  * these instead of read, recv, recvfrom and poll when it knows the size of
  * the buffer. */
 
-void __chk_fail(void) __attribute__((noreturn));
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen,
@@ -243,6 +493,17 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen) {
     __chk_fail();
   }
   return dyco__net_poll(fds, n, timeout, hooked());
+}
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+                const sigset_t *mask, size_t fdslen);
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+                const sigset_t *mask, size_t fdslen) {
+  if (fdslen / sizeof *fds < n) {
+    __chk_fail();
+  }
+  return dyco__net_ppoll(fds, n, timeout, mask, hooked());
 }
 
 /* --- DNS -------------------------------------------------------------------

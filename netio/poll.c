@@ -1,6 +1,9 @@
-/* dyco — netio layer: poll, select, epoll_wait and the sleeps, yielding
- * inside coroutines, with libc's results and timeouts. */
+/* dyco — netio layer: poll, ppoll, select, pselect, the epoll_wait family
+ * and the sleeps, yielding inside coroutines, with libc's results, errors
+ * and timeouts. Waits go through the scheduler's own poller: no fd, no
+ * system call beyond libc's own but a first look at the fds. */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,83 +20,88 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ms left until deadline (rounded up), 0 when passed; -1 for no deadline. */
-static int left_ms(uint64_t deadline) {
-  if (deadline == 0) {
-    return -1;
+/* A relative timeout: for ever, or until `at` (ns on CLOCK_MONOTONIC). */
+typedef struct until {
+  int forever;
+  uint64_t at;
+} until;
+
+static until until_ms(int ms) {
+  until u = {ms < 0, 0};
+  if (ms >= 0) {
+    u.at = now_ns() + (uint64_t)ms * 1000000u;
   }
-  uint64_t now = now_ns();
-  if (now >= deadline) {
+  return u;
+}
+
+/* A timespec timeout (NULL: for ever); 0, or -EINVAL for one the kernel
+ * refuses. */
+static int until_ts(const struct timespec *ts, until *u) {
+  u->forever = ts == NULL;
+  u->at = 0;
+  if (ts == NULL) {
     return 0;
   }
-  uint64_t ms = (deadline - now + 999999) / 1000000;
-  return ms > INT32_MAX ? INT32_MAX : (int)ms;
-}
-
-static uint64_t deadline_of(int timeout_ms) {
-  return timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
-}
-
-/* Suspends the running coroutine for ms (-1: for ever). */
-static void idle(int ms) {
-  if (ms >= 0) {
-    dyco_coroutine_sleep((uint32_t)ms);
-    return;
+  if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L) {
+    return -EINVAL;
   }
+  /* Beyond some 290 years: for ever. */
+  if ((uint64_t)ts->tv_sec > UINT64_MAX / 2 / 1000000000u) {
+    u->forever = 1;
+    return 0;
+  }
+  u->at = now_ns() + (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+  return 0;
+}
+
+static int is_zero(const until *u) { return !u->forever && u->at <= now_ns(); }
+
+/* ns left until u (0 when passed). */
+static uint64_t left_ns(const until *u) {
+  uint64_t now = now_ns();
+  return u->at > now ? u->at - now : 0;
+}
+
+/* dyco_fd_poll until u, in pieces of at most INT_MAX ms. */
+static int fd_poll_until(struct pollfd *fds, unsigned long n, const until *u,
+                         const sigset_t *mask) {
   for (;;) {
-    dyco_coroutine_sleep(UINT32_MAX);
-  }
-}
-
-static uint32_t epoll_events(short ev) {
-  uint32_t e = 0;
-  if (ev & (POLLIN | POLLRDNORM | POLLRDBAND)) {
-    e |= EPOLLIN;
-  }
-  if (ev & (POLLOUT | POLLWRNORM | POLLWRBAND)) {
-    e |= EPOLLOUT;
-  }
-  if (ev & POLLPRI) {
-    e |= EPOLLPRI;
-  }
-  if (ev & POLLRDHUP) {
-    e |= EPOLLRDHUP;
-  }
-  return e;
-}
-
-/* Waits (yields) until one of several fds has its events, through an epoll
- * instance made for this wait. Returns what dyco_fd_wait returns. */
-static int wait_many(struct pollfd *fds, nfds_t n, int ms) {
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) {
-    return -errno;
-  }
-  int r = 0;
-  for (nfds_t i = 0; i < n && r == 0; i++) {
-    if (fds[i].fd < 0) {
-      continue;
-    }
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = epoll_events(fds[i].events);
-    ev.data.u64 = i;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &ev) != 0) {
-      if (errno == EEXIST) {
-        /* The same fd twice: wait for anything it may be asked for. */
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP;
-        epoll_ctl(ep, EPOLL_CTL_MOD, fds[i].fd, &ev);
-      } else if (errno != EPERM) {
-        /* EBADF and the like: poll reports them (POLLNVAL). */
-        r = 1;
+    int ms = -1;
+    if (!u->forever) {
+      uint64_t left = left_ns(u);
+      if (left == 0) {
+        return 0;
       }
+      uint64_t m = (left + 999999) / 1000000; /* never wake early */
+      ms = m > INT_MAX ? INT_MAX : (int)m;
+    }
+    int r = dyco_fd_poll(fds, n, ms, mask);
+    if (r != 0 || u->forever) {
+      return r;
     }
   }
-  if (r == 0) {
-    r = dyco_fd_wait(ep, EPOLLIN, ms);
+}
+
+static const struct timespec zero_ts = {0, 0};
+
+/* --- poll and ppoll ---------------------------------------------------------
+ */
+
+/* Inside a coroutine. nfds as the kernel takes it: an unsigned int. */
+static int poll_in(struct pollfd *fds, nfds_t nfds, const until *u,
+                   const sigset_t *mask) {
+  const unsigned n = (unsigned)nfds;
+  /* What is ready now (EINVAL above RLIMIT_NOFILE, EFAULT, POLLNVAL: the
+   * kernel's answers); then the wait, through the scheduler. */
+  int r = dyco__sys_ppoll_mask(fds, n, &zero_ts, NULL);
+  if (r != 0 || is_zero(u)) {
+    return r;
   }
-  dyco_fd_closing(ep);
-  dyco__sys_close(ep);
+  r = fd_poll_until(fds, n, u, mask);
+  if (r < 0) {
+    errno = -r;
+    return -1;
+  }
   return r;
 }
 
@@ -101,62 +109,186 @@ int dyco__net_poll(struct pollfd *fds, nfds_t n, int timeout, int yield) {
   if (!yield) {
     return dyco__sys_poll(fds, n, timeout);
   }
-  int r = dyco__sys_poll(fds, n, 0);
-  if (r != 0 || timeout == 0) {
-    return r;
+  until u = until_ms(timeout);
+  return poll_in(fds, n, &u, NULL);
+}
+
+int dyco__net_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
+                    const sigset_t *mask, int yield) {
+  if (!yield) {
+    /* The kernel writes what is left into its argument; libc's ppoll
+     * passes a copy. */
+    struct timespec copy;
+    if (tmo != NULL) {
+      copy = *tmo;
+    }
+    return dyco__sys_ppoll_mask(fds, n, tmo != NULL ? &copy : NULL, mask);
   }
-  const uint64_t deadline = deadline_of(timeout);
-  int valid = 0;
-  nfds_t one = 0;
-  for (nfds_t i = 0; i < n; i++) {
-    if (fds[i].fd >= 0) {
-      valid++;
-      one = i;
-    }
+  until u;
+  int err = until_ts(tmo, &u);
+  if (err != 0) {
+    errno = -err;
+    return -1;
   }
-  for (;;) {
-    int ms = left_ms(deadline);
-    if (ms == 0) {
-      return 0;
-    }
-    if (valid == 0) {
-      idle(ms); /* poll(NULL, 0, ms) sleeps */
-      return 0;
-    }
-    int w;
-    const short simple = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
-    if (valid == 1 && !(fds[one].events & ~simple)) {
-      uint32_t ev = epoll_events(fds[one].events);
-      w = dyco_fd_wait(fds[one].fd, ev != 0 ? ev : EPOLLIN, ms);
-    } else {
-      w = wait_many(fds, n, ms);
-    }
-    if (w < 0 && w != -EBADF) {
-      errno = -w;
+  return poll_in(fds, n, &u, mask);
+}
+
+/* --- select and pselect ----------------------------------------------------
+ */
+
+/* The bytes of an fd_set the kernel reads for n fds. */
+static size_t set_bytes(int n) {
+  return ((size_t)n + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
+}
+
+static int bit(const fd_set *s, int fd) {
+  return s != NULL &&
+         (((const unsigned char *)s)[fd / 8] >> (fd % 8) & 1u) != 0;
+}
+
+static void set_bit(fd_set *s, int fd) {
+  ((unsigned char *)s)[fd / 8] |= (unsigned char)(1u << (fd % 8));
+}
+
+/* The kernel's rules (fs/select.c): readable, writable, exceptional. */
+#define IN_SET (POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR)
+#define OUT_SET (POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR)
+#define EX_SET (POLLPRI)
+
+/* Inside a coroutine. On return *u's time left is what the caller reports
+ * (select writes it back). */
+static int select_in(int n, fd_set *rd, fd_set *wr, fd_set *ex, const until *u,
+                     const sigset_t *mask) {
+  if (n < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  const size_t bytes = set_bytes(n);
+  /* Copies for the first look, which the kernel rewrites: its answer to
+   * bad fds (EBADF), n beyond the fd table (ignored), and readiness now. */
+  fd_set small[3];
+  unsigned char *buf = (unsigned char *)small;
+  size_t stride = sizeof small[0];
+  if (bytes > stride) {
+    stride = bytes;
+    buf = (unsigned char *)malloc(3 * bytes);
+    if (buf == NULL) {
+      errno = ENOMEM;
       return -1;
     }
-    /* Readiness as poll itself reports it (POLLNVAL for a closed fd). */
-    r = dyco__sys_poll(fds, n, 0);
-    if (r != 0 || w == 0) {
-      return r;
+  }
+  fd_set *c[3] = {NULL, NULL, NULL};
+  fd_set *user[3] = {rd, wr, ex};
+  for (int i = 0; i < 3; i++) {
+    if (user[i] != NULL) {
+      c[i] = (fd_set *)(void *)(buf + (size_t)i * stride);
+      memcpy(c[i], user[i], bytes);
     }
   }
+  struct timespec zero = {0, 0};
+  int result = dyco__sys_pselect(n, c[0], c[1], c[2], &zero);
+  struct pollfd few[16];
+  struct pollfd *p = few;
+  int np = 0;
+  if (result == 0 && !is_zero(u)) {
+    for (int fd = 0; fd < n; fd++) {
+      if (bit(rd, fd) || bit(wr, fd) || bit(ex, fd)) {
+        np++;
+      }
+    }
+    if (np > 16) {
+      p = (struct pollfd *)malloc((size_t)np * sizeof *p);
+      if (p == NULL) {
+        result = -ENOMEM;
+      }
+    }
+    if (result == 0) {
+      int k = 0;
+      for (int fd = 0; fd < n; fd++) {
+        short ev = 0;
+        if (bit(rd, fd)) {
+          ev |= POLLIN | POLLRDNORM | POLLRDBAND;
+        }
+        if (bit(wr, fd)) {
+          ev |= POLLOUT | POLLWRNORM | POLLWRBAND;
+        }
+        if (bit(ex, fd)) {
+          ev |= POLLPRI;
+        }
+        if (ev != 0) {
+          p[k].fd = fd;
+          p[k].events = ev;
+          p[k].revents = 0;
+          k++;
+        }
+      }
+      int w = fd_poll_until(p, (unsigned long)np, u, mask);
+      if (w < 0) {
+        result = w;
+      } else {
+        for (int i = 0; i < 3; i++) {
+          if (c[i] != NULL) {
+            memset(c[i], 0, bytes);
+          }
+        }
+        for (int i = 0; i < np && w > 0; i++) {
+          short re = p[i].revents;
+          if (re & POLLNVAL) {
+            result = -EBADF; /* closed while we waited */
+            break;
+          }
+          if (c[0] != NULL && bit(rd, p[i].fd) && (re & IN_SET)) {
+            set_bit(c[0], p[i].fd);
+            result++;
+          }
+          if (c[1] != NULL && bit(wr, p[i].fd) && (re & OUT_SET)) {
+            set_bit(c[1], p[i].fd);
+            result++;
+          }
+          if (c[2] != NULL && bit(ex, p[i].fd) && (re & EX_SET)) {
+            set_bit(c[2], p[i].fd);
+            result++;
+          }
+        }
+      }
+    }
+  } else if (result < 0) {
+    result = -errno;
+  }
+  if (result >= 0) {
+    for (int i = 0; i < 3; i++) {
+      if (user[i] != NULL) {
+        memcpy(user[i], c[i], bytes);
+      }
+    }
+  }
+  if (p != few) {
+    free(p);
+  }
+  if (buf != (unsigned char *)small) {
+    free(buf);
+  }
+  if (result < 0) {
+    errno = -result;
+    return -1;
+  }
+  return result;
 }
 
 int dyco__net_select(int n, fd_set *rd, fd_set *wr, fd_set *ex,
                      struct timeval *tv, int yield) {
-  if (!yield) {
-    struct timespec ts, *tsp = NULL;
-    if (tv != NULL) {
-      if (tv->tv_sec < 0 || tv->tv_usec < 0) {
-        errno = EINVAL;
-        return -1;
-      }
-      ts.tv_sec = tv->tv_sec + tv->tv_usec / 1000000;
-      ts.tv_nsec = (long)(tv->tv_usec % 1000000) * 1000;
-      tsp = &ts;
+  struct timespec ts;
+  if (tv != NULL) {
+    if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+      errno = EINVAL;
+      return -1;
     }
-    int r = dyco__sys_pselect(n, rd, wr, ex, tsp);
+    /* As the kernel: microseconds beyond a second carry over. */
+    ts.tv_sec = tv->tv_sec + tv->tv_usec / 1000000;
+    ts.tv_nsec = (long)(tv->tv_usec % 1000000) * 1000;
+  }
+  if (!yield) {
+    int r = dyco__sys_pselect(n, rd, wr, ex, tv != NULL ? &ts : NULL);
     if (tv != NULL) {
       /* Linux leaves the time not slept in *tv. */
       tv->tv_sec = ts.tv_sec;
@@ -164,133 +296,117 @@ int dyco__net_select(int n, fd_set *rd, fd_set *wr, fd_set *ex,
     }
     return r;
   }
-  if (n < 0 || n > FD_SETSIZE ||
-      (tv != NULL && (tv->tv_sec < 0 || tv->tv_usec < 0))) {
-    errno = EINVAL;
-    return -1;
-  }
-  int timeout = -1;
+  until u;
+  until_ts(tv != NULL ? &ts : NULL, &u);
+  int r = select_in(n, rd, wr, ex, &u, NULL);
   if (tv != NULL) {
-    int64_t ms = (int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000;
-    timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
+    /* The time not slept, as Linux leaves it (0 after a timeout). */
+    uint64_t left = r == 0 ? 0 : left_ns(&u);
+    tv->tv_sec = (time_t)(left / 1000000000u);
+    tv->tv_usec = (suseconds_t)(left % 1000000000u / 1000u);
   }
-  struct pollfd small[16];
-  struct pollfd *p = small;
-  int cnt = 0;
-  for (int fd = 0; fd < n; fd++) {
-    if ((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) ||
-        (ex && FD_ISSET(fd, ex))) {
-      cnt++;
-    }
-  }
-  if (cnt > 16) {
-    p = (struct pollfd *)malloc((size_t)cnt * sizeof *p);
-    if (p == NULL) {
-      errno = ENOMEM;
-      return -1;
-    }
-  }
-  int k = 0;
-  for (int fd = 0; fd < n; fd++) {
-    short ev = 0;
-    if (rd && FD_ISSET(fd, rd)) {
-      ev |= POLLIN;
-    }
-    if (wr && FD_ISSET(fd, wr)) {
-      ev |= POLLOUT;
-    }
-    if (ex && FD_ISSET(fd, ex)) {
-      ev |= POLLPRI;
-    }
-    if (ev != 0) {
-      p[k].fd = fd;
-      p[k].events = ev;
-      p[k].revents = 0;
-      k++;
-    }
-  }
-  const uint64_t start = now_ns();
-  int r = dyco__net_poll(p, (nfds_t)cnt, timeout, 1);
-  int result = r;
-  if (r > 0) {
-    for (int i = 0; i < cnt; i++) {
-      if (p[i].revents & POLLNVAL) {
-        errno = EBADF;
-        result = -1;
-      }
-    }
-  }
-  if (result >= 0) {
-    /* Count as select does: one per fd per set it is ready in. */
-    if (rd) {
-      FD_ZERO(rd);
-    }
-    if (wr) {
-      FD_ZERO(wr);
-    }
-    if (ex) {
-      FD_ZERO(ex);
-    }
-    result = 0;
-    for (int i = 0; i < cnt && r > 0; i++) {
-      short re = p[i].revents;
-      if (rd && (p[i].events & POLLIN) && (re & (POLLIN | POLLHUP | POLLERR))) {
-        FD_SET(p[i].fd, rd);
-        result++;
-      }
-      if (wr && (p[i].events & POLLOUT) && (re & (POLLOUT | POLLERR))) {
-        FD_SET(p[i].fd, wr);
-        result++;
-      }
-      if (ex && (p[i].events & POLLPRI) && (re & POLLPRI)) {
-        FD_SET(p[i].fd, ex);
-        result++;
-      }
-    }
-    if (tv != NULL) {
-      int64_t left = (int64_t)tv->tv_sec * 1000000 + tv->tv_usec -
-                     (int64_t)((now_ns() - start) / 1000);
-      if (left < 0 || result == 0) {
-        left = 0;
-      }
-      tv->tv_sec = (time_t)(left / 1000000);
-      tv->tv_usec = (suseconds_t)(left % 1000000);
-    }
-  }
-  if (p != small) {
-    int saved = errno;
-    free(p);
-    errno = saved;
-  }
-  return result;
+  return r;
 }
 
-int dyco__net_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
-                         int yield) {
+int dyco__net_pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex,
+                      const struct timespec *tmo, const sigset_t *mask,
+                      int yield) {
   if (!yield) {
-    return dyco__sys_epoll_wait(epfd, ev, max, timeout);
+    struct timespec copy; /* libc's pselect leaves the caller's alone */
+    if (tmo != NULL) {
+      copy = *tmo;
+    }
+    return dyco__sys_pselect_mask(n, rd, wr, ex, tmo != NULL ? &copy : NULL,
+                                  mask);
   }
-  int r = dyco__sys_epoll_wait(epfd, ev, max, 0);
-  if (r != 0 || timeout == 0) {
+  until u;
+  int err = until_ts(tmo, &u);
+  if (err != 0) {
+    errno = -err;
+    return -1;
+  }
+  return select_in(n, rd, wr, ex, &u, mask);
+}
+
+/* --- The epoll_wait family ------------------------------------------------ */
+
+/* Inside a coroutine: epoll_wait on any epoll fd. first() makes the first
+ * look, with the call's own system call (its errors are libc's), later()
+ * the looks after each wake. */
+typedef struct ep_call {
+  int epfd;
+  struct epoll_event *ev;
+  int max;
+  const struct timespec *tmo; /* epoll_pwait2's */
+  int pwait2;
+} ep_call;
+
+static int ep_look(const ep_call *c, int first) {
+  if (c->pwait2 && first) {
+    return dyco__sys_epoll_pwait2(c->epfd, c->ev, c->max, &zero_ts, NULL);
+  }
+  return dyco__sys_epoll_pwait(c->epfd, c->ev, c->max, 0, NULL);
+}
+
+static int epoll_in(const ep_call *c, const until *u, const sigset_t *mask) {
+  int r = ep_look(c, 1);
+  if (r != 0 || is_zero(u)) {
     return r;
   }
-  const uint64_t deadline = deadline_of(timeout);
   for (;;) {
-    int ms = left_ms(deadline);
-    if (ms == 0) {
-      return 0;
-    }
-    int w = dyco_fd_wait(epfd, EPOLLIN, ms);
+    struct pollfd p = {c->epfd, POLLIN, 0};
+    int w = fd_poll_until(&p, 1, u, mask);
     if (w < 0) {
       errno = -w;
       return -1;
     }
-    r = dyco__sys_epoll_wait(epfd, ev, max, 0);
-    if (r != 0 || w == 0) {
+    if (w == 0) {
+      return 0;
+    }
+    if (p.revents & POLLNVAL) {
+      errno = EBADF; /* closed while we waited */
+      return -1;
+    }
+    r = ep_look(c, 0);
+    if (r != 0) {
       return r;
     }
+    /* Taken by another waiter on the same instance: wait again. */
   }
 }
+
+int dyco__net_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
+                         int yield) {
+  return dyco__net_epoll_pwait(epfd, ev, max, timeout, NULL, yield);
+}
+
+int dyco__net_epoll_pwait(int epfd, struct epoll_event *ev, int max,
+                          int timeout, const sigset_t *mask, int yield) {
+  if (!yield) {
+    return dyco__sys_epoll_pwait(epfd, ev, max, timeout, mask);
+  }
+  ep_call c = {epfd, ev, max, NULL, 0};
+  until u = until_ms(timeout);
+  return epoll_in(&c, &u, mask);
+}
+
+int dyco__net_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                           const struct timespec *tmo, const sigset_t *mask,
+                           int yield) {
+  if (!yield) {
+    return dyco__sys_epoll_pwait2(epfd, ev, max, tmo, mask);
+  }
+  until u;
+  int err = until_ts(tmo, &u);
+  if (err != 0) {
+    errno = -err;
+    return -1;
+  }
+  ep_call c = {epfd, ev, max, tmo, 1};
+  return epoll_in(&c, &u, mask);
+}
+
+/* --- Sleeps --------------------------------------------------------------- */
 
 int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
                         int yield) {
@@ -301,20 +417,25 @@ int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
     errno = EFAULT;
     return -1;
   }
-  if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L) {
+  until u;
+  if (until_ts(req, &u) != 0) {
     errno = EINVAL;
     return -1;
   }
-  uint64_t ms = (uint64_t)req->tv_sec * 1000 +
-                ((uint64_t)req->tv_nsec + 999999) / 1000000;
-  do {
-    uint32_t step = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
-    dyco_coroutine_sleep(step);
-    ms -= step;
-  } while (ms > 0);
-  if (rem != NULL) {
-    rem->tv_sec = 0;
-    rem->tv_nsec = 0;
+  /* A wait on no fd: the time, or a signal handler. */
+  int r = fd_poll_until(NULL, 0, &u, NULL);
+  if (r == -EINTR) {
+    if (rem != NULL) {
+      uint64_t left = u.forever ? 0 : left_ns(&u);
+      rem->tv_sec = (time_t)(left / 1000000000u);
+      rem->tv_nsec = (long)(left % 1000000000u);
+    }
+    errno = EINTR;
+    return -1;
+  }
+  if (r < 0) {
+    errno = -r;
+    return -1;
   }
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #include "netio/internal/io.h"
 #include "netio/internal/sys.h"
@@ -50,40 +51,55 @@ static uint64_t now_ns(void) {
 
 /* After EAGAIN: waits until fd has ev, for at most timeout_ms in all
  * (*deadline, 0 until the first wait, keeps the end). Yields or blocks the
- * thread. Returns > 0 to try again (inside a coroutine: the events that
- * woke it), 0 when the time is up, -1 with errno. */
+ * thread. A signal handler that runs meanwhile ends the wait with EINTR
+ * when libc's call would end: always with a timeout (SO_RCVTIMEO,
+ * SO_SNDTIMEO), else unless every handler restarts (SA_RESTART), when it
+ * goes on waiting as the kernel would restart the call. Returns > 0 to try
+ * again (the events seen), 0 when the time is up, -1 with errno. */
 static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
                    uint64_t *deadline) {
-  int ms = -1;
-  if (timeout_ms >= 0) {
-    uint64_t now = now_ns();
-    if (*deadline == 0) {
-      *deadline = now + (uint64_t)timeout_ms * 1000000u;
+  for (;;) {
+    int ms = -1;
+    if (timeout_ms >= 0) {
+      uint64_t now = now_ns();
+      if (*deadline == 0) {
+        *deadline = now + (uint64_t)timeout_ms * 1000000u;
+      }
+      if (now >= *deadline) {
+        return 0;
+      }
+      ms = (int)((*deadline - now + 999999) / 1000000);
     }
-    if (now >= *deadline) {
-      return 0;
+    int r;
+    if (yield) {
+      r = dyco_fd_wait(fd, ev | DYCO_FD_EINTR, ms);
+      if (r >= 0) {
+        return r;
+      }
+      errno = -r;
+    } else {
+      struct pollfd p;
+      p.fd = fd;
+      p.events = (short)(((ev & EPOLLIN) ? POLLIN : 0) |
+                         ((ev & EPOLLOUT) ? POLLOUT : 0));
+      p.revents = 0;
+      r = dyco__sys_poll(&p, 1, ms);
+      if (r > 0) {
+        if (p.revents & POLLNVAL) {
+          errno = EBADF;
+          return -1;
+        }
+        return p.revents;
+      }
+      if (r == 0) {
+        return 0;
+      }
     }
-    ms = (int)((*deadline - now + 999999) / 1000000);
-  }
-  if (yield) {
-    int r = dyco_fd_wait(fd, ev, ms);
-    if (r >= 0) {
-      return r;
+    if (errno == EINTR && timeout_ms < 0 && dyco__net_restart_after_signal()) {
+      continue;
     }
-    errno = -r;
     return -1;
   }
-  struct pollfd p;
-  p.fd = fd;
-  p.events =
-      (short)(((ev & EPOLLIN) ? POLLIN : 0) | ((ev & EPOLLOUT) ? POLLOUT : 0));
-  p.revents = 0;
-  int r = dyco__sys_poll(&p, 1, ms);
-  if (r > 0 && (p.revents & POLLNVAL)) {
-    errno = EBADF;
-    return -1;
-  }
-  return r > 0 ? 1 : r;
 }
 
 /* Makes the socket of e non-blocking for dyco's own use (once). Returns its
@@ -235,6 +251,14 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
 
 /* --- Receiving ------------------------------------------------------------ */
 
+/* A datagram socket shut down for reading answers EAGAIN to a read with
+ * MSG_DONTWAIT, where a blocking read returns 0: woken with a hang-up and
+ * still nothing to read, it is that. (A stream socket returns 0 itself.) */
+static inline int shut_for_reading(uint32_t f, int woke) {
+  return woke > 0 && (woke & (EPOLLRDHUP | EPOLLHUP)) &&
+         (f & DYCO__FD_SOCKET) && !(f & DYCO__FD_STREAM);
+}
+
 /* The drained mark (see dyco__net_fd) of the running coroutine. */
 static inline int drained_here(const dyco__net_fd *e, int cid, uint32_t count) {
   return __atomic_load_n(&e->drained_cid, __ATOMIC_RELAXED) == cid &&
@@ -301,6 +325,9 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
       if (!would_block() || nb) {
         return got > 0 ? (ssize_t)got : -1;
       }
+      if (shut_for_reading(f, woke)) {
+        return 0;
+      }
     }
     try_first = 1;
     woke = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
@@ -321,19 +348,100 @@ ssize_t dyco__net_recvmsg(int fd, struct msghdr *msg, int flags, int yield) {
   }
   const int nb = (f & DYCO__FD_USER_NB) || (flags & MSG_DONTWAIT);
   uint64_t deadline = 0;
+  int woke = 0;
   for (;;) {
     ssize_t r = dyco__sys_recvmsg(fd, msg, flags | MSG_DONTWAIT);
     if (r >= 0 || !would_block() || nb) {
       return r;
     }
-    int w = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
-    if (w <= 0) {
-      if (w == 0) {
+    if (shut_for_reading(f, woke)) {
+      msg->msg_flags = 0;
+      return 0;
+    }
+    woke = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
+    if (woke <= 0) {
+      if (woke == 0) {
         errno = EAGAIN;
       }
       return -1;
     }
   }
+}
+
+ssize_t dyco__net_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
+                           int flags, struct timespec *timeout, int yield) {
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
+  const uint32_t f = flags_of(e);
+  if (!yield && plain_libc(f, flags)) {
+    return dyco__sys_recvmmsg(fd, vec, vlen, flags, timeout);
+  }
+  if (vlen > UIO_MAXIOV) {
+    vlen = UIO_MAXIOV; /* as the kernel */
+  }
+  /* The kernel's timeout: checked after each datagram, what is left
+   * written back. */
+  uint64_t end = 0;
+  if (timeout != NULL) {
+    if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
+        timeout->tv_nsec >= 1000000000L) {
+      errno = EINVAL;
+      return -1;
+    }
+    end = now_ns() + (uint64_t)timeout->tv_sec * 1000000000u +
+          (uint64_t)timeout->tv_nsec;
+  }
+  int nb = (f & DYCO__FD_USER_NB) || (flags & MSG_DONTWAIT);
+  unsigned got = 0;
+  uint64_t deadline = 0;
+  int woke = 0;
+  ssize_t result;
+  for (;;) {
+    /* All that is there, in one call. */
+    int r = dyco__sys_recvmmsg(fd, vec + got, vlen - got, flags | MSG_DONTWAIT,
+                               NULL);
+    if (r > 0) {
+      got += (unsigned)r;
+      woke = 0;
+      deadline = 0; /* SO_RCVTIMEO counts per datagram */
+      if (flags & MSG_WAITFORONE) {
+        nb = 1; /* after the first, the kernel adds MSG_DONTWAIT */
+      }
+      if (got == vlen || (vec[got - 1].msg_hdr.msg_flags & MSG_OOB) ||
+          (end != 0 && now_ns() >= end)) {
+        result = (ssize_t)got;
+        break;
+      }
+      continue;
+    }
+    if (r == 0 || !would_block() || nb) {
+      result = got > 0 ? (ssize_t)got : (r == 0 ? 0 : -1);
+      break;
+    }
+    if (shut_for_reading(f, woke)) {
+      /* A blocking recvmmsg gets an empty datagram, again and again. */
+      for (; got < vlen; got++) {
+        vec[got].msg_len = 0;
+        vec[got].msg_hdr.msg_flags = 0;
+      }
+      result = (ssize_t)got;
+      break;
+    }
+    woke = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
+    if (woke <= 0) {
+      if (woke == 0) {
+        errno = EAGAIN;
+      }
+      result = got > 0 ? (ssize_t)got : -1;
+      break;
+    }
+  }
+  if (timeout != NULL && result >= 0) {
+    uint64_t now = now_ns();
+    uint64_t left = end > now ? end - now : 0;
+    timeout->tv_sec = (time_t)(left / 1000000000u);
+    timeout->tv_nsec = (long)(left % 1000000000u);
+  }
+  return result;
 }
 
 /* --- Sending ---------------------------------------------------------------
@@ -448,6 +556,48 @@ ssize_t dyco__net_sendmsg(int fd, const struct msghdr *msg, int flags,
   return result;
 }
 
+ssize_t dyco__net_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
+                           int flags, int yield) {
+  dyco__net_fd *e = dyco__net_fd_entry(fd, yield);
+  const uint32_t f = flags_of(e);
+  if (!yield && plain_libc(f, flags)) {
+    return dyco__sys_sendmmsg(fd, vec, vlen, flags);
+  }
+  if (vlen > UIO_MAXIOV) {
+    vlen = UIO_MAXIOV; /* as the kernel */
+  }
+  /* All that goes at once, in one call. */
+  int r = dyco__sys_sendmmsg(fd, vec, vlen, flags | MSG_DONTWAIT);
+  if (r < 0 && !would_block()) {
+    return -1;
+  }
+  unsigned done = r > 0 ? (unsigned)r : 0;
+  const int nb = (f & DYCO__FD_USER_NB) || (flags & MSG_DONTWAIT);
+  if (done > 0) {
+    /* The kernel stops after a message that went in part. */
+    const struct msghdr *m = &vec[done - 1].msg_hdr;
+    size_t total = 0;
+    for (size_t i = 0; i < (size_t)m->msg_iovlen; i++) {
+      total += m->msg_iov[i].iov_len;
+    }
+    if (vec[done - 1].msg_len < total || done == vlen || nb) {
+      return (ssize_t)done;
+    }
+  } else if (nb) {
+    errno = EAGAIN;
+    return -1;
+  }
+  /* The rest one by one, each as a blocking sendmsg. */
+  for (; done < vlen; done++) {
+    ssize_t n = dyco__net_sendmsg(fd, &vec[done].msg_hdr, flags, yield);
+    if (n < 0) {
+      return done > 0 ? (ssize_t)done : -1;
+    }
+    vec[done].msg_len = (unsigned)n;
+  }
+  return (ssize_t)done;
+}
+
 /* --- read and write on any fd -------------------------------------------- */
 
 /* Whether fd (not a socket) has ev now: 1 yes, 0 no, -1 with errno. */
@@ -478,7 +628,11 @@ static int wait_other(int fd, uint32_t f, short ev) {
       errno = EAGAIN;
       return -1;
     }
-    int w = dyco_fd_wait(fd, ev == POLLIN ? EPOLLIN : EPOLLOUT, -1);
+    int w = dyco_fd_wait(
+        fd, (ev == POLLIN ? EPOLLIN : EPOLLOUT) | DYCO_FD_EINTR, -1);
+    if (w == -EINTR && dyco__net_restart_after_signal()) {
+      continue; /* the kernel would restart the call */
+    }
     if (w < 0) {
       errno = -w;
       return -1;
@@ -633,6 +787,139 @@ ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield) {
     return -1;
   }
   return dyco__sys_writev(fd, iov, cnt);
+}
+
+/* --- sendfile and splice ----------------------------------------------------
+ */
+
+/* What netio knows of fd. */
+static uint32_t fd_flags(int fd, int learn) {
+  return flags_of(dyco__net_fd_entry(fd, learn));
+}
+
+ssize_t dyco__net_sendfile(int out, int in, void *off, size_t count, int wide,
+                           int yield) {
+  dyco__net_fd *e = dyco__net_fd_entry(out, yield);
+  uint32_t f = flags_of(e);
+  const int sock = (f & DYCO__FD_SOCKET) != 0;
+  if (!yield && (!sock || plain_libc(f, 0))) {
+    return dyco__sys_sendfile(out, in, off, count, wide);
+  }
+  if (yield && sock) {
+    f = make_nonblocking(out, e, f);
+  }
+  const int nb = (f & DYCO__FD_USER_NB) != 0;
+  /* To a pipe that is full a blocking sendfile would block the thread:
+   * pieces a writable pipe always takes (as write_other). */
+  const int pieces = yield && (f & DYCO__FD_FIFO) && !nb;
+  size_t sent = 0;
+  uint64_t deadline = 0;
+  for (;;) {
+    if (yield && !sock && wait_other(out, f, POLLOUT) < 0) {
+      return sent > 0 ? (ssize_t)sent : -1;
+    }
+    size_t chunk = count - sent;
+    if (pieces && chunk > PIPE_BUF) {
+      chunk = PIPE_BUF;
+    }
+    ssize_t r = dyco__sys_sendfile(out, in, off, chunk, wide);
+    if (r > 0) {
+      sent += (size_t)r;
+      /* A blocking sendfile goes on until count or the input's end. */
+      if (sent >= count || nb || (!sock && !pieces)) {
+        return (ssize_t)sent;
+      }
+      continue;
+    }
+    if (r == 0) {
+      return (ssize_t)sent; /* the input's end */
+    }
+    if (!would_block() || nb || !sock) {
+      return sent > 0 ? (ssize_t)sent : -1;
+    }
+    int w = wait_fd(out, EPOLLOUT, yield, snd_ms(e), &deadline);
+    if (w <= 0) {
+      if (w == 0) {
+        errno = EAGAIN;
+      }
+      return sent > 0 ? (ssize_t)sent : -1;
+    }
+  }
+}
+
+ssize_t dyco__net_splice(int in, loff_t *in_off, int out, loff_t *out_off,
+                         size_t len, unsigned flags, int yield) {
+  uint32_t fi = fd_flags(in, yield);
+  uint32_t fo = fd_flags(out, yield);
+  /* Sockets dyco made non-blocking underneath, which the user thinks
+   * blocking: outside a coroutine they still need waiting for. */
+  const int hidden = ((fi & DYCO__FD_SOCKET) && !plain_libc(fi, 0)) ||
+                     ((fo & DYCO__FD_SOCKET) && !plain_libc(fo, 0));
+  if (!yield && !hidden) {
+    return dyco__sys_splice(in, in_off, out, out_off, len, flags);
+  }
+  /* A blocking pipe end would block the thread: the pipe side is made
+   * non-blocking for the call (SPLICE_F_NONBLOCK), and the wait is ours.
+   * What the caller asked to be non-blocking fails with EAGAIN as it
+   * would: the pipe side with SPLICE_F_NONBLOCK, a socket or pipe it made
+   * non-blocking itself. */
+  const int user_nb_pipe = (flags & SPLICE_F_NONBLOCK) != 0;
+  for (;;) {
+    ssize_t r = dyco__sys_splice(in, in_off, out, out_off, len,
+                                 flags | SPLICE_F_NONBLOCK);
+    if (r >= 0 || !would_block()) {
+      return r;
+    }
+    /* Which side is not ready? */
+    int rin = ready_now(in, POLLIN);
+    int rout = ready_now(out, POLLOUT);
+    if (rin < 0 || rout < 0) {
+      return -1;
+    }
+    int fd;
+    uint32_t ev;
+    uint32_t fl;
+    if (rin == 0) {
+      fd = in;
+      ev = EPOLLIN;
+      fl = fi;
+    } else if (rout == 0) {
+      fd = out;
+      ev = EPOLLOUT;
+      fl = fo;
+    } else {
+      /* Both ready by poll's measure, yet EAGAIN (a pipe with room for less
+       * than a page): let others run, then try again. */
+      if (yield) {
+        dyco_coroutine_yield();
+      } else {
+        struct timespec pause = {0, 100000};
+        dyco__sys_nanosleep(&pause, NULL);
+      }
+      continue;
+    }
+    const int is_sock = (fl & DYCO__FD_SOCKET) != 0;
+    if ((fl & DYCO__FD_USER_NB) || (!is_sock && user_nb_pipe)) {
+      errno = EAGAIN;
+      return -1;
+    }
+    uint64_t deadline = 0;
+    const int ms = is_sock ? (ev == EPOLLIN ? rcv_ms(dyco__net_fd_entry(fd, 0))
+                                            : snd_ms(dyco__net_fd_entry(fd, 0)))
+                           : -1;
+    int w;
+    if (yield && !is_sock) {
+      w = wait_other(fd, fl, ev == EPOLLIN ? POLLIN : POLLOUT) < 0 ? -1 : 1;
+    } else {
+      w = wait_fd(fd, ev, yield, ms, &deadline);
+    }
+    if (w <= 0) {
+      if (w == 0) {
+        errno = EAGAIN;
+      }
+      return -1;
+    }
+  }
 }
 
 /* --- fcntl, setsockopt, dup -------------------------------------------------

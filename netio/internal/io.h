@@ -3,8 +3,10 @@
 #ifndef DYCO_NETIO_INTERNAL_IO_H_
 #define DYCO_NETIO_INTERNAL_IO_H_
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -51,9 +53,22 @@ dyco__net_fd *dyco__net_fd_entry(int fd, int learn);
  * same number. */
 void dyco__net_fd_created(int fd, uint32_t flags);
 
-/* fd goes away (closed, or replaced by dup2): this thread's coroutines
- * waiting on it wake with EBADF and its entry is cleared. */
+/* fd goes away (closed, or replaced by dup2): the coroutines waiting on it,
+ * on every thread, wake with EBADF and its entry is cleared. */
 void dyco__net_fd_closing(int fd);
+
+/* fd was just made by a call that is not netio's own socket family (pipe,
+ * open, eventfd ...): whatever dyco knew of an older fd with that number
+ * (closed behind its back) is forgotten, and that fd's waiters wake with
+ * EBADF. */
+void dyco__net_fd_fresh(int fd);
+
+/* What a blocking call interrupted by a signal handler does, when libc's
+ * would be restarted by the kernel under SA_RESTART: 1 when every handler
+ * that can have run on this thread (unblocked, caught, asynchronous) has
+ * SA_RESTART, so the call goes on waiting; 0 when it fails with EINTR.
+ * Called only after an interruption. */
+int dyco__net_restart_after_signal(void);
 
 /* 1 in the child of a fork until it execs: there the scheduler the child
  * inherited is not its own (its epoll instance is the parent's), so every
@@ -90,11 +105,33 @@ int dyco__net_setsockopt(int fd, int level, int name, const void *val,
 int dyco__net_dup(int fd);
 int dyco__net_dup3(int fd, int to, int flags, int dup2_semantics);
 
+ssize_t dyco__net_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
+                           int flags, struct timespec *timeout, int yield);
+ssize_t dyco__net_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
+                           int flags, int yield);
+/* off: an off_t (wide 0) or a 64-bit offset (wide 1), or NULL. */
+ssize_t dyco__net_sendfile(int out, int in, void *off, size_t count, int wide,
+                           int yield);
+ssize_t dyco__net_splice(int in, loff_t *in_off, int out, loff_t *out_off,
+                         size_t len, unsigned flags, int yield);
+int dyco__net_close_range(unsigned first, unsigned last, int flags);
+int dyco__net_closefrom(int lowfd);
+
 int dyco__net_poll(struct pollfd *fds, nfds_t n, int timeout, int yield);
+int dyco__net_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
+                    const sigset_t *mask, int yield);
 int dyco__net_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv,
                      int yield);
+int dyco__net_pselect(int n, fd_set *r, fd_set *w, fd_set *e,
+                      const struct timespec *tmo, const sigset_t *mask,
+                      int yield);
 int dyco__net_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout,
                          int yield);
+int dyco__net_epoll_pwait(int epfd, struct epoll_event *ev, int max,
+                          int timeout, const sigset_t *mask, int yield);
+int dyco__net_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+                           const struct timespec *tmo, const sigset_t *mask,
+                           int yield);
 int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
                         int yield);
 

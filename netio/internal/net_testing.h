@@ -4,6 +4,7 @@
 #define DYCO_NETIO_INTERNAL_NET_TESTING_H_
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -96,6 +97,24 @@ inline std::string Pattern(size_t n, unsigned seed) {
 
 // Whether fd is open.
 inline bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
+
+// How many fds the process has open (the entries of /proc/self/fd, less
+// the one that reads it).
+inline int FdCount() {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == nullptr) {
+    return -1;
+  }
+  int n = 0;
+  while (readdir(d) != nullptr) {
+    n++;
+  }
+  closedir(d);
+  return n - 3;  // ".", ".." and the directory's own fd
+}
+
+// Time limits scale with the machine: emulators and sanitizers are slow.
+inline double Scaled(double ms) { return Slow() ? ms * 5 : ms; }
 
 }  // namespace dyco_test
 

@@ -4,6 +4,7 @@
 #ifndef DYCO_NETIO_INTERNAL_SYS_H_
 #define DYCO_NETIO_INTERNAL_SYS_H_
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -118,10 +119,87 @@ static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev, int n,
                       DYCO__SIGSET_BYTES);
 }
 
+/* ppoll with a signal mask (NULL: none); timeout NULL waits for ever. The
+ * kernel takes nfds as an unsigned int, as poll(2) does. */
+static inline int dyco__sys_ppoll_mask(struct pollfd *fds, nfds_t n,
+                                       const struct timespec *timeout,
+                                       const sigset_t *mask) {
+  return (int)syscall(SYS_ppoll, fds, n, timeout, mask, DYCO__SIGSET_BYTES);
+}
+
+/* pselect6 with a signal mask (NULL: none); *timeout (if any) is updated
+ * to what is left. */
+static inline int dyco__sys_pselect_mask(int n, fd_set *r, fd_set *w, fd_set *e,
+                                         struct timespec *timeout,
+                                         const sigset_t *mask) {
+  /* The kernel's sixth argument: the mask and its size, together. */
+  struct {
+    const sigset_t *ss;
+    size_t len;
+  } data = {mask, DYCO__SIGSET_BYTES};
+  return (int)syscall(SYS_pselect6, n, r, w, e, timeout,
+                      mask != NULL ? (void *)&data : NULL);
+}
+
 /* pselect6 without a mask; *timeout (if any) is updated to what is left. */
 static inline int dyco__sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e,
                                     struct timespec *timeout) {
-  return (int)syscall(SYS_pselect6, n, r, w, e, timeout, NULL);
+  return dyco__sys_pselect_mask(n, r, w, e, timeout, NULL);
+}
+
+static inline int dyco__sys_epoll_pwait(int epfd, struct epoll_event *ev, int n,
+                                        int ms, const sigset_t *mask) {
+  return (int)syscall(SYS_epoll_pwait, epfd, ev, n, ms, mask,
+                      DYCO__SIGSET_BYTES);
+}
+
+/* epoll_pwait2 (Linux 5.11): ENOSYS where the kernel lacks it, as libc's. */
+static inline int dyco__sys_epoll_pwait2(int epfd, struct epoll_event *ev,
+                                         int n, const struct timespec *timeout,
+                                         const sigset_t *mask) {
+#if defined(SYS_epoll_pwait2)
+  return (int)syscall(SYS_epoll_pwait2, epfd, ev, n, timeout, mask,
+                      DYCO__SIGSET_BYTES);
+#else
+  (void)epfd;
+  (void)ev;
+  (void)n;
+  (void)timeout;
+  (void)mask;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static inline int dyco__sys_recvmmsg(int fd, struct mmsghdr *v, unsigned n,
+                                     int flags, struct timespec *timeout) {
+  return (int)syscall(SYS_recvmmsg, fd, v, n, flags, timeout);
+}
+
+static inline int dyco__sys_sendmmsg(int fd, struct mmsghdr *v, unsigned n,
+                                     int flags) {
+  return (int)syscall(SYS_sendmmsg, fd, v, n, flags);
+}
+
+/* sendfile; off points to a 64-bit offset when wide, to a long otherwise
+ * (the two entry points of 32-bit architectures: sendfile64 and sendfile;
+ * 64-bit ones have one, with a 64-bit offset). */
+static inline ssize_t dyco__sys_sendfile(int out, int in, void *off, size_t n,
+                                         int wide) {
+#if defined(SYS_sendfile64)
+  if (wide) {
+    return (ssize_t)syscall(SYS_sendfile64, out, in, off, n);
+  }
+#else
+  (void)wide;
+#endif
+  return (ssize_t)syscall(SYS_sendfile, out, in, off, n);
+}
+
+static inline ssize_t dyco__sys_splice(int in, loff_t *in_off, int out,
+                                       loff_t *out_off, size_t n,
+                                       unsigned flags) {
+  return (ssize_t)syscall(SYS_splice, in, in_off, out, out_off, n, flags);
 }
 
 /* nanosleep; when interrupted, *rem (if not NULL) is what is left. */
