@@ -181,7 +181,18 @@ int dyco__net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     if (!would_block() || nb) {
       return -1;
     }
+    /* libc's blocking accept takes its fd number before it waits: it says
+     * EMFILE at once when none is free, and a connection that comes while
+     * the table filled up meanwhile still gets one. Hold a number the same
+     * way (a dup) until the retry. */
+    int spare = dyco__sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (spare < 0) {
+      return -1; /* EMFILE, ENFILE */
+    }
     int w = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
+    int saved = errno;
+    dyco__sys_close(spare);
+    errno = saved;
     if (w <= 0) {
       if (w == 0) {
         errno = EAGAIN;
@@ -210,7 +221,8 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
     }
     if (errno == EAGAIN) {
       /* A Unix socket whose listener's backlog is full: no readiness to
-       * wait for, so try again in a moment. */
+       * wait for, so try again in a moment (interruptible, as the kernel's
+       * wait for room is). */
       int ms = snd_ms(e);
       if (ms >= 0 && deadline != 0 && now_ns() >= deadline) {
         return -1;
@@ -218,11 +230,20 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
       if (ms >= 0 && deadline == 0) {
         deadline = now_ns() + (uint64_t)ms * 1000000u;
       }
-      struct timespec pause = {0, 1000000};
+      int r;
       if (yield) {
-        dyco_coroutine_sleep(1);
+        r = dyco_fd_poll(NULL, 0, 1, NULL);
+        if (r < 0) {
+          errno = -r;
+          r = -1;
+        }
       } else {
-        dyco__sys_nanosleep(&pause, NULL);
+        struct timespec pause = {0, 1000000};
+        r = dyco__sys_nanosleep(&pause, NULL);
+      }
+      if (r < 0 && errno == EINTR &&
+          (ms >= 0 || !dyco__net_restart_after_signal())) {
+        return -1;
       }
       continue;
     }
@@ -792,11 +813,6 @@ ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield) {
 /* --- sendfile and splice ----------------------------------------------------
  */
 
-/* What netio knows of fd. */
-static uint32_t fd_flags(int fd, int learn) {
-  return flags_of(dyco__net_fd_entry(fd, learn));
-}
-
 ssize_t dyco__net_sendfile(int out, int in, void *off, size_t count, int wide,
                            int yield) {
   dyco__net_fd *e = dyco__net_fd_entry(out, yield);
@@ -849,8 +865,19 @@ ssize_t dyco__net_sendfile(int out, int in, void *off, size_t count, int wide,
 
 ssize_t dyco__net_splice(int in, loff_t *in_off, int out, loff_t *out_off,
                          size_t len, unsigned flags, int yield) {
-  uint32_t fi = fd_flags(in, yield);
-  uint32_t fo = fd_flags(out, yield);
+  dyco__net_fd *ei = dyco__net_fd_entry(in, yield);
+  dyco__net_fd *eo = dyco__net_fd_entry(out, yield);
+  uint32_t fi = flags_of(ei);
+  uint32_t fo = flags_of(eo);
+  if (yield) {
+    /* A socket end must not block the thread: non-blocking underneath. */
+    if (fi & DYCO__FD_SOCKET) {
+      fi = make_nonblocking(in, ei, fi);
+    }
+    if (fo & DYCO__FD_SOCKET) {
+      fo = make_nonblocking(out, eo, fo);
+    }
+  }
   /* Sockets dyco made non-blocking underneath, which the user thinks
    * blocking: outside a coroutine they still need waiting for. */
   const int hidden = ((fi & DYCO__FD_SOCKET) && !plain_libc(fi, 0)) ||
