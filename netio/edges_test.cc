@@ -49,9 +49,12 @@ using dyco_test::Ticker;
 using NetioEdgeTest = SchedTest;
 
 // Yields until n coroutines of this scheduler wait (on fds or queues): the
-// gate a test opens before it acts on their waits.
+// gate a test opens before it acts on their waits. Gives up after a few
+// seconds (a wait that never began is the test's failure to report, not a
+// reason to hang).
 void UntilWaiting(uint64_t n) {
-  for (;;) {
+  const double start = NowMs();
+  while (NowMs() - start < Scaled(3000)) {
     dyco_schedule_stats st;
     ASSERT_EQ(0, dyco_schedule_getStats(&st));
     if (st.by_state[DYCO_COROUTINE_WAITING] >= n) {
@@ -342,14 +345,14 @@ TEST_F(NetioEdgeTest, ADatagramReaderStoppedByShutdownReturnsZero) {
       Go([&] {
         UntilWaiting(1);
         shutdown(c[0], SHUT_RD);
-        // Had the reader gone on waiting, a datagram frees it (and fails
-        // the test) rather than hanging it.
+        // Had the reader gone on waiting, datagrams free it (and fail the
+        // test) rather than hanging it.
         const double start = NowMs();
-        while (!done && NowMs() - start < Scaled(3000)) {
+        while (!done) {
           dyco_coroutine_sleep(10);
-        }
-        if (!done) {
-          EXPECT_EQ(1, send(c[1], "!", 1, 0));
+          if (NowMs() - start > Scaled(3000)) {
+            send(c[1], "!", 1, 0);
+          }
         }
       });
       ASSERT_EQ(0, dyco_schedule_run());
@@ -604,6 +607,96 @@ TEST_F(NetioEdgeTest, PpollPselectEpollPwaitAndPwait2Yield) {
   ASSERT_EQ(0, dyco_schedule_run());
   close(sv[0]);
   close(sv[1]);
+}
+
+// ppoll's, pselect's and epoll_pwait's mask is in force while they wait,
+// as libc's: a
+// signal the thread blocks and the mask unblocks interrupts them (EINTR);
+// without the mask it stays pending and they go on.
+std::atomic<int> usr2{0};
+void OnUsr2(int) { usr2++; }
+
+TEST(NetioMaskTest, PpollPselectAndEpollPwaitWaitWithTheirMask) {
+  struct sigaction sa = {}, old;
+  sa.sa_handler = OnUsr2;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR2, &sa, &old);
+  const char *names[] = {"ppoll", "pselect", "epoll_pwait"};
+  for (int call = 0; call < 3; ++call) {
+    for (int with_mask = 0; with_mask < 2; ++with_mask) {
+      SCOPED_TRACE(
+          std::string(names[call]) +
+          (with_mask ? " with a mask unblocking SIGUSR2" : " without a mask"));
+      int sv[2];
+      ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+      int r = -2, err = 0;
+      std::atomic<bool> waiting{false};
+      std::atomic<bool> finished{false};
+      std::thread t([&] {
+        sigset_t block;
+        sigemptyset(&block);
+        sigaddset(&block, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &block, nullptr);
+        Go([&] {
+          sigset_t open;
+          pthread_sigmask(SIG_BLOCK, nullptr, &open);
+          sigdelset(&open, SIGUSR2);
+          waiting = true;
+          if (call == 0) {
+            pollfd p = {sv[0], POLLIN, 0};
+            r = ppoll(&p, 1, nullptr, with_mask ? &open : nullptr);
+          } else if (call == 2) {
+            int ep = epoll_create1(EPOLL_CLOEXEC);
+            epoll_event ev = {};
+            ev.events = EPOLLIN;
+            epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+            epoll_event out;
+            r = epoll_pwait(ep, &out, 1, -1, with_mask ? &open : nullptr);
+            err = errno;
+            close(ep);
+            errno = err;
+          } else {
+            fd_set rd;
+            FD_ZERO(&rd);
+            FD_SET(sv[0], &rd);
+            r = pselect(sv[0] + 1, &rd, nullptr, nullptr, nullptr,
+                        with_mask ? &open : nullptr);
+          }
+          err = errno;
+          finished = true;
+        });
+        EXPECT_EQ(0, dyco_schedule_run());
+        dyco_schedule_free(dyco_schedule_self());
+        // Whatever is still pending goes before the thread ends.
+        sigset_t pending;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGUSR2) == 1) {
+          int sig;
+          sigwait(&block, &sig);
+        }
+      });
+      while (!waiting) {
+        usleep(1000);
+      }
+      usleep(static_cast<useconds_t>(Scaled(30)) * 1000);
+      pthread_kill(t.native_handle(), SIGUSR2);
+      usleep(static_cast<useconds_t>(Scaled(60)) * 1000);
+      const bool early = finished;
+      EXPECT_EQ(1, write(sv[1], "x", 1));  // frees the one still waiting
+      t.join();
+      if (with_mask) {
+        EXPECT_TRUE(early);
+        EXPECT_EQ(-1, r);
+        EXPECT_EQ(EINTR, err);
+      } else {
+        EXPECT_FALSE(early);
+        EXPECT_EQ(1, r);
+      }
+      close(sv[0]);
+      close(sv[1]);
+    }
+  }
+  sigaction(SIGUSR2, &old, nullptr);
 }
 
 TEST_F(NetioEdgeTest, RecvmmsgAndSendmmsgYield) {

@@ -12,7 +12,9 @@ extern "C" {
 /* dyco_epoll_init gives the running coroutine an epoll instance of its own
  * (one per coroutine), closed by dyco_epoll_destroy or when the coroutine
  * ends. Never blocks. Returns 0, -EEXIST when the coroutine has one
- * already, -EPERM outside a coroutine, or epoll_create1's error. */
+ * already, -EPERM outside a coroutine, -EAGAIN when no coroutine-local key
+ * is left (DYCO_COROUTINE_KEYS_MAX), -ENOMEM, or epoll_create1's error
+ * (-EMFILE, -ENFILE). */
 int dyco_epoll_init(void);
 
 /* dyco_epoll_destroy closes the running coroutine's epoll instance (waking
@@ -32,7 +34,8 @@ int dyco_epoll_del(int fd, struct epoll_event *ev);
  * on) until fds added to the running coroutine's instance have events, or
  * timeout ms pass (-1: no limit; 0: just look). Returns the number of
  * events stored in events (> 0), 0 on timeout, -EBADF without an instance,
- * -EINVAL for maxevents < 1, or another negative errno. */
+ * -EINVAL for maxevents < 1 or a NULL events, -EINTR when a signal handler
+ * interrupts it, -ENOMEM, -ENOSPC, or epoll_wait's error. */
 int dyco_epoll_wait(struct epoll_event *events, int maxevents, int timeout);
 
 #ifdef __cplusplus

@@ -19,7 +19,8 @@ extern "C" {
  * every signal). Several coroutines may each have their own set; a signal
  * goes to one of the coroutines waiting for it. Never blocks. Returns 0,
  * -EEXIST when the coroutine already did it, -EINVAL for a NULL mask,
- * -EPERM outside a coroutine, or signalfd's error. */
+ * -EPERM outside a coroutine, -EAGAIN when no coroutine-local key is left,
+ * -ENOMEM, or signalfd's error (-EMFILE, -ENFILE, -EINVAL). */
 int dyco_signal_init(sigset_t *mask);
 
 /* dyco_signal_destroy closes the running coroutine's signalfd and unblocks
@@ -32,7 +33,9 @@ void dyco_signal_destroy(void);
  * dyco_signal_init is pending, takes it and describes it in *sinfo, or
  * until timeout ms pass (-1: no limit; 0: just look). Returns
  * sizeof(struct signalfd_siginfo), -ETIMEDOUT, -EINVAL without
- * dyco_signal_init or for a NULL sinfo, -EPERM outside a coroutine. */
+ * dyco_signal_init or for a NULL sinfo, -EPERM outside a coroutine,
+ * -ENOMEM or -ENOSPC when its wait cannot be registered, or the signalfd
+ * read's error. */
 int dyco_signal_wait(struct signalfd_siginfo *sinfo, int timeout);
 
 /* dyco_signal_waitchild waits for child process `child` to end (exit or be

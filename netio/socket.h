@@ -15,10 +15,17 @@ extern "C" {
 #endif
 
 /* Every function here returns what its libc namesake returns, -1 with errno
- * set on error, so that code moves between the two unchanged. Inside a
+ * set on error, so that code moves between the two unchanged: the errors
+ * are libc's, in every situation of the table in docs/netio.md (non-
+ * blocking fds, socket timeouts, shutdown, peer reset, signal handlers with
+ * and without SA_RESTART, a full fd table), each of them tested. Inside a
  * coroutine, where libc would block the thread these suspend the coroutine
  * until the fd is ready (other coroutines run meanwhile); outside a
- * coroutine they block the thread exactly as libc does.
+ * coroutine they block the thread exactly as libc does. Besides libc's
+ * errors, a call waiting on an fd that is closed meanwhile (dyco_close or
+ * the close hook, on any thread) fails with EBADF, and one whose wait
+ * cannot be registered with the scheduler's epoll fails with ENOMEM or
+ * ENOSPC (fs.epoll.max_user_watches reached).
  *
  * Blocking and non-blocking fds: an fd that you made non-blocking
  * (O_NONBLOCK, SOCK_NONBLOCK) returns EAGAIN / EINPROGRESS as libc does.
@@ -30,17 +37,20 @@ extern "C" {
  * you set with SO_RCVTIMEO / SO_SNDTIMEO are honoured (the call fails with
  * EAGAIN when one passes, EINPROGRESS for connect) when set through
  * setsockopt with netio/hook.h linked, or before dyco first sees the fd.
- * Closing an fd with dyco_close wakes the coroutines of this thread waiting
- * on it, which fail with EBADF. */
+ * Closing an fd with dyco_close wakes the coroutines waiting on it, on
+ * every thread, which fail with EBADF. A signal handler that runs while
+ * the thread sleeps in its scheduler ends the waits as it would a blocked
+ * thread's call: EINTR when the socket has a timeout or a handler lacks
+ * SA_RESTART, else the wait goes on. */
 
 /* dyco_socket creates a socket as socket(2) does. Inside a coroutine the
  * socket is non-blocking underneath (see above). Never blocks. */
 int dyco_socket(int domain, int type, int protocol);
 
-/* dyco_close closes fd as close(2) does, first waking this thread's
- * coroutines that wait on it (their calls fail with EBADF) and dropping the
- * scheduler's registration, so that a new fd with the same number works at
- * once. Never blocks. */
+/* dyco_close closes fd as close(2) does, first waking the coroutines that
+ * wait on it, on every thread (their calls fail with EBADF), and dropping
+ * the schedulers' registrations, so that a new fd with the same number
+ * works at once. Never blocks. */
 int dyco_close(int fd);
 
 /* dyco_accept accepts a connection as accept(2); it waits (yields) until
@@ -115,7 +125,10 @@ int dyco_setsockopt(int fd, int level, int optname, const void *optval,
 
 /* dyco_poll is poll(2): returns the number of fds with events in their
  * revents, 0 when timeout ms passed (-1: no limit; 0: just look), -1 with
- * errno. Inside a coroutine it yields while it waits. */
+ * errno (poll's: EINVAL for nfds above RLIMIT_NOFILE, EFAULT, EINTR when a
+ * signal handler interrupts it; ENOMEM, ENOSPC). Inside a coroutine it
+ * yields while it waits, through the scheduler's own epoll instance: no fd
+ * per wait. */
 int dyco_poll(struct pollfd *fds, nfds_t nfds, int timeout);
 
 /* dyco_getaddrinfo is getaddrinfo(3). glibc resolves names inside, where

@@ -48,6 +48,11 @@
 extern "C" {
 #include "netio/hook.h"
 // glibc's _FORTIFY_SOURCE entry points (hooked too).
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+int fcntl64(int fd, int cmd, ...);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
@@ -83,6 +88,7 @@ struct Fns {
   decltype(&::sendmsg) sendmsg;
   int (*sendmmsg)(int, mmsghdr *, unsigned, int);
   ssize_t (*sendfile)(int, int, off_t *, size_t);
+  ssize_t (*sendfile64)(int, int, off64_t *, size_t);
   ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned);
   int (*accept)(int, sockaddr *, socklen_t *);
   int (*accept4)(int, sockaddr *, socklen_t *, int);
@@ -122,6 +128,7 @@ Fns Hooks() {
   HOOK(sendmsg);
   f.sendmmsg = &::sendmmsg;
   f.sendfile = &::sendfile;
+  f.sendfile64 = &::sendfile64;
   f.splice = &::splice;
   f.accept = &::accept;
   f.accept4 = &::accept4;
@@ -170,6 +177,7 @@ Fns Libc() {
   Next(&f.sendmsg, "sendmsg");
   Next(&f.sendmmsg, "sendmmsg");
   Next(&f.sendfile, "sendfile");
+  Next(&f.sendfile64, "sendfile64");
   Next(&f.splice, "splice");
   Next(&f.accept, "accept");
   Next(&f.accept4, "accept4");
@@ -349,9 +357,25 @@ bool Same(const Out &libc, const Out &dyco, double first, double later = 0) {
          ClassOf(libc.ms, first, later) == ClassOf(dyco.ms, first, later);
 }
 
+// With DYCO_TABLE_PRINT set, each cell's outcome goes to stderr (what the
+// table in docs/netio.md says).
+void Print(const char *who, const Out &o, double first, double later) {
+  if (getenv("DYCO_TABLE_PRINT") == nullptr) {
+    return;
+  }
+  const ::testing::TestInfo *t =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  fprintf(stderr, "CELL %s.%s %s ret=%ld errno=%s aux=%ld when=%s\n",
+          t->test_suite_name(), t->name(), who, o.ret,
+          o.ret < 0 ? strerrorname_np(o.err) : "-", o.aux,
+          Name(ClassOf(o.ms, first, later)));
+}
+
 // The two runs agree: return, errno (when it failed), timing class.
 void ExpectSame(const Out &libc, const Out &dyco, double first,
                 double later = 0) {
+  Print("libc", libc, first, later);
+  Print("dyco", dyco, first, later);
   EXPECT_EQ(libc.ret, dyco.ret)
       << "libc " << strerror(libc.err) << ", dyco " << strerror(dyco.err);
   if (libc.ret < 0) {
@@ -715,6 +739,7 @@ TEST_P(ReadTable, ClosedWhileWaiting) {
   Out d = RunDyco([fn, fd](const Fns &f, Out &o) { fn(f, fd, o); },
                   {Event{T1(), [fd](pthread_t) { close(fd); }}});
   p.Forget(0);
+  Print("dyco", d, T1(), 0);
   EXPECT_EQ(-1, d.ret);
   EXPECT_EQ(EBADF, d.err);
   EXPECT_EQ(When::kAt, ClassOf(d.ms, T1(), 0)) << d.ms;
@@ -921,6 +946,12 @@ std::vector<WriteRow> Writes() {
          o.ret = f.sendfile(c.p.fd[0], c.file, &off, 1024);
          o.aux = off;
        }},
+      {"sendfile64",
+       [](const Fns &f, Full &c, Out &o) {
+         off64_t off = 0;
+         o.ret = f.sendfile64(c.p.fd[0], c.file, &off, 1024);
+         o.aux = off;
+       }},
       {"splice",
        [](const Fns &f, Full &c, Out &o) {
          o.ret = f.splice(c.pipe[0], nullptr, c.p.fd[0], nullptr, 1024, 0);
@@ -988,6 +1019,7 @@ TEST_P(WriteTable, ClosedWhileWaiting) {
   Out d = RunDyco([fn, c](const Fns &f, Out &o) { fn(f, *c, o); },
                   {Event{T1(), [fd](pthread_t) { close(fd); }}});
   c->p.Forget(0);
+  Print("dyco", d, T1(), 0);
   EXPECT_EQ(-1, d.ret);
   EXPECT_EQ(EBADF, d.err);
   EXPECT_EQ(When::kAt, ClassOf(d.ms, T1(), 0)) << d.ms;
@@ -1135,6 +1167,20 @@ class AcceptTable : public ::testing::TestWithParam<int> {
   }
 };
 
+TEST_P(AcceptTable, OutsideACoroutine) {
+  Out r[2];
+  static const Fns hooks = Hooks();
+  static const Fns libc = Libc();
+  for (int way = 0; way < 2; ++way) {
+    auto c = std::make_shared<Listener>();
+    const Fns &f = way == 0 ? libc : hooks;
+    auto fn = row().call;
+    r[way] = RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
+                     {ConnectTo(*c, T1())});
+  }
+  ExpectSame(r[0], r[1], T1());
+}
+
 TEST_P(AcceptTable, Inside) {
   Out d = RunBoth(
       row(),
@@ -1171,6 +1217,7 @@ TEST_P(AcceptTable, ClosedWhileWaiting) {
   auto fn = row().call;
   Out d = RunDyco([fn, c](const Fns &f, Out &o) { fn(f, *c, o); },
                   {Event{T1(), [fd](pthread_t) { close(fd); }}});
+  Print("dyco", d, T1(), 0);
   EXPECT_EQ(-1, d.ret);
   EXPECT_EQ(EBADF, d.err);
   EXPECT_EQ(When::kAt, ClassOf(d.ms, T1(), 0)) << d.ms;
@@ -1267,14 +1314,14 @@ struct Backlog {
   int fd = -1;  // the caller's socket
   std::vector<int> queued;
   Backlog() {
-    static std::atomic<int> n{0};
     l = socket(AF_UNIX, SOCK_STREAM, 0);
+    // Autobind: the kernel picks a unique abstract name (tests of other
+    // processes, in other pid namespaces, share the namespace of names).
     addr.sun_family = AF_UNIX;
-    // Abstract: nothing on disk.
-    int k = snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1,
-                     "dyco-table-%d-%d", static_cast<int>(getpid()), n++);
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + k);
-    EXPECT_EQ(0, bind(l, reinterpret_cast<sockaddr *>(&addr), len));
+    EXPECT_EQ(
+        0, bind(l, reinterpret_cast<sockaddr *>(&addr), sizeof(sa_family_t)));
+    len = sizeof addr;
+    EXPECT_EQ(0, getsockname(l, reinterpret_cast<sockaddr *>(&addr), &len));
     EXPECT_EQ(0, listen(l, 0));
     for (;;) {
       int q = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -1375,6 +1422,7 @@ TEST_P(ConnectTable, ClosedWhileWaiting) {
   auto fn = row().call;
   Out d = RunDyco([fn, c](const Fns &f, Out &o) { fn(f, *c, o); },
                   {Event{T1(), [fd](pthread_t) { close(fd); }}});
+  Print("dyco", d, T1(), 0);
   EXPECT_EQ(-1, d.ret);
   EXPECT_EQ(EBADF, d.err);
   EXPECT_EQ(When::kAt, ClassOf(d.ms, T1(), 0)) << d.ms;
@@ -1640,6 +1688,8 @@ TEST_P(PollTable, ClosedWhileWaiting) {
   // What libc answers for the fd once closed.
   Out l = RunLibc([fn, c](const Fns &f, Out &o) { fn(f, *c, o); }, {});
   c->p.Forget(0);
+  Print("libc-on-closed", l, T1(), T2());
+  Print("dyco", d, T1(), T2());
   EXPECT_EQ(l.ret, d.ret);
   EXPECT_EQ(l.aux, d.aux);
   if (l.ret < 0) {
@@ -1840,7 +1890,11 @@ struct PlainRow {
 
 #define PICK(fn) Pick(&::fn, #fn, libc)
 std::vector<PlainRow> Plains() {
-  static const char *kTmp = "/tmp/dyco_table_open";
+  static const std::string tmp =
+      std::string(getenv("TEST_TMPDIR") != nullptr ? getenv("TEST_TMPDIR")
+                                                   : "/tmp") +
+      "/dyco_table_open";
+  static const char *kTmp = tmp.c_str();
   return {
       {"socket",
        [](bool libc, Spare &, Out &o) {
@@ -1886,8 +1940,35 @@ std::vector<PlainRow> Plains() {
                                              0600),
               o);
        }},
+      {"open64",
+       [](bool libc, Spare &, Out &o) {
+         Made(Pick<int (*)(const char *, int, ...)>(&::open64, "open64", libc)(
+                  kTmp, O_CREAT | O_RDWR, 0600),
+              o);
+       }},
+      {"openat64",
+       [](bool libc, Spare &, Out &o) {
+         Made(Pick<int (*)(int, const char *, int, ...)>(
+                  &::openat64, "openat64", libc)(AT_FDCWD, kTmp,
+                                                 O_CREAT | O_RDWR, 0600),
+              o);
+       }},
+      {"__open_2", [](bool libc, Spare &,
+                      Out &o) { Made(PICK(__open_2)(kTmp, O_RDWR), o); }},
+      {"__open64_2", [](bool libc, Spare &,
+                        Out &o) { Made(PICK(__open64_2)(kTmp, O_RDWR), o); }},
+      {"__openat_2",
+       [](bool libc, Spare &, Out &o) {
+         Made(PICK(__openat_2)(AT_FDCWD, kTmp, O_RDWR), o);
+       }},
+      {"__openat64_2",
+       [](bool libc, Spare &, Out &o) {
+         Made(PICK(__openat64_2)(AT_FDCWD, kTmp, O_RDWR), o);
+       }},
       {"creat",
        [](bool libc, Spare &, Out &o) { Made(PICK(creat)(kTmp, 0600), o); }},
+      {"creat64",
+       [](bool libc, Spare &, Out &o) { Made(PICK(creat64)(kTmp, 0600), o); }},
       {"eventfd",
        [](bool libc, Spare &, Out &o) { Made(PICK(eventfd)(0, 0), o); }},
       {"timerfd_create",
@@ -1927,6 +2008,12 @@ std::vector<PlainRow> Plains() {
        [](bool libc, Spare &c, Out &o) {
          Made(Pick<int (*)(int, int, ...)>(&::fcntl, "fcntl", libc)(c.fd,
                                                                     F_DUPFD, 0),
+              o);
+       }},
+      {"fcntl64(F_DUPFD)",
+       [](bool libc, Spare &c, Out &o) {
+         Made(Pick<int (*)(int, int, ...)>(&::fcntl64, "fcntl64", libc)(
+                  c.fd, F_DUPFD, 0),
               o);
        }},
       {"fcntl(F_GETFL)",
@@ -2009,6 +2096,8 @@ class PlainTable : public ::testing::TestWithParam<int> {
         c->file = nullptr;
       }
     }
+    Print("libc", r[0], 1, 0);
+    Print("dyco", r[1], 1, 0);
     EXPECT_EQ(r[0].ret, r[1].ret);
     if (r[0].ret < 0) {
       EXPECT_EQ(r[0].err, r[1].err)

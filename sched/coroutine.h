@@ -59,10 +59,12 @@ void dyco_coroutine_abort(void);
  * coroutine until fd is readable, writable, or either, or until timeout ms
  * pass (-1: no limit; 0: just look). Return the ready events (> 0, a mask of
  * EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP), 0 on timeout, -EBADF
- * when fd is invalid or is closed (through dyco) while waiting, -EPERM
- * outside a coroutine, -ENOMEM. Any number of coroutines may wait on one fd,
- * for reading, writing or both. The fd is registered with the scheduler's
- * epoll once and stays registered until it is closed. */
+ * when fd is invalid or is closed (through dyco, on any thread) while
+ * waiting, -EPERM outside a coroutine, -ENOMEM, -ENOSPC when the kernel's
+ * limit of watched fds (fs.epoll.max_user_watches) is reached. Any number
+ * of coroutines may wait on one fd, for reading, writing or both. The fd is
+ * registered with the scheduler's epoll once and stays registered until it
+ * is closed; an fd epoll cannot watch (a regular file) is always ready. */
 int dyco_coroutine_waitRead(int fd, int timeout);
 int dyco_coroutine_waitWrite(int fd, int timeout);
 int dyco_coroutine_waitRW(int fd, int timeout);
@@ -99,7 +101,7 @@ int dyco_coroutine_checkStack(void);
 
 /* dyco_coroutine_setUdata and getUdata store and fetch one pointer of yours
  * per coroutine. 0 on success, -ESRCH for an unknown cid, -EINVAL for a
- * NULL udata pointer (get). */
+ * NULL udata pointer (get), -ENOMEM (set, the first non-NULL value). */
 int dyco_coroutine_setUdata(int cid, void *udata);
 int dyco_coroutine_getUdata(int cid, void **udata);
 

@@ -63,7 +63,8 @@ size_t dyco_schedule_getStackGuard(void);
  * it again to carry on), or until one calls dyco_schedcall_abort (returns
  * -ECANCELED: every coroutine was killed and the scheduler freed). Blocks
  * the thread while coroutines wait. Returns -EDEADLK when called from a
- * coroutine, -ENOMEM when a scheduler cannot be created. */
+ * coroutine; when the thread has no scheduler yet and one cannot be
+ * created, -ENOMEM, or -EMFILE/-ENFILE when no fd is free. */
 int dyco_schedule_run(void);
 
 /* dyco_schedule_self returns this thread's scheduler, NULL when it has none
@@ -79,11 +80,14 @@ dyco_schedule *dyco_schedule_self(void);
 void dyco_schedule_free(dyco_schedule *sched);
 
 /* dyco_schedule_schedID returns the id of this thread's scheduler (> 0,
- * unique in the process), creating the scheduler if needed; -ENOMEM. */
+ * unique in the process), creating the scheduler if needed; -ENOMEM,
+ * -EMFILE or -ENFILE when it cannot be created. */
 int dyco_schedule_schedID(void);
 
 /* dyco_schedule_setUdata / getUdata keep one pointer of yours in this
- * thread's scheduler. 0, -EINVAL for a NULL pointer (get), -ENOMEM. */
+ * thread's scheduler (created if needed). 0, -EINVAL for a NULL pointer
+ * (get), -ENOMEM, -EMFILE or -ENFILE when the scheduler cannot be
+ * created. */
 int dyco_schedule_setUdata(void *udata);
 int dyco_schedule_getUdata(void **udata);
 
@@ -107,7 +111,8 @@ int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg);
 /* --- Calls from inside a coroutine, about its scheduler ---------------- */
 
 /* dyco_schedcall_sigprocmask changes this thread's signal mask, as
- * pthread_sigmask (all coroutines of the thread share it). 0 or -errno. */
+ * pthread_sigmask (all coroutines of the thread share it). 0, or -EINVAL
+ * for a bad how, -EFAULT for a bad pointer. */
 int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset);
 
 /* dyco_schedcall_stop makes dyco_schedule_run return 1 as soon as the

@@ -124,7 +124,8 @@ int dyco_waitq_hasWaiter(dyco_waitq *q);
  * 0 on timeout, -EBADF when fd is closed (through dyco_fd_closing, from any
  * thread) meanwhile or is not open, -EINTR (with DYCO_FD_EINTR), -EINVAL
  * for events without EPOLLIN or EPOLLOUT, -EPERM outside a coroutine,
- * -ENOMEM. An fd that cannot be polled (a regular file) is always ready. */
+ * -ENOMEM, -ENOSPC when the kernel's limit of watched fds is reached. An fd
+ * that cannot be polled (a regular file) is always ready. */
 int dyco_fd_wait(int fd, uint32_t events, int timeout);
 
 /* dyco_fd_poll is poll(2)'s wait through the scheduler: it suspends the
@@ -141,9 +142,9 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout);
  * would from what the scheduler saw (POLLNVAL for an fd closed meanwhile
  * through dyco_fd_closing, or that cannot be registered because it is not
  * open) and returns the number of entries with revents (> 0), 0 when the
- * timeout passed, -EINTR, -EPERM outside a coroutine, -ENOMEM. An fd that
- * cannot be polled at all (a regular file) never reports. nfds has no
- * limit but memory. */
+ * timeout passed, -EINTR, -EPERM outside a coroutine, -ENOMEM, -ENOSPC when
+ * the kernel's limit of watched fds is reached. An fd that cannot be polled
+ * at all (a regular file) never reports. nfds has no limit but memory. */
 int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
                  const sigset_t *mask);
 

@@ -20,8 +20,10 @@ extern "C" {
  * usual. The variants with a timeout give up after timeout ms (-1: no
  * limit) and then return -1 with errno ETIMEDOUT (SSL_get_error then says
  * SSL_ERROR_WANT_READ or SSL_ERROR_WANT_WRITE: the call can be repeated).
- * When the socket is closed through dyco while a call waits, it returns -1
- * with errno EBADF. The same sources build against OpenSSL 3 and BoringSSL
+ * When the socket is closed through dyco (on any thread) while a call
+ * waits, it returns -1 with errno EBADF; when the wait cannot be registered
+ * with the scheduler's epoll, -1 with errno ENOMEM or ENOSPC. The same sources
+ * build against OpenSSL 3 and BoringSSL
  * (--config=boringssl). */
 
 /* dyco_SSL_accept runs the server side of the handshake: 1 when it is done,
