@@ -222,12 +222,18 @@ TEST_F(NetioEdgeTest, PollWithNfdsBeyond32BitsAnswersAsTheKernel) {
   if (sizeof(nfds_t) < 8) {
     GTEST_SKIP() << "nfds_t has 32 bits here";
   }
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN)
+  // The sanitizers' poll interceptor (which runs before the hook) reads
+  // all nfds entries, where the kernel truncates nfds to 32 bits.
+  GTEST_SKIP() << "the sanitizer's poll interceptor reads nfds entries";
+#endif
   int a[2];
   ASSERT_EQ(0, pipe(a));
   ASSERT_EQ(1, write(a[1], "x", 1));
   // Through a volatile: the compiler rightly warns about such a call.
-  volatile nfds_t wrap2 = (static_cast<nfds_t>(1) << 32) | 2;
-  volatile nfds_t wrap0 = static_cast<nfds_t>(1) << 32;
+  const uint64_t big = static_cast<uint64_t>(1) << 32;
+  volatile nfds_t wrap2 = static_cast<nfds_t>(big | 2);
+  volatile nfds_t wrap0 = static_cast<nfds_t>(big);
   pollfd outside[2] = {{a[0], POLLIN, 0}, {a[1], POLLOUT, 0}};
   const int r_outside = poll(outside, wrap2, 0);
   ASSERT_EQ(2, r_outside);

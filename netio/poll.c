@@ -82,8 +82,6 @@ static int fd_poll_until(struct pollfd *fds, unsigned long n, const until *u,
   }
 }
 
-static const struct timespec zero_ts = {0, 0};
-
 /* --- poll and ppoll ---------------------------------------------------------
  */
 
@@ -92,8 +90,10 @@ static int poll_in(struct pollfd *fds, nfds_t nfds, const until *u,
                    const sigset_t *mask) {
   const unsigned n = (unsigned)nfds;
   /* What is ready now (EINVAL above RLIMIT_NOFILE, EFAULT, POLLNVAL: the
-   * kernel's answers); then the wait, through the scheduler. */
-  int r = dyco__sys_ppoll_mask(fds, n, &zero_ts, NULL);
+   * kernel's answers); then the wait, through the scheduler. The timeout
+   * is writable: ppoll may write what is left into it (qemu-user does). */
+  struct timespec zero = {0, 0};
+  int r = dyco__sys_ppoll_mask(fds, n, &zero, NULL);
   if (r != 0 || is_zero(u)) {
     return r;
   }
@@ -343,7 +343,8 @@ typedef struct ep_call {
 
 static int ep_look(const ep_call *c, int first) {
   if (c->pwait2 && first) {
-    return dyco__sys_epoll_pwait2(c->epfd, c->ev, c->max, &zero_ts, NULL);
+    struct timespec zero = {0, 0};
+    return dyco__sys_epoll_pwait2(c->epfd, c->ev, c->max, &zero, NULL);
   }
   return dyco__sys_epoll_pwait(c->epfd, c->ev, c->max, 0, NULL);
 }
