@@ -239,6 +239,12 @@ TEST_F(NetioEdgeTest, PollWithNfdsBeyond32BitsAnswersAsTheKernel) {
   ASSERT_EQ(2, r_outside);
   struct rlimit rl;
   ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+  // Above RLIMIT_NOFILE: the kernel's EINVAL (qemu-user checks the memory
+  // first: EFAULT). Whatever it is here, the same inside.
+  volatile nfds_t too_many = rl.rlim_cur + 1;
+  errno = 0;
+  const int r_too_many = poll(outside, too_many, 10);
+  const int e_too_many = errno;
   Go([&] {
     pollfd inside[2] = {{a[0], POLLIN, 0}, {a[1], POLLOUT, 0}};
     EXPECT_EQ(r_outside, poll(inside, wrap2, 0));
@@ -247,9 +253,12 @@ TEST_F(NetioEdgeTest, PollWithNfdsBeyond32BitsAnswersAsTheKernel) {
     const double start = NowMs();
     EXPECT_EQ(0, poll(inside, wrap0, 30));
     EXPECT_GE(NowMs() - start, 29);
-    volatile nfds_t too_many = rl.rlim_cur + 1;
-    EXPECT_EQ(-1, poll(inside, too_many, 10));
-    EXPECT_EQ(EINVAL, errno);
+    EXPECT_EQ(r_too_many, poll(inside, too_many, 10));
+    EXPECT_EQ(e_too_many, errno);
+    if (getenv("DYCO_TEST_EMULATED") == nullptr) {
+      EXPECT_EQ(-1, r_too_many);
+      EXPECT_EQ(EINVAL, e_too_many);
+    }
   });
   ASSERT_EQ(0, dyco_schedule_run());
   close(a[0]);

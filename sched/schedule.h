@@ -36,8 +36,15 @@ typedef struct dyco_schedule dyco_schedule;
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout);
 
 /* The guard region below each stack dyco maps, by default, and the most it
- * may be set to. */
+ * may be set to. At least what the compiler's -fstack-clash-protection
+ * assumes: GCC probes every page of a frame above 4 KiB on x86 and arm, but
+ * on aarch64 only frames above 64 KiB (its stack-clash-protection-guard-size
+ * default). */
+#if defined(__aarch64__)
+#define DYCO_STACK_GUARD_DEFAULT (64 * 1024)
+#else
 #define DYCO_STACK_GUARD_DEFAULT (16 * 1024)
+#endif
 #define DYCO_STACK_GUARD_MAX ((size_t)64 << 20)
 
 /* dyco_schedule_setStackGuard sets, for the whole process, the size of the
