@@ -10,7 +10,9 @@
 #
 # Prints the CPU model, requests/s of each server per round, the median
 # and quartiles over rounds, and the median ratio dyco/nginx per
-# connection count. Installs nginx and wrk (Debian) when they are missing.
+# connection count (also appended to $DYCO_BENCH_TSV when it is set, for
+# tools/bench_all.sh). Installs nginx and wrk (Debian) when they are
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -180,6 +182,11 @@ PY
   printf 'median %14s %14s %8s   (quartiles: dyco %s-%s, nginx %s-%s, ratio %s-%s)\n' \
     "$dm" "$nm" "$rm" "$dlo" "$dhi" "$nlo" "$nhi" "$rlo" "$rhi"
   summary+=("$c connections: dyco/nginx = $rm (quartiles $rlo-$rhi); dyco $dm req/s, nginx $nm req/s")
+  if [ -n "${DYCO_BENCH_TSV:-}" ]; then
+    pass=$(awk -v r="$rm" 'BEGIN { print (r >= 1.2 ? "pass" : "FAIL") }')
+    printf 'http\tGET %s keep-alive, %s connections: examples/http_server / nginx (req/s)\t%s\tx\tIQR %s-%s\t%s\tnginx, 1 worker\t>= 1.2\t%s\n' \
+      "$path" "$c" "$rm" "$rlo" "$rhi" "$rm" "$pass" >>"$DYCO_BENCH_TSV"
+  fi
 done
 echo
 for s in "${summary[@]}"; do echo "$s"; done
