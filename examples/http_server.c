@@ -77,23 +77,31 @@ typedef struct request {
   int status;         /* 0 when well formed, else the error to answer */
 } request;
 
-static int is_tchar(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+/* RFC 9110's tchar: what a method and a header name are made of. */
+static unsigned char tchar[256];
+
+static void init_tchar(void) {
+  for (int c = 0; c < 256; c++) {
+    tchar[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') ||
+               (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+  }
 }
+
+static int is_tchar(int c) { return tchar[(unsigned char)c]; }
 
 /* The end of the header block in [p, p+n): the index just past the empty
  * line, or 0 when it has not all arrived. A bare LF is accepted as a line
  * end, as RFC 9112 allows. */
 static size_t head_end(const char *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i++) {
-    if (p[i] == '\n') {
-      if (p[i + 1] == '\n') {
-        return i + 2;
-      }
-      if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n') {
-        return i + 3;
-      }
+  const char *end = p + n;
+  for (const char *lf = memchr(p, '\n', n); lf != NULL;
+       lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1))) {
+    if (lf + 1 < end && lf[1] == '\n') {
+      return (size_t)(lf + 2 - p);
+    }
+    if (lf + 2 < end && lf[1] == '\r' && lf[2] == '\n') {
+      return (size_t)(lf + 3 - p);
     }
   }
   return 0;
@@ -275,6 +283,69 @@ static int flush(int fd, outbuf *o) {
 
 /* Appends a head (and `body` unless head_only) to o, sending what o holds
  * first when it would not fit. */
+static char *put(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+/* Writes a head into p (room for 512 bytes); returns its end. */
+static char *put_head(char *p, int status, const char *type, size_t body_len,
+                      int keep_alive) {
+  char num[24];
+  size_t n = 0;
+  p = PUT_LIT(p, "HTTP/1.1 ");
+  p += snprintf(p, 8, "%d ", status);
+  p = put(p, reason(status), strlen(reason(status)));
+  p = PUT_LIT(p, "\r\nServer: dyco\r\n");
+  p = put(p, date_header(), strlen(date_line));
+  p = PUT_LIT(p, "Content-Type: ");
+  p = put(p, type, strlen(type));
+  p = PUT_LIT(p, "\r\nContent-Length: ");
+  do {
+    num[n++] = (char)('0' + body_len % 10);
+    body_len /= 10;
+  } while (body_len != 0);
+  while (n > 0) {
+    *p++ = num[--n];
+  }
+  p = PUT_LIT(p, "\r\n");
+  if (!keep_alive) {
+    p = PUT_LIT(p, "Connection: close\r\n");
+  }
+  return PUT_LIT(p, "\r\n");
+}
+
+/* The answers to GET and HEAD /hello, kept alive or not, made again when
+ * the Date changes: a hello costs one copy. */
+static struct {
+  char bytes[256];
+  size_t len;
+} hello[2][2]; /* [keep_alive][head_only] */
+static time_t hello_at = -1;
+
+static const char *hello_answer(int keep_alive, int head_only, size_t *len) {
+  date_header();
+  if (hello_at != date_at) {
+    for (int k = 0; k < 2; k++) {
+      for (int h = 0; h < 2; h++) {
+        char *p = put_head(hello[k][h].bytes, 200, "text/plain",
+                           sizeof kHello - 1, k);
+        if (!h) {
+          p = put(p, kHello, sizeof kHello - 1);
+        }
+        hello[k][h].len = (size_t)(p - hello[k][h].bytes);
+      }
+    }
+    hello_at = date_at;
+  }
+  *len = hello[keep_alive][head_only].len;
+  return hello[keep_alive][head_only].bytes;
+}
+
+/* Appends a head (and `body` unless head_only) to o, sending what o holds
+ * first when it would not fit. */
 static int answer(int fd, outbuf *o, int status, const char *type,
                   size_t body_len, const char *body, int keep_alive,
                   int head_only) {
@@ -282,16 +353,22 @@ static int answer(int fd, outbuf *o, int status, const char *type,
       flush(fd, o) != 0) {
     return -1;
   }
-  int n = snprintf(o->data + o->len, sizeof o->data - o->len,
-                   "HTTP/1.1 %d %s\r\nServer: dyco\r\n%sContent-Type: "
-                   "%s\r\nContent-Length: %zu\r\n%s\r\n",
-                   status, reason(status), date_header(), type, body_len,
-                   keep_alive ? "" : "Connection: close\r\n");
-  o->len += (size_t)n;
+  char *p = put_head(o->data + o->len, status, type, body_len, keep_alive);
   if (!head_only && body != NULL) {
-    memcpy(o->data + o->len, body, body_len);
-    o->len += body_len;
+    p = put(p, body, body_len);
   }
+  o->len = (size_t)(p - o->data);
+  return 0;
+}
+
+static int answer_hello(int fd, outbuf *o, int keep_alive, int head_only) {
+  size_t n;
+  const char *a = hello_answer(keep_alive, head_only, &n);
+  if (o->len + n > sizeof o->data && flush(fd, o) != 0) {
+    return -1;
+  }
+  memcpy(o->data + o->len, a, n);
+  o->len += n;
   return 0;
 }
 
@@ -353,8 +430,7 @@ static int respond(int fd, outbuf *o, const request *rq) {
     n = (size_t)(q - t);
   }
   if (n == 6 && memcmp(t, "/hello", 6) == 0) {
-    return answer(fd, o, 200, "text/plain", sizeof kHello - 1, kHello,
-                  rq->keep_alive, head_only);
+    return answer_hello(fd, o, rq->keep_alive != 0, head_only);
   }
   if (n > 8 && memcmp(t, "/static/", 8) == 0) {
     return answer_file(fd, o, t + 8, n - 8, rq->keep_alive, head_only);
@@ -706,6 +782,7 @@ static int self_test(void) {
 
 int main(int argc, char **argv) {
   int port = 8080;
+  init_tchar();
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--self-test") == 0) {
       return self_test();
