@@ -61,7 +61,19 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void thread_gone(void *p);
 
-static void make_exit_key(void) { pthread_key_create(&exit_key, thread_gone); }
+/* What dyco_coroutine_coroID asks first: the asymmetric coroutine running
+ * on this thread, if any. */
+static int running_cid(void) {
+  if (dyco__athr.count == 0) {
+    return 0;
+  }
+  return dyco_asymcoro_coroID();
+}
+
+static void make_exit_key(void) {
+  pthread_key_create(&exit_key, thread_gone);
+  dyco_coroutine_setCoroIDHook(running_cid);
+}
 
 dyco__athread *dyco__athread_get(void) {
   dyco__athread *t = &dyco__athr;
@@ -340,7 +352,7 @@ static inline int on_stack(const dyco__athread *t, const dyco__asym *co,
  * when none runs (the root itself does). *root gets the root. */
 static dyco__asym *find_running(dyco__athread *t, const char *sp,
                                 dyco__aroot **root) {
-  int scid = dyco_coroutine_coroID();
+  int scid = dyco_schedule_coroID();
   dyco__aroot *r;
   if (scid > 0) {
     int err;

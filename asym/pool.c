@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "asym/internal/asym.h"
+#include "sched/schedule.h"
 #include "sched/wait.h"
 
 /* Odd: never the low word of an aligned pointer, which is what a
@@ -194,7 +195,7 @@ int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
   dyco__athread *t = p->owner;
   uint64_t deadline = timeout > 0 ? now_ms() + (uint64_t)timeout : 0;
   while (p->busy >= p->total) {
-    if (dyco_coroutine_coroID() < 0) {
+    if (dyco_schedule_coroID() < 0) {
       return -EAGAIN; /* only a scheduler coroutine can wait */
     }
     if (timeout == 0) {
@@ -251,7 +252,7 @@ void dyco__apool_release(dyco__athread *t, dyco__asym *co) {
     co->stack = NULL;
   }
   co->pool = NULL;
-  co->flags &= (uint8_t) ~(DYCO__AF_POOL | DYCO__AF_CACHED);
+  co->flags &= (uint8_t)~(DYCO__AF_POOL | DYCO__AF_CACHED);
   dyco__asym_release(t, co);
   if (p->dying) {
     maybe_free(p);

@@ -270,7 +270,7 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
   int cid = 0;
   int try_first = 1;
   if (marks) {
-    cid = dyco_coroutine_coroID();
+    cid = dyco_schedule_coroID();
     if (__atomic_load_n(&e->drained_cid, __ATOMIC_RELAXED) != 0) {
       try_first =
           !drained_here(e, cid, (uint32_t)dyco_coroutine_getSchedCount(cid));
