@@ -24,7 +24,8 @@ __thread dyco__athread dyco__athr;
 #if defined(DYCO_CONTEXT_UCONTEXT)
 #define SAVE_SLACK (sizeof(ucontext_t) + 2048)
 #elif DYCO_CONTEXT_SP_ONLY
-#define SAVE_SLACK 512
+/* A tool found at run time adds frames of its own too. */
+#define SAVE_SLACK (t->tools ? 4096 : 512)
 #else
 #define SAVE_SLACK 4096
 #endif
@@ -39,7 +40,16 @@ __thread dyco__athread dyco__athr;
  * part of the register that returns a pointer. */
 int dyco__aswitch_int(dyco_context *from, dyco_context *to,
                       void *value) __asm__("dyco_context_switch");
-#define switch_int dyco__aswitch_int
+
+/* switch_int, or under a tool found at run time the switch that tells it. */
+static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
+                              dyco_context *to) {
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    return (int)(intptr_t)dyco_context_switch_tools(&from->sp, &to->sp, NULL,
+                                                    from, to);
+  }
+  return dyco__aswitch_int(from, to, NULL);
+}
 
 /* Coroutine structures kept for reuse. Under AddressSanitizer none are, so
  * that a use after free is caught. */
@@ -81,6 +91,9 @@ dyco__athread *dyco__athread_get(void) {
     return t;
   }
   pthread_once(&exit_once, make_exit_key);
+#if DYCO_CONTEXT_SP_ONLY
+  t->tools = dyco_context_tools() != 0;
+#endif
   t->page = (size_t)sysconf(_SC_PAGESIZE);
   t->sched_in_run = dyco_coroutine_runFlag();
   pthread_setspecific(exit_key, t);
@@ -432,6 +445,10 @@ static inline void enter(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
 #if !DYCO_CONTEXT_SP_ONLY
   /* Sanitizers learn the resumer's stack at each switch from it. */
   memset(&co->resumer, 0, sizeof co->resumer);
+#else
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    memset(&co->resumer, 0, sizeof co->resumer);
+  }
 #endif
 }
 
@@ -458,7 +475,7 @@ static void *back_to_shared_parent(dyco__athread *t, dyco__asym *co,
   if (dyco__ashared_install(t, p) != 0) {
     dyco__asym_fatal("out of memory to copy the shared stack", p->cid);
   }
-  return dyco_context_switch(&co->ctx, &co->resumer, value);
+  return dyco__aswitch(t, &co->ctx, &co->resumer, value);
 }
 
 /* co's function returned: back to its resumer for good. */
@@ -469,7 +486,7 @@ static void finish(dyco__asym *co) {
   co->state = DYCO__A_DEAD;
   leave(t, co, p);
   if (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) {
-    dyco_context_switch(&co->ctx, &co->resumer, NULL);
+    dyco__aswitch(t, &co->ctx, &co->resumer, NULL);
   } else {
     back_to_shared_parent(t, co, p, NULL);
   }
@@ -511,7 +528,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
     enter(t, co, cur, root);
     t->shared_running++;
     t->shared_root = root;
-    return switch_int(&co->resumer, &co->ctx, NULL);
+    return aswitch_int(t, &co->resumer, &co->ctx);
   }
   if (cur != NULL && (cur->flags & DYCO__AF_SHARED)) {
     /* The caller runs on the shared stack: the mover copies its bytes off
@@ -536,7 +553,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
   enter(t, co, cur, root);
   t->shared_running++;
   t->shared_root = root;
-  return switch_int(&co->resumer, &co->ctx, NULL);
+  return aswitch_int(t, &co->resumer, &co->ctx);
 }
 
 /* The stack pointer, or near enough: an address in the running frame. */
@@ -588,7 +605,7 @@ static __attribute__((noinline)) int resume_slow(dyco__asym *co) {
     }
   }
   enter(t, co, cur, root);
-  return switch_int(&co->resumer, &co->ctx, NULL);
+  return aswitch_int(t, &co->resumer, &co->ctx);
 }
 
 /* 1 when co may run now without anything copied on the shared stack: a
@@ -611,7 +628,7 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
     t->shared_root = root;
   }
   enter(t, co, cur, root);
-  return switch_int(&co->resumer, &co->ctx, NULL);
+  return aswitch_int(t, &co->resumer, &co->ctx);
 }
 
 /* A resume by a root, as far as asym knows (no asymmetric coroutine ran
@@ -683,7 +700,7 @@ static __attribute__((noinline)) void yield_slow(dyco__athread *t) {
   leave(t, co, p);
   void *value = (void *)(intptr_t)co->cid;
   if (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) {
-    dyco_context_switch(&co->ctx, &co->resumer, value);
+    dyco__aswitch(t, &co->ctx, &co->resumer, value);
   } else {
     back_to_shared_parent(t, co, p, value);
   }
@@ -703,7 +720,7 @@ void dyco_asymcoroyield(void) {
              (size_t)(co->hi - sp) + SAVE_SLACK <= co->saved_cap))) {
       co->state = DYCO__A_SUSPENDED;
       leave(t, co, p);
-      dyco_context_switch(&co->ctx, &co->resumer, (void *)(intptr_t)co->cid);
+      dyco__aswitch(t, &co->ctx, &co->resumer, (void *)(intptr_t)co->cid);
       return;
     }
   }

@@ -116,6 +116,9 @@ static dyco_schedule *create(size_t stack_size, int *err) {
     return NULL;
   }
   s->epfd = s->evfd = -1;
+#if DYCO_CONTEXT_SP_ONLY
+  s->tools = dyco_context_tools() != 0;
+#endif
   s->page = (size_t)sysconf(_SC_PAGESIZE);
   s->thread = pthread_self();
   dyco__slab_init(&s->slab);
