@@ -24,8 +24,9 @@ __thread dyco__athread dyco__athr;
 #if defined(DYCO_CONTEXT_UCONTEXT)
 #define SAVE_SLACK (sizeof(ucontext_t) + 2048)
 #elif DYCO_CONTEXT_SP_ONLY
-/* A tool found at run time adds frames of its own too. */
-#define SAVE_SLACK (t->tools ? 4096 : 512)
+/* (A tool found at run time adds frames of its own: a copy may then need
+ * more than was kept, which it gets when it is made.) */
+#define SAVE_SLACK 512
 #else
 #define SAVE_SLACK 4096
 #endif
