@@ -98,6 +98,22 @@ __attribute__((constructor)) static void dyco__compat_stack(void) {
   dyco_schedule_setDefaultStack(DYCO_MAX_STACKSIZE);
 }
 
+/* The seed's quick start passed a `dyco_semaphore **` where the seed's
+ * calls take a `void **` (dyco_coroutine_getUdata(cid, &sem)): C converts
+ * between the two only with a cast, and a compiler warns without one. These
+ * macros make the cast, for every seed call that hands back a pointer; the
+ * functions themselves are unchanged ((dyco_coroutine_getUdata)(...) calls
+ * them directly). */
+#define dyco_coroutine_getUdata(cid, udata) \
+  dyco_coroutine_getUdata((cid), (void **)(udata))
+#define dyco_coroutine_getStack(cid, stackptr, stacksize) \
+  dyco_coroutine_getStack((cid), (void **)(stackptr), (stacksize))
+#define dyco_schedule_getUdata(udata) dyco_schedule_getUdata((void **)(udata))
+#define dyco_asymcoro_getUdata(cid, udata) \
+  dyco_asymcoro_getUdata((cid), (void **)(udata))
+#define dyco_asymcoro_getStack(cid, stackptr, stacksize) \
+  dyco_asymcoro_getStack((cid), (void **)(stackptr), (stacksize))
+
 /* The seed's checks: print where on stdout and exit(1). DYCO_MUST and
  * DYCO_MUSTNOT are statements, as in the seed (an if without braces);
  * DYCO_WARNIF prints msg and carries on. */
