@@ -58,17 +58,29 @@
 
 #include "dyco.h"
 
-/* OpenSSL, and the dyco_SSL_* calls on it, whenever its headers are there
- * (dyco.h has them only under DYCO_HAVE_TLS, which pkg-config's flags
- * set). The installed library always has them. */
+/* OpenSSL, and the seed's dyco_SSL_* calls on it, whenever OpenSSL's
+ * headers are there for the target (dyco.h declares them, with the rest of
+ * tls/ssl.h, under DYCO_HAVE_TLS, which pkg-config's flags and Bazel's
+ * //:dyco set where dyco has TLS; the installed library always has it). */
 #if !defined(DYCO_HAVE_TLS) && defined(__has_include)
-#if __has_include(<openssl/ssl.h>)
-#include "tls/ssl.h"
+#if __has_include(<openssl/ssl.h>) && __has_include(<openssl/opensslconf.h>)
+#define DYCO__COMPAT_OPENSSL 1
 #endif
 #endif
-#if defined(__has_include)
-#if __has_include(<openssl/err.h>)
+#if defined(DYCO_HAVE_TLS) || defined(DYCO__COMPAT_OPENSSL)
 #include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
+#if defined(DYCO__COMPAT_OPENSSL)
+#ifdef __cplusplus
+extern "C" {
+#endif
+int dyco_SSL_accept(SSL *ssl);
+int dyco_SSL_connect(SSL *ssl);
+int dyco_SSL_read(SSL *ssl, void *buf, int num);
+int dyco_SSL_write(SSL *ssl, const void *buf, int num);
+#ifdef __cplusplus
+}
 #endif
 #endif
 

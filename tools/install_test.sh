@@ -24,6 +24,21 @@ readelf -d "$tmp/app_static" | grep -q 'NEEDED.*libdyco' &&
 # The hooks, through their own pkg-config file.
 cc -o "$tmp/app_hook" "$here/usleep_app.c" $(pkg-config --cflags --libs dyco-hook)
 "$tmp/app_hook"
+# The seed's header with nothing but the include path (no pkg-config
+# flags): it still declares dyco_SSL_* and builds without a warning.
+printf '#include "dyco/dyco_coroutine.h"\nint f(SSL *s);\nint f(SSL *s) { return dyco_SSL_connect(s); }\n' >"$tmp/tls_decl.c"
+cc -Wall -Wextra -Werror -c -o "$tmp/tls_decl.o" -I"$prefix/include/dyco" "$tmp/tls_decl.c"
+# ... and under -std=c11 too (it defines _GNU_SOURCE before any system
+# header, as the seed's did), and from C++.
+cc -std=c11 -Wall -Werror -c -o "$tmp/app_c11.o" -I"$prefix/include/dyco" -x c - <<'C'
+#include "dyco/dyco_coroutine.h"
+cpu_set_t set; /* a GNU name */
+int main(void) { return dyco_coroutine_create(NULL, NULL) < 0 ? 0 : 1; }
+C
+c++ -Wall -Werror -c -o "$tmp/app_cxx.o" $(pkg-config --cflags dyco) -x c++ - <<'CXX'
+#include "dyco/dyco_coroutine.h"
+int main() { void *u; return dyco_schedule_getUdata(&u); }
+CXX
 # No dyco symbol leaks outside its prefixes.
 nm -D --defined-only "$prefix/lib/libdyco.so" | awk '{print $3}' |
   grep -v -E '^(dyco_|dyco__|_init$|_fini$|proc_coroutine)' | grep -E '^[a-z]' && {
