@@ -2,6 +2,7 @@
  * coroutines take turns on it; private stacks from a cache, guard pages, and
  * the report that names a coroutine that overflowed its stack. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,8 @@ static void probe_guard(void) {
     return;
   }
   int fds[2];
-  if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+  if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 &&
+      dyco__sys_pipe2(fds, O_CLOEXEC) == 0) {
     long n = dyco__sys_write(fds[1], m, 1);
     if (n < 0 && errno == EFAULT) {
       guard_mode = GUARD_MADVISE;

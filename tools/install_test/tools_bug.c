@@ -45,13 +45,15 @@ static void branch_on_uninit(void *arg) {
   }
 }
 
+/* Both threads' writes overlap in time: each thread's scheduler is set up
+ * (under a lock of dyco's, which orders the two set-ups) well before it
+ * writes, and writes for a while. */
 static void add_unlocked(void *arg) {
   (void)arg;
-  for (int i = 0; i < 1000; i++) {
+  dyco_coroutine_sleep(20);
+  for (int i = 0; i < 40; i++) {
     counter = counter + 1;
-    if (i % 100 == 0) {
-      dyco_coroutine_yield();
-    }
+    dyco_coroutine_sleep(1);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dyco.h"
 
@@ -155,6 +156,31 @@ static void scheduler_round(void) {
   dyco_coroutine_create(recursive, NULL);
 }
 
+/* A scheduler and an epoll of dyco's on a thread that ends: the next such
+ * thread gets the same fd numbers (a ThreadSanitizer that saw dyco make
+ * them but not close them would call that a race). */
+static void epoll_user(void *arg) {
+  int *ok = (int *)arg;
+  *ok = dyco_epoll_init() == 0;
+  struct epoll_event ev;
+  *ok &= dyco_epoll_wait(&ev, 1, 1) == 0;
+  dyco_epoll_destroy();
+}
+
+static void *short_lived(void *arg) {
+  dyco_coroutine_create(epoll_user, arg);
+  dyco_schedule_run();
+  dyco_schedule_free(dyco_schedule_self());
+  return NULL;
+}
+
+/* The same, the second thread starting its scheduler once the first has
+ * freed its own, with no join in between. */
+static void *late_starter(void *arg) {
+  usleep(50 * 1000);
+  return short_lived(arg);
+}
+
 static void *second_thread(void *arg) {
   int *ok = (int *)arg;
   scheduler_round();
@@ -198,6 +224,19 @@ int main(void) {
   dyco_coropool_destroy(&private_pool);
 
   check(pthread_join(t, NULL) == 0 && thread_ok, "the second thread's run");
+  for (int i = 0; i < 3; i++) {
+    int ok = 0;
+    check(pthread_create(&t, NULL, short_lived, &ok) == 0 &&
+              pthread_join(t, NULL) == 0 && ok,
+          "threads one after another, each with a scheduler");
+  }
+  int early_ok = 0, late_ok = 0;
+  pthread_t early, late;
+  check(pthread_create(&early, NULL, short_lived, &early_ok) == 0 &&
+            pthread_create(&late, NULL, late_starter, &late_ok) == 0 &&
+            pthread_join(early, NULL) == 0 && pthread_join(late, NULL) == 0 &&
+            early_ok && late_ok,
+        "a scheduler ends, then another thread's begins");
   dyco_schedule_free(dyco_schedule_self());
   if (failures != 0) {
     fprintf(stderr, "tools_ok: %d of %d checks failed\n", failures, checks);

@@ -43,7 +43,10 @@ expect_report() {
     cat "$tmp/$name.err" >&2
     fail "$name: no report matching '$pattern'"
   }
-  grep -q "$where" "$tmp/$name.err" || fail "$name: the report does not name $where"
+  grep -q "$where" "$tmp/$name.err" || {
+    cat "$tmp/$name.err" >&2
+    fail "$name: the report does not name $where"
+  }
   echo "$name: reported ($(grep -Eo "$pattern" "$tmp/$name.err" | head -1))"
 }
 
