@@ -274,6 +274,8 @@ static void *noted_switch(void **from_sp, void *const *to_sp, void *value,
   }
 #endif
   (void)t;
+  (void)from;
+  (void)to;
   return raw_switch(from_sp, to_sp, value);
 }
 
