@@ -446,7 +446,16 @@ static inline void enter(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
 #if !DYCO_CONTEXT_SP_ONLY
   /* Sanitizers learn the resumer's stack at each switch from it. */
   memset(&co->resumer, 0, sizeof co->resumer);
-#else
+#endif
+}
+
+/* enter, on the slow paths, which also serve a tool found at run time (the
+ * fast paths leave that case to them): the tool learns the resumer's stack
+ * afresh too. */
+static inline void enter_slow(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
+                              dyco__aroot *root) {
+  enter(t, co, cur, root);
+#if DYCO_CONTEXT_SP_ONLY
   if (DYCO__A_UNLIKELY(t->tools)) {
     memset(&co->resumer, 0, sizeof co->resumer);
   }
@@ -526,7 +535,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
     return err;
   }
   if (t->occupant == co) {
-    enter(t, co, cur, root);
+    enter_slow(t, co, cur, root);
     t->shared_running++;
     t->shared_root = root;
     return aswitch_int(t, &co->resumer, &co->ctx);
@@ -541,7 +550,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
     if (err != 0) {
       return err;
     }
-    enter(t, co, cur, root);
+    enter_slow(t, co, cur, root);
     t->shared_running++;
     t->shared_root = root;
     return (int)(intptr_t)dyco__ashared_move(t, &co->resumer, co, &co->ctx,
@@ -551,7 +560,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
   if (err != 0) {
     return err;
   }
-  enter(t, co, cur, root);
+  enter_slow(t, co, cur, root);
   t->shared_running++;
   t->shared_root = root;
   return aswitch_int(t, &co->resumer, &co->ctx);
@@ -605,7 +614,7 @@ static __attribute__((noinline)) int resume_slow(dyco__asym *co) {
       return err;
     }
   }
-  enter(t, co, cur, root);
+  enter_slow(t, co, cur, root);
   return aswitch_int(t, &co->resumer, &co->ctx);
 }
 
@@ -629,7 +638,7 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
     t->shared_root = root;
   }
   enter(t, co, cur, root);
-  return aswitch_int(t, &co->resumer, &co->ctx);
+  return dyco__aswitch_int(&co->resumer, &co->ctx, NULL);
 }
 
 /* A resume by a root, as far as asym knows (no asymmetric coroutine ran
@@ -663,7 +672,10 @@ static inline int resume_from_root(dyco__athread *t, dyco__asym *co) {
 int dyco_asymcororesume(int cid) {
   dyco__athread *t = &dyco__athr;
   dyco__asym *co = dyco__asym_find(t, cid);
-  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED)) {
+  /* The fast paths below switch without telling a tool: under a tool
+   * found at run time, resume_slow does everything. */
+  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED &&
+                     !t->tools)) {
     dyco__asym *cur = t->current;
     if (cur == NULL) {
       return resume_from_root(t, co);
@@ -711,7 +723,8 @@ void dyco_asymcoroyield(void) {
   dyco__athread *t = &dyco__athr;
   const char *sp = stack_pointer();
   dyco__asym *co = t->current;
-  if (DYCO__A_LIKELY(co != NULL && on_stack(t, co, sp))) {
+  /* As resume: a tool found at run time takes the slow path. */
+  if (DYCO__A_LIKELY(co != NULL && !t->tools && on_stack(t, co, sp))) {
     dyco__asym *p = co->parent;
     /* Its parent (if any) ready to run again, and (on the shared stack)
      * room kept for its bytes. */
@@ -721,7 +734,7 @@ void dyco_asymcoroyield(void) {
              (size_t)(co->hi - sp) + SAVE_SLACK <= co->saved_cap))) {
       co->state = DYCO__A_SUSPENDED;
       leave(t, co, p);
-      dyco__aswitch(t, &co->ctx, &co->resumer, (void *)(intptr_t)co->cid);
+      dyco_context_switch(&co->ctx, &co->resumer, (void *)(intptr_t)co->cid);
       return;
     }
   }
