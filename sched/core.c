@@ -166,6 +166,36 @@ static inline void runq_append(dyco__runq *to, dyco__runq *from) {
 /* --- Creating --------------------------------------------------------------
  */
 
+#if DYCO_CONTEXT_SP_ONLY
+/* Under a tool found at run time: the record the tool keeps of co's
+ * context, made before it can be needed. 0 or -ENOMEM. Out of line: the
+ * spawn path stays as it is without a tool. */
+static __attribute__((noinline)) int tools_record_new(dyco_schedule *s,
+                                                      dyco_coroutine *co) {
+  dyco__ext *e = dyco__ext_get(s, co, 1);
+  if (e == NULL) {
+    return -ENOMEM;
+  }
+  dyco_context *rec =
+      (dyco_context *)dyco__slab_alloc(&s->slab, sizeof(dyco_context));
+  if (rec == NULL) {
+    return -ENOMEM;
+  }
+  memset(rec, 0, sizeof *rec);
+  e->tools = rec;
+  return 0;
+}
+
+/* co's context made in its record (see tools_record_new). */
+static __attribute__((noinline)) void tools_make(dyco_coroutine *co,
+                                                 char *stack, size_t size,
+                                                 dyco_context_fn fn) {
+  dyco_context *rec = co->ext->tools;
+  dyco_context_make(rec, stack, size, fn, co);
+  co->ctx.sp = rec->sp;
+}
+#endif
+
 dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
                              int urgent, int *err) {
   dyco_coroutine *co =
@@ -203,22 +233,12 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
   co->u.start.func = func;
   co->u.start.arg = arg;
 #if DYCO_CONTEXT_SP_ONLY
-  if (DYCO__UNLIKELY(s->tools)) {
-    /* The record a tool keeps of its context, made before it can be
-     * needed. */
-    dyco__ext *e = dyco__ext_get(s, co, 1);
-    dyco_context *rec =
-        e != NULL ? (dyco_context *)dyco__slab_alloc(&s->slab, sizeof *rec)
-                  : NULL;
-    if (rec == NULL) {
-      dyco__ext_free(s, co);
-      slot_give_back(s, co);
-      dyco__slab_free(&s->slab, co, sizeof *co);
-      *err = -ENOMEM;
-      return NULL;
-    }
-    memset(rec, 0, sizeof *rec);
-    e->tools = rec;
+  if (DYCO__UNLIKELY(s->tools) && tools_record_new(s, co) != 0) {
+    dyco__ext_free(s, co);
+    slot_give_back(s, co);
+    dyco__slab_free(&s->slab, co, sizeof *co);
+    *err = -ENOMEM;
+    return NULL;
   }
 #endif
   s->count++;
@@ -439,9 +459,7 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
   }
 #if DYCO_CONTEXT_SP_ONLY
   if (DYCO__UNLIKELY(s->tools)) {
-    dyco_context *rec = co->ext->tools;
-    dyco_context_make(rec, stack, size, co_main, co);
-    co->ctx.sp = rec->sp;
+    tools_make(co, stack, size, co_main);
   } else {
     dyco_context made;
     dyco_context_make(&made, stack, size, co_main, co);
