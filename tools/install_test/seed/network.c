@@ -35,7 +35,7 @@ static void redis(void *arg) {
   assert(reply != NULL);
   printf("PING: %s\n", reply->str);
   freeReplyObject(reply);
-  for (int i = 0; i < 50; i++) {
+  for (int i = 0; i < 200; i++) {
     reply = redisCommand(c, "SET Key Value%d", i);
     DYCO_MUST(reply != NULL && reply->type == REDIS_REPLY_STATUS);
     freeReplyObject(reply);
@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
   kill(server, SIGTERM);
   int status;
   DYCO_MUST(dyco_signal_waitchild(server, &status, 3000) == server);
-  DYCO_MUST(redis_rounds == 50 && dns_rounds == 10);
+  DYCO_MUST(redis_rounds == 200 && dns_rounds == 10);
   DYCO_MUST(ticks >= 2);
   printf("network: passed (%d timer ticks meanwhile)\n", ticks);
   return 0;
