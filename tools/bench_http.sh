@@ -6,11 +6,11 @@
 # is taken within each round.
 #
 #   tools/bench_http.sh [--rounds N] [--seconds S] [--connections "100 1000"]
-#                       [--path /hello]
+#                       [--path /hello] [--pipeline N]
 #
-# Prints the CPU model, requests/s of each server per round, the median
-# and quartiles over rounds, and the median ratio dyco/nginx per
-# connection count (also appended to $DYCO_BENCH_TSV when it is set, for
+# Prints the CPU model, requests/s and server CPU time per request of each
+# server per round, the medians and quartiles over rounds, and the median
+# ratios per connection count (also appended to $DYCO_BENCH_TSV when it is set, for
 # tools/bench_all.sh). Installs nginx and wrk (Debian) when they are
 # missing.
 set -euo pipefail
@@ -20,13 +20,15 @@ rounds=7
 seconds=5
 conns="100 1000"
 path=/hello
+pipeline=1
 while [ $# -gt 0 ]; do
   case "$1" in
+    --pipeline) pipeline=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --path) path=$2; shift 2 ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "bench_http: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -103,10 +105,12 @@ http {
 EOF
 
 taskset -c 0 "$nginx_bin" -p "$work" -c "$work/nginx.conf" &
-pids+=($!)
+nginx_master=$!
+pids+=($nginx_master)
 taskset -c 0 "$server_bin" --port "$dyco_port" --root "$work/www/static" \
   >"$work/logs/dyco.log" 2>&1 &
-pids+=($!)
+dyco_pid=$!
+pids+=($dyco_pid)
 
 wait_port() {
   for _ in $(seq 100); do
@@ -118,6 +122,7 @@ wait_port() {
 }
 wait_port "$nginx_port"
 wait_port "$dyco_port"
+nginx_pid=$(pgrep -P "$nginx_master" | head -1) # its one worker
 
 # The two must give the same answer body.
 a=$(curl -s "http://127.0.0.1:$nginx_port$path" 2>/dev/null || true)
@@ -127,65 +132,108 @@ if command -v curl >/dev/null 2>&1 && [ "$a" != "$b" ]; then
   exit 1
 fi
 
-# requests/s of one wrk run against port $1 with $2 connections.
+# With --pipeline N, each connection sends N requests at once and reads the
+# N answers (as TechEmpower's plaintext test does with 16).
+script=()
+if [ "$pipeline" -gt 1 ]; then
+  cat >"$work/pipeline.lua" <<LUA
+init = function(args)
+  local r = {}
+  for i = 1, $pipeline do r[i] = wrk.format(nil, "$path") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+  script=(-s "$work/pipeline.lua")
+fi
+
+# CPU ticks (user + system) of process $1 so far.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# One wrk run against port $1 with $2 connections, the server being process
+# $3: prints requests/s and the server's CPU microseconds per request.
 run_wrk() {
-  local out
-  out=$(taskset -c 1 wrk -t1 -c"$2" -d"${seconds}s" "http://127.0.0.1:$1$path" 2>&1)
+  local out t0 t1
+  t0=$(ticks "$3")
+  out=$(taskset -c 1 wrk -t1 -c"$2" -d"${seconds}s" "${script[@]}" \
+    "http://127.0.0.1:$1$path" 2>&1)
+  t1=$(ticks "$3")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     echo "bench_http: wrk saw errors against port $1:" >&2
     echo "$out" >&2
   fi
-  awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+  awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+    /requests in/ { n = $1 }
+    /^Requests\/sec:/ { rps = $2 }
+    END { printf "%s %.3f\n", rps, (n > 0 ? t * 1e6 / hz / n : 0) }' <<<"$out"
 }
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-echo "HTTP keep-alive GET $path on loopback: dyco's examples/http_server vs nginx $("$nginx_bin" -v 2>&1 | sed 's/.*\///')"
+mode="keep-alive GET $path"
+[ "$pipeline" -gt 1 ] && mode="$mode, $pipeline requests pipelined"
+echo "HTTP $mode on loopback: dyco's examples/http_server vs nginx $("$nginx_bin" -v 2>&1 | sed 's/.*\///')"
 echo "machine: $cpu, $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "servers pinned to CPU 0, wrk (1 thread) to CPU 1; $rounds rounds x ${seconds}s, order random per round"
+echo "servers pinned to CPU 0, wrk (1 thread) to CPU 1; $rounds rounds x ${seconds}s, order random per round."
+echo "req/s is what wrk saw; us/req is the server's CPU time (user + system) per request,"
+echo "which tells the servers apart when wrk's own core is the limit."
 
 # Warm both up.
-for p in "$nginx_port" "$dyco_port"; do
-  seconds=1 run_wrk "$p" 100 >/dev/null
-done
+seconds=1 run_wrk "$nginx_port" 100 "$nginx_pid" >/dev/null
+seconds=1 run_wrk "$dyco_port" 100 "$dyco_pid" >/dev/null
 
 summary=()
 for c in $conns; do
   : >"$work/res_$c"
   echo
   echo "connections: $c"
-  printf '%-6s %14s %14s %8s\n' round "dyco req/s" "nginx req/s" ratio
+  printf '%-6s %12s %8s %12s %8s %8s %8s\n' round "dyco req/s" "us/req" \
+    "nginx req/s" "us/req" "req/s" "CPU/req"
   for r in $(seq "$rounds"); do
     if [ $((RANDOM % 2)) -eq 0 ]; then
-      d=$(run_wrk "$dyco_port" "$c"); n=$(run_wrk "$nginx_port" "$c")
+      d=$(run_wrk "$dyco_port" "$c" "$dyco_pid")
+      n=$(run_wrk "$nginx_port" "$c" "$nginx_pid")
     else
-      n=$(run_wrk "$nginx_port" "$c"); d=$(run_wrk "$dyco_port" "$c")
+      n=$(run_wrk "$nginx_port" "$c" "$nginx_pid")
+      d=$(run_wrk "$dyco_port" "$c" "$dyco_pid")
     fi
-    ratio=$(awk -v d="$d" -v n="$n" 'BEGIN { printf "%.3f", (n > 0 ? d / n : 0) }')
-    printf '%-6s %14s %14s %8s\n' "$r" "$d" "$n" "$ratio"
-    echo "$d $n $ratio" >>"$work/res_$c"
+    read -r drps dcpu <<<"$d"
+    read -r nrps ncpu <<<"$n"
+    read -r rr cr < <(awk -v d="$drps" -v n="$nrps" -v dc="$dcpu" -v nc="$ncpu" \
+      'BEGIN { printf "%.3f %.3f\n", (n > 0 ? d / n : 0), (dc > 0 ? nc / dc : 0) }')
+    printf '%-6s %12.0f %8.2f %12.0f %8.2f %8s %8s\n' "$r" "$drps" "$dcpu" \
+      "$nrps" "$ncpu" "$rr" "$cr"
+    echo "$drps $dcpu $nrps $ncpu $rr $cr" >>"$work/res_$c"
   done
   # Median and quartiles of each column.
   line=$(python3 - "$work/res_$c" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-def q(col):
+out = []
+for col in range(6):
     v = sorted(r[col] for r in rows)
     if len(v) < 4:
-        return statistics.median(v), v[0], v[-1]
-    qs = statistics.quantiles(v, n=4)
-    return statistics.median(v), qs[0], qs[2]
-d, n, r = q(0), q(1), q(2)
-print("%.0f %.0f %.0f %.0f %.0f %.0f %.3f %.3f %.3f" % (d + n + r))
+        lo, hi = v[0], v[-1]
+    else:
+        lo, _, hi = statistics.quantiles(v, n=4)
+    out += [statistics.median(v), lo, hi]
+print(" ".join("%.3f" % x for x in out))
 PY
 )
-  read -r dm dlo dhi nm nlo nhi rm rlo rhi <<<"$line"
-  printf 'median %14s %14s %8s   (quartiles: dyco %s-%s, nginx %s-%s, ratio %s-%s)\n' \
-    "$dm" "$nm" "$rm" "$dlo" "$dhi" "$nlo" "$nhi" "$rlo" "$rhi"
-  summary+=("$c connections: dyco/nginx = $rm (quartiles $rlo-$rhi); dyco $dm req/s, nginx $nm req/s")
+  read -r dm _ _ dcm _ _ nm _ _ ncm _ _ rm rlo rhi cm clo chi <<<"$line"
+  printf 'median %12.0f %8.2f %12.0f %8.2f %8.3f %8.3f\n' "$dm" "$dcm" "$nm" \
+    "$ncm" "$rm" "$cm"
+  printf '       quartiles: req/s ratio %.3f-%.3f; CPU/req ratio (nginx/dyco) %.3f-%.3f\n' \
+    "$rlo" "$rhi" "$clo" "$chi"
+  summary+=("$c connections: req/s dyco/nginx = $rm (quartiles $rlo-$rhi); server CPU per request nginx/dyco = $cm (quartiles $clo-$chi); dyco $(printf %.0f "$dm") req/s at $dcm us, nginx $(printf %.0f "$nm") req/s at $ncm us")
   if [ -n "${DYCO_BENCH_TSV:-}" ]; then
+    tag="GET $path keep-alive"
+    [ "$pipeline" -gt 1 ] && tag="$tag, pipelined x$pipeline"
+    tag="$tag, $c connections"
     pass=$(awk -v r="$rm" 'BEGIN { print (r >= 1.2 ? "pass" : "FAIL") }')
-    printf 'http\tGET %s keep-alive, %s connections: examples/http_server / nginx (req/s)\t%s\tx\tIQR %s-%s\t%s\tnginx, 1 worker\t>= 1.2\t%s\n' \
-      "$path" "$c" "$rm" "$rlo" "$rhi" "$rm" "$pass" >>"$DYCO_BENCH_TSV"
+    printf 'http\t%s: examples/http_server / nginx (req/s)\t%s\tx\tIQR %s-%s\t%s\tnginx, 1 worker\t>= 1.2\t%s\n' \
+      "$tag" "$rm" "$rlo" "$rhi" "$rm" "$pass" >>"$DYCO_BENCH_TSV"
+    printf 'http\t%s: server CPU per request, nginx / examples/http_server\t%s\tx\tIQR %s-%s\t%s\tnginx, 1 worker\t\t-\n' \
+      "$tag" "$cm" "$clo" "$chi" "$cm" >>"$DYCO_BENCH_TSV"
   fi
 done
 echo
