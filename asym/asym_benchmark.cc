@@ -181,28 +181,29 @@ BENCHMARK(BM_CreateRunFreeCachedStack)
 }  // namespace
 
 int main(int argc, char **argv) {
+  dyco_bench::PrintMachine("asym layer benchmark");
   dyco_bench::InitializeInterleaved(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
   const dyco_bench::Row rows[] = {
       {"BM_RawSwitch", "raw switch (context layer), one way", ""},
       {"BM_ResumeYieldPrivate", "resume+yield round trip, private stack",
-       "<= 2.5x raw"},
+       "<= 2x raw", 2},
       {"BM_ResumeYieldShared", "resume+yield round trip, shared stack",
-       "<= 2.5x raw"},
+       "<= 2x raw", 2},
       {"BM_ResumeYieldSharedInterleaved",
        "  two on the shared stack, in turn (copies)", ""},
       {"BM_ResumeYieldNested", "  asymmetric resumes asymmetric", ""},
       {"BM_ResumeYieldInScheduler", "  from a scheduler coroutine", ""},
       {"BM_PoolObtainReturn", "create+free from a pool (obtain+return)",
-       "<= 60 ns"},
+       "<= 60 ns", 0, 60},
       {"BM_PoolObtainRunReturn", "  obtain+run to the end+return", ""},
       {"BM_CreateFreeShared", "create+free, shared stack", ""},
       {"BM_CreateRunFreeShared", "  create+run to the end+free", ""},
       {"BM_CreateRunFreeCachedStack", "  the same on a cached private stack",
        ""},
   };
-  dyco_bench::PrintRawSwitchTable(recorder, "asym", rows);
+  dyco_bench::PrintTable(recorder, "asym", rows);
   printf(
       "\n(libaco's resume+yield round trip is about 17 ns on this class of "
       "machine.)\n");

@@ -24,6 +24,8 @@ __thread dyco__athread dyco__athr;
 #if defined(DYCO_CONTEXT_UCONTEXT)
 #define SAVE_SLACK (sizeof(ucontext_t) + 2048)
 #elif DYCO_CONTEXT_SP_ONLY
+/* (A tool found at run time adds frames of its own: a copy may then need
+ * more than was kept, which it gets when it is made.) */
 #define SAVE_SLACK 512
 #else
 #define SAVE_SLACK 4096
@@ -39,7 +41,16 @@ __thread dyco__athread dyco__athr;
  * part of the register that returns a pointer. */
 int dyco__aswitch_int(dyco_context *from, dyco_context *to,
                       void *value) __asm__("dyco_context_switch");
-#define switch_int dyco__aswitch_int
+
+/* switch_int, or under a tool found at run time the switch that tells it. */
+static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
+                              dyco_context *to) {
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    return (int)(intptr_t)dyco_context_switch_tools(&from->sp, &to->sp, NULL,
+                                                    from, to);
+  }
+  return dyco__aswitch_int(from, to, NULL);
+}
 
 /* Coroutine structures kept for reuse. Under AddressSanitizer none are, so
  * that a use after free is caught. */
@@ -61,7 +72,19 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void thread_gone(void *p);
 
-static void make_exit_key(void) { pthread_key_create(&exit_key, thread_gone); }
+/* What dyco_coroutine_coroID asks first: the asymmetric coroutine running
+ * on this thread, if any. */
+static int running_cid(void) {
+  if (dyco__athr.count == 0) {
+    return 0;
+  }
+  return dyco_asymcoro_coroID();
+}
+
+static void make_exit_key(void) {
+  pthread_key_create(&exit_key, thread_gone);
+  dyco_coroutine_setCoroIDHook(running_cid);
+}
 
 dyco__athread *dyco__athread_get(void) {
   dyco__athread *t = &dyco__athr;
@@ -69,6 +92,9 @@ dyco__athread *dyco__athread_get(void) {
     return t;
   }
   pthread_once(&exit_once, make_exit_key);
+#if DYCO_CONTEXT_SP_ONLY
+  t->tools = dyco_context_tools() != 0;
+#endif
   t->page = (size_t)sysconf(_SC_PAGESIZE);
   t->sched_in_run = dyco_coroutine_runFlag();
   pthread_setspecific(exit_key, t);
@@ -340,7 +366,7 @@ static inline int on_stack(const dyco__athread *t, const dyco__asym *co,
  * when none runs (the root itself does). *root gets the root. */
 static dyco__asym *find_running(dyco__athread *t, const char *sp,
                                 dyco__aroot **root) {
-  int scid = dyco_coroutine_coroID();
+  int scid = dyco_schedule_coroID();
   dyco__aroot *r;
   if (scid > 0) {
     int err;
@@ -423,6 +449,19 @@ static inline void enter(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
 #endif
 }
 
+/* enter, on the slow paths, which also serve a tool found at run time (the
+ * fast paths leave that case to them): the tool learns the resumer's stack
+ * afresh too. */
+static inline void enter_slow(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
+                              dyco__aroot *root) {
+  enter(t, co, cur, root);
+#if DYCO_CONTEXT_SP_ONLY
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    memset(&co->resumer, 0, sizeof co->resumer);
+  }
+#endif
+}
+
 /* co, running, hands the CPU back: its parent (or root) runs next. */
 static inline void leave(dyco__athread *t, dyco__asym *co, dyco__asym *p) {
   co->root->top = p;
@@ -446,7 +485,7 @@ static void *back_to_shared_parent(dyco__athread *t, dyco__asym *co,
   if (dyco__ashared_install(t, p) != 0) {
     dyco__asym_fatal("out of memory to copy the shared stack", p->cid);
   }
-  return dyco_context_switch(&co->ctx, &co->resumer, value);
+  return dyco__aswitch(t, &co->ctx, &co->resumer, value);
 }
 
 /* co's function returned: back to its resumer for good. */
@@ -457,7 +496,7 @@ static void finish(dyco__asym *co) {
   co->state = DYCO__A_DEAD;
   leave(t, co, p);
   if (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) {
-    dyco_context_switch(&co->ctx, &co->resumer, NULL);
+    dyco__aswitch(t, &co->ctx, &co->resumer, NULL);
   } else {
     back_to_shared_parent(t, co, p, NULL);
   }
@@ -496,10 +535,10 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
     return err;
   }
   if (t->occupant == co) {
-    enter(t, co, cur, root);
+    enter_slow(t, co, cur, root);
     t->shared_running++;
     t->shared_root = root;
-    return switch_int(&co->resumer, &co->ctx, NULL);
+    return aswitch_int(t, &co->resumer, &co->ctx);
   }
   if (cur != NULL && (cur->flags & DYCO__AF_SHARED)) {
     /* The caller runs on the shared stack: the mover copies its bytes off
@@ -511,7 +550,7 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
     if (err != 0) {
       return err;
     }
-    enter(t, co, cur, root);
+    enter_slow(t, co, cur, root);
     t->shared_running++;
     t->shared_root = root;
     return (int)(intptr_t)dyco__ashared_move(t, &co->resumer, co, &co->ctx,
@@ -521,10 +560,10 @@ static __attribute__((noinline)) int resume_shared(dyco__athread *t,
   if (err != 0) {
     return err;
   }
-  enter(t, co, cur, root);
+  enter_slow(t, co, cur, root);
   t->shared_running++;
   t->shared_root = root;
-  return switch_int(&co->resumer, &co->ctx, NULL);
+  return aswitch_int(t, &co->resumer, &co->ctx);
 }
 
 /* The stack pointer, or near enough: an address in the running frame. */
@@ -575,8 +614,8 @@ static __attribute__((noinline)) int resume_slow(dyco__asym *co) {
       return err;
     }
   }
-  enter(t, co, cur, root);
-  return switch_int(&co->resumer, &co->ctx, NULL);
+  enter_slow(t, co, cur, root);
+  return aswitch_int(t, &co->resumer, &co->ctx);
 }
 
 /* 1 when co may run now without anything copied on the shared stack: a
@@ -599,7 +638,7 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
     t->shared_root = root;
   }
   enter(t, co, cur, root);
-  return switch_int(&co->resumer, &co->ctx, NULL);
+  return dyco__aswitch_int(&co->resumer, &co->ctx, NULL);
 }
 
 /* A resume by a root, as far as asym knows (no asymmetric coroutine ran
@@ -633,7 +672,10 @@ static inline int resume_from_root(dyco__athread *t, dyco__asym *co) {
 int dyco_asymcororesume(int cid) {
   dyco__athread *t = &dyco__athr;
   dyco__asym *co = dyco__asym_find(t, cid);
-  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED)) {
+  /* The fast paths below switch without telling a tool: under a tool
+   * found at run time, resume_slow does everything. */
+  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED &&
+                     !t->tools)) {
     dyco__asym *cur = t->current;
     if (cur == NULL) {
       return resume_from_root(t, co);
@@ -671,7 +713,7 @@ static __attribute__((noinline)) void yield_slow(dyco__athread *t) {
   leave(t, co, p);
   void *value = (void *)(intptr_t)co->cid;
   if (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) {
-    dyco_context_switch(&co->ctx, &co->resumer, value);
+    dyco__aswitch(t, &co->ctx, &co->resumer, value);
   } else {
     back_to_shared_parent(t, co, p, value);
   }
@@ -681,7 +723,8 @@ void dyco_asymcoroyield(void) {
   dyco__athread *t = &dyco__athr;
   const char *sp = stack_pointer();
   dyco__asym *co = t->current;
-  if (DYCO__A_LIKELY(co != NULL && on_stack(t, co, sp))) {
+  /* As resume: a tool found at run time takes the slow path. */
+  if (DYCO__A_LIKELY(co != NULL && !t->tools && on_stack(t, co, sp))) {
     dyco__asym *p = co->parent;
     /* Its parent (if any) ready to run again, and (on the shared stack)
      * room kept for its bytes. */

@@ -152,10 +152,10 @@ int dyco_asymcpool_available(dyco_coropool *cp);
  * func(arg) when resumed (as dyco_asymcoro_create makes one). When none is
  * free, a coroutine of the thread's scheduler waits up to timeout ms (-1:
  * no limit) for one to be returned; elsewhere it never waits. Returns the
- * cid (> 0), 0 when timeout passed (or was 0) with none free, -EAGAIN
- * outside a scheduler coroutine with none free, -EINVAL for bad arguments
- * or a pool of another thread, -ECANCELED when the pool was destroyed while
- * waiting, -ENOMEM. */
+ * cid (> 0), 0 when timeout passed (or was 0) with none free, or -1 on
+ * error, as the seed did, with errno set: EAGAIN outside a scheduler
+ * coroutine with none free, EINVAL for bad arguments or a pool of another
+ * thread, ECANCELED when the pool was destroyed while waiting, ENOMEM. */
 int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                           int timeout);
 

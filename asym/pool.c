@@ -209,8 +209,8 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
-                          int timeout) {
+static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
+                  int timeout) {
   dyco__apool *p = pool_of(cp);
   if (p == NULL || p->dying || func == NULL) {
     return -EINVAL;
@@ -218,7 +218,7 @@ int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
   dyco__athread *t = p->owner;
   uint64_t deadline = timeout > 0 ? now_ms() + (uint64_t)timeout : 0;
   while (p->busy >= p->total) {
-    if (dyco_coroutine_coroID() < 0) {
+    if (dyco_schedule_coroID() < 0) {
       return -EAGAIN; /* only a scheduler coroutine can wait */
     }
     if (timeout == 0) {
@@ -263,6 +263,17 @@ int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
   co->pool = p;
   p->busy++;
   return co->cid;
+}
+
+/* The seed's errors: -1, with the reason in errno. */
+int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
+                          int timeout) {
+  int r = obtain(cp, func, arg, timeout);
+  if (r < 0) {
+    errno = -r;
+    return -1;
+  }
+  return r;
 }
 
 void dyco__apool_release(dyco__athread *t, dyco__asym *co) {

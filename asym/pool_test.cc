@@ -64,7 +64,9 @@ TEST_F(AsymPoolTest, ObtainRunReturn) {
     }
     EXPECT_EQ(0, dyco_asymcpool_available(cp));
     // None free: outside a scheduler coroutine obtain never waits.
-    EXPECT_EQ(-EAGAIN, dyco_asymcpool_obtain(cp, CountTwice, &n[0], 100));
+    errno = 0;
+    EXPECT_EQ(-1, dyco_asymcpool_obtain(cp, CountTwice, &n[0], 100));
+    EXPECT_EQ(EAGAIN, errno);
     for (int i = 0; i < 3; ++i) {
       EXPECT_EQ(cids[i], dyco_asymcororesume(cids[i]));
     }
@@ -96,15 +98,17 @@ TEST_F(AsymPoolTest, BadArguments) {
   EXPECT_EQ(-EINVAL, dyco_asymcpool_destroy(&none));
   EXPECT_EQ(-EINVAL, dyco_asymcpool_available(nullptr));
   EXPECT_EQ(nullptr, dyco_asymcpool_resize(nullptr, 3));
-  EXPECT_EQ(-EINVAL, dyco_asymcpool_obtain(nullptr, CountTwice, nullptr, 0));
+  errno = 0;
+  EXPECT_EQ(-1, dyco_asymcpool_obtain(nullptr, CountTwice, nullptr, 0));
+  EXPECT_EQ(EINVAL, errno);
   dyco_coropool *cp = dyco_asymcpool_create(1, kStack);
-  EXPECT_EQ(-EINVAL, dyco_asymcpool_obtain(cp, nullptr, nullptr, 0));
+  EXPECT_EQ(-1, dyco_asymcpool_obtain(cp, nullptr, nullptr, 0));
   EXPECT_EQ(nullptr, dyco_asymcpool_resize(cp, 0));
   // A scheduler's pool is not an asymmetric one.
   dyco_coropool *sp = dyco_coropool_create(1, 0);
   ASSERT_NE(nullptr, sp);
   EXPECT_EQ(-EINVAL, dyco_asymcpool_available(sp));
-  EXPECT_EQ(-EINVAL, dyco_asymcpool_obtain(sp, CountTwice, nullptr, 0));
+  EXPECT_EQ(-1, dyco_asymcpool_obtain(sp, CountTwice, nullptr, 0));
   EXPECT_EQ(nullptr, dyco_asymcpool_resize(sp, 2));
   dyco_coropool *sp2 = sp;
   EXPECT_EQ(-EINVAL, dyco_asymcpool_destroy(&sp2));
@@ -204,7 +208,8 @@ TEST_F(AsymPoolTest, DestroyWakesTheWaiters) {
   std::vector<int> results;
   for (int i = 0; i < 3; ++i) {
     Go([&] {
-      results.push_back(dyco_asymcpool_obtain(cp, CountTwice, &n, -1));
+      int r = dyco_asymcpool_obtain(cp, CountTwice, &n, -1);
+      results.push_back(r < 0 ? -errno : r);
     });
   }
   Go([&] {
@@ -226,8 +231,10 @@ TEST_F(AsymPoolTest, AnAsymmetricCoroutineWaitsForThePool) {
   int n = 0;
   int held = dyco_asymcpool_obtain(cp, CountTwice, &n, 0);
   int got = -1;
+  errno = 0;
   int waiter = dyco_asymcpool_obtain(cp, CountTwice, &n, 0);
-  EXPECT_EQ(-EAGAIN, waiter);
+  EXPECT_EQ(-1, waiter);
+  EXPECT_EQ(EAGAIN, errno);
   std::pair<dyco_coropool *, int *> ctx(cp, &got);
   int a = dyco_asymcoro_create(
       [](void *arg) {

@@ -474,6 +474,47 @@ TEST_F(AsymSchedTest, AbortFromInsideEndsTheSymmetricCoroutine) {
   dyco_asymcoro_free(b);
 }
 
+TEST_F(AsymSchedTest, CoroIDInsideAnAsymmetricCoroutineNamesIt) {
+  // As the seed's header says: the running coroutine's cid, whoever
+  // resumed it; dyco_schedule_coroID keeps naming the scheduler's.
+  for (bool shared : {false, true}) {
+    int inner_id = 0, inner_sched = 0, inner_asym = 0, outer_id = 0;
+    int from_thread = 0, from_thread_sched = 0;
+    int a = Asym(
+        [&] {
+          inner_id = dyco_coroutine_coroID();
+          inner_sched = dyco_schedule_coroID();
+          inner_asym = dyco_asymcoro_coroID();
+          dyco_coroutine_sleep(1);  // waits in the scheduler meanwhile
+          EXPECT_EQ(inner_id, dyco_coroutine_coroID());
+        },
+        shared);
+    int scid = Go([&] {
+      EXPECT_EQ(0, dyco_asymcororesume(a));
+      outer_id = dyco_coroutine_coroID();
+    });
+    ASSERT_EQ(0, dyco_schedule_run());
+    EXPECT_EQ(a, inner_id);
+    EXPECT_EQ(a, inner_asym);
+    EXPECT_EQ(scid, inner_sched);
+    EXPECT_EQ(scid, outer_id);
+    dyco_asymcoro_free(a);
+    // Resumed by the thread itself: no scheduler coroutine at all.
+    int b = Asym(
+        [&] {
+          from_thread = dyco_coroutine_coroID();
+          from_thread_sched = dyco_schedule_coroID();
+          EXPECT_EQ(1, dyco_coroutine_isasymmetric(dyco_coroutine_coroID()));
+        },
+        shared);
+    EXPECT_EQ(0, dyco_asymcororesume(b));
+    EXPECT_EQ(b, from_thread);
+    EXPECT_EQ(-EPERM, from_thread_sched);
+    EXPECT_EQ(-EPERM, dyco_coroutine_coroID());
+    dyco_asymcoro_free(b);
+  }
+}
+
 TEST_F(AsymSchedTest, IsAsymmetricTellsTheKindsApart) {
   std::vector<int> sched_ids, asym_ids;
   int from_inside = 5;

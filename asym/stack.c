@@ -112,6 +112,16 @@ __attribute__((no_sanitize_address, no_sanitize_thread))
 #endif
 static void
 stack_copy(char *to, const char *from, size_t n) {
+  const dyco__athread *t = &dyco__athr;
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    /* A tool found at run time: it keeps its record of the bytes too. */
+    if (to >= t->shared_lo && to < t->shared_hi) {
+      dyco_context_stack_restore(to, from, n);
+    } else {
+      dyco_context_stack_save(to, from, n);
+    }
+    return;
+  }
 #if defined(DYCO_VALGRIND)
   /* Memcheck marks a stack's bytes below its last stack pointer as gone;
    * the copy gives them back. */
@@ -127,13 +137,15 @@ stack_copy(char *to, const char *from, size_t n) {
 }
 
 int dyco__ashared_reserve(dyco__athread *t, dyco__asym *co, size_t bytes) {
-  (void)t;
-  if (bytes <= co->saved_cap) {
-    return 0;
-  }
   size_t max = DYCO_ASYMCORO_SHARED_STACK;
   if (bytes > max) {
     bytes = max;
+  }
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    bytes += dyco_context_stack_extra(bytes); /* the tool's record */
+  }
+  if (bytes <= co->saved_cap) {
+    return 0;
   }
   size_t cap = (bytes + 255) & ~(size_t)255;
   char *b = (char *)malloc(cap);
@@ -191,6 +203,10 @@ int dyco__ashared_install(dyco__athread *t, dyco__asym *x) {
   ASAN_UNPOISON_MEMORY_REGION(t->shared_lo,
                               (size_t)(t->shared_hi - t->shared_lo));
 #endif
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    dyco_context_stack_reuse(t->shared_lo,
+                             (size_t)(t->shared_hi - t->shared_lo));
+  }
   if (!(x->flags & DYCO__AF_STARTED)) {
     int err =
         dyco__asym_make(x, t->shared_lo, (size_t)(t->shared_hi - t->shared_lo));
@@ -212,7 +228,7 @@ static void mover_main(void *arg) {
     if (dyco__ashared_install(t, x) != 0) {
       dyco__asym_fatal("out of memory to copy the shared stack", x->cid);
     }
-    dyco_context_switch(&t->mover, t->mv_to, t->mv_value);
+    dyco__aswitch(t, &t->mover, t->mv_to, t->mv_value);
   }
 }
 
@@ -242,7 +258,7 @@ void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
   t->mv_install = x;
   t->mv_to = to;
   t->mv_value = value;
-  return dyco_context_switch(from_ctx, &t->mover, NULL);
+  return dyco__aswitch(t, from_ctx, &t->mover, NULL);
 }
 
 int dyco__ashared_mover_ready(dyco__athread *t) { return mover_ready(t); }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "context/internal/switch.h"
 
@@ -13,6 +14,17 @@
 #define USE_UCONTEXT 1
 #else
 #define USE_UCONTEXT 0
+#endif
+
+/* A tool dyco is built for (--config=asan, tsan, valgrind): its notes are
+ * compiled into every switch. Otherwise the tools are looked for once, at
+ * run time (dyco_context_tools), and only dyco_context_switch_tools,
+ * dyco_context_make, dyco_context_destroy and the stack helpers tell them:
+ * the plain switch stays as it is. */
+#if defined(DYCO_ASAN) || defined(DYCO_TSAN) || defined(DYCO_VALGRIND)
+#define BUILT_FOR_TOOL 1
+#else
+#define BUILT_FOR_TOOL 0
 #endif
 
 #if defined(DYCO_ASAN)
@@ -25,12 +37,37 @@
 #if defined(DYCO_VALGRIND)
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
+#define HAVE_VALGRIND 1
+#elif !BUILT_FOR_TOOL && defined(__has_include)
+/* valgrind's client requests are a few instructions that do nothing
+ * outside valgrind; cross toolchains do not have the header. */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#include <valgrind/valgrind.h>
+#define HAVE_VALGRIND 1
+#endif
+#endif
+#ifndef HAVE_VALGRIND
+#define HAVE_VALGRIND 0
 #endif
 
-#if defined(DYCO_ASAN) || defined(DYCO_TSAN)
-#define NEEDS_ENTRY 1
-#else
-#define NEEDS_ENTRY 0
+#if !BUILT_FOR_TOOL
+/* The sanitizers' runtimes, when the program was built with one: weak, so
+ * that they are NULL in a program without. dyco itself is not instrumented:
+ * it only tells the runtime about its stacks. */
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size) __attribute__((weak));
+void __sanitizer_finish_switch_fiber(void *fake_stack_save,
+                                     const void **bottom_old, size_t *size_old)
+    __attribute__((weak));
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size)
+    __attribute__((weak));
+void __asan_get_shadow_mapping(size_t *shadow_scale, size_t *shadow_offset)
+    __attribute__((weak));
+void *__tsan_get_current_fiber(void) __attribute__((weak));
+void *__tsan_create_fiber(unsigned flags) __attribute__((weak));
+void __tsan_destroy_fiber(void *fiber) __attribute__((weak));
+void __tsan_switch_to_fiber(void *fiber, unsigned flags) __attribute__((weak));
 #endif
 
 void dyco__context_returned(void) {
@@ -41,7 +78,69 @@ void dyco__context_returned(void) {
   abort();
 }
 
+/* --- Which tools ----------------------------------------------------------
+ */
+
+/* The tools found at run time (plain builds), -1 until looked for. Looking
+ * twice finds the same, so a race is harmless. */
+static int found_tools = -1;
+
+static int find_tools(void) {
+  int t = 0;
+#if !BUILT_FOR_TOOL
+  if (__sanitizer_start_switch_fiber != NULL &&
+      __sanitizer_finish_switch_fiber != NULL &&
+      __asan_unpoison_memory_region != NULL &&
+      __asan_get_shadow_mapping != NULL) {
+    t = DYCO_CONTEXT_TOOL_ASAN;
+  } else if (__tsan_get_current_fiber != NULL && __tsan_create_fiber != NULL &&
+             __tsan_destroy_fiber != NULL && __tsan_switch_to_fiber != NULL) {
+    t = DYCO_CONTEXT_TOOL_TSAN;
+  }
+#if HAVE_VALGRIND
+  else if (RUNNING_ON_VALGRIND) {
+    t = DYCO_CONTEXT_TOOL_VALGRIND;
+  }
+#endif
+#endif
+  return t;
+}
+
+int dyco_context_tools(void) {
+  int t = __atomic_load_n(&found_tools, __ATOMIC_RELAXED);
+  if (__builtin_expect(t < 0, 0)) {
+    t = find_tools();
+    __atomic_store_n(&found_tools, t, __ATOMIC_RELAXED);
+  }
+  return t;
+}
+
+/* The tool the notes below are for: the one built for, or the one found. */
+static inline int tool(void) {
 #if defined(DYCO_ASAN)
+  return DYCO_CONTEXT_TOOL_ASAN;
+#elif defined(DYCO_TSAN)
+  return DYCO_CONTEXT_TOOL_TSAN;
+#elif defined(DYCO_VALGRIND)
+  return DYCO_CONTEXT_TOOL_VALGRIND;
+#else
+  return dyco_context_tools();
+#endif
+}
+
+/* --- AddressSanitizer --------------------------------------------------- */
+
+#if defined(DYCO_ASAN)
+#define asan_start __sanitizer_start_switch_fiber
+#define asan_finish __sanitizer_finish_switch_fiber
+#define asan_unpoison __asan_unpoison_memory_region
+#elif !BUILT_FOR_TOOL
+#define asan_start(a, b, c) __sanitizer_start_switch_fiber(a, b, c)
+#define asan_finish(a, b, c) __sanitizer_finish_switch_fiber(a, b, c)
+#define asan_unpoison(a, n) __asan_unpoison_memory_region(a, n)
+#endif
+
+#if defined(DYCO_ASAN) || !BUILT_FOR_TOOL
 /* The context that switched last on this thread: the resumed side learns
  * from AddressSanitizer the bounds of the stack it came from, and a context
  * that started life as a zero-initialised `from` gets them here. */
@@ -50,7 +149,7 @@ static __thread dyco_context *asan_leaving;
 static void asan_arrived(void *fake_stack) {
   const void *bottom = NULL;
   size_t size = 0;
-  __sanitizer_finish_switch_fiber(fake_stack, &bottom, &size);
+  asan_finish(fake_stack, &bottom, &size);
   dyco_context *prev = asan_leaving;
   if (prev != NULL && prev->stack == NULL) {
     prev->stack = (void *)bottom;
@@ -59,7 +158,8 @@ static void asan_arrived(void *fake_stack) {
 }
 #endif
 
-#if NEEDS_ENTRY
+/* --- A new context's first steps under a sanitizer ---------------------- */
+
 /* Under a sanitizer a new context starts here, tells the tool it arrived,
  * then runs fn(arg). The two words sit at the top of the context's stack. */
 typedef struct entry_args {
@@ -71,13 +171,14 @@ static void tool_entry(void *p) {
   entry_args *e = (entry_args *)p;
   dyco_context_fn fn = e->fn;
   void *arg = e->arg;
-#if defined(DYCO_ASAN)
-  asan_arrived(NULL);
+#if defined(DYCO_ASAN) || !BUILT_FOR_TOOL
+  if (tool() == DYCO_CONTEXT_TOOL_ASAN) {
+    asan_arrived(NULL);
+  }
 #endif
   fn(arg);
   dyco__context_returned();
 }
-#endif
 
 int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
                       dyco_context_fn fn, void *arg) {
@@ -93,29 +194,42 @@ int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
   ctx->stack = stack;
   ctx->stack_size = size;
   ctx->tool = NULL;
-#if defined(DYCO_ASAN)
-  /* A reused stack may still carry poison from frames that never returned. */
-  ASAN_UNPOISON_MEMORY_REGION(stack, size);
+  const int t = tool();
+  if (t != 0) {
+#if defined(DYCO_ASAN) || !BUILT_FOR_TOOL
+    if (t == DYCO_CONTEXT_TOOL_ASAN) {
+      /* A reused stack may still carry poison from frames that never
+       * returned. */
+      asan_unpoison(stack, size);
+    }
 #endif
-#if NEEDS_ENTRY
-  top -= sizeof(entry_args) + DYCO_CONTEXT_STACK_ALIGN;
-  top &= ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
-  entry_args *e = (entry_args *)top;
-  e->fn = fn;
-  e->arg = arg;
-  fn = tool_entry;
-  arg = e;
-#endif
+    if (t == DYCO_CONTEXT_TOOL_ASAN || t == DYCO_CONTEXT_TOOL_TSAN) {
+      top -= sizeof(entry_args) + DYCO_CONTEXT_STACK_ALIGN;
+      top &= ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
+      entry_args *e = (entry_args *)top;
+      e->fn = fn;
+      e->arg = arg;
+      fn = tool_entry;
+      arg = e;
+    }
 #if defined(DYCO_TSAN)
-  ctx->tool = __tsan_create_fiber(0);
+    ctx->tool = __tsan_create_fiber(0);
+#elif !BUILT_FOR_TOOL
+    if (t == DYCO_CONTEXT_TOOL_TSAN) {
+      ctx->tool = __tsan_create_fiber(0);
+    }
 #endif
-#if defined(DYCO_VALGRIND)
-  /* A reused stack: memcheck still thinks its old frames are gone. */
-  VALGRIND_MAKE_MEM_UNDEFINED(stack, size);
-  /* Stored plus one, so that a valid id 0 is not mistaken for none. */
-  ctx->tool = (void *)(uintptr_t)(1 + VALGRIND_STACK_REGISTER(
-                                          (char *)stack, (char *)stack + size));
+#if HAVE_VALGRIND
+    if (t == DYCO_CONTEXT_TOOL_VALGRIND) {
+      /* A reused stack: memcheck still thinks its old frames are gone. */
+      VALGRIND_MAKE_MEM_UNDEFINED(stack, size);
+      /* Stored plus one, so that a valid id 0 is not mistaken for none. */
+      ctx->tool =
+          (void *)(uintptr_t)(1 + VALGRIND_STACK_REGISTER(
+                                      (char *)stack, (char *)stack + size));
+    }
 #endif
+  }
 #if USE_UCONTEXT
   if (dyco__context_make_uc(ctx, (void *)top, fn, arg) != 0) {
     return -EINVAL;
@@ -126,60 +240,176 @@ int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
   return 0;
 }
 
-#if !DYCO__CONTEXT_DIRECT_SWITCH
-void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value) {
-#if defined(DYCO_ASAN)
-  asan_leaving = from;
-  __sanitizer_start_switch_fiber(&from->tool, to->stack, to->stack_size);
-#endif
-#if defined(DYCO_TSAN)
-  if (from->tool == NULL) {
-    from->tool = __tsan_get_current_fiber();
-  }
-  __tsan_switch_to_fiber(to->tool, 0);
-#endif
-#if USE_UCONTEXT
-  void *result = dyco__context_switch_uc(from, to, value);
-#else
-  void *result = dyco__context_switch_asm(from, to, value);
-#endif
-#if defined(DYCO_ASAN)
-  asan_arrived(from->tool);
-#endif
-  return result;
-}
-#endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
-
-#if !DYCO__CONTEXT_DIRECT_SWITCH
-/* Without a tool and with the assembly switch, the .S file defines this
- * name as the switch itself. Here: the ucontext switch, or (with a tool
- * configured, where dyco never calls it since it bypasses the tool) the
- * assembly one. */
-void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
+/* The bare switch between two saved stack pointers, whichever this build
+ * has. */
+static inline void *raw_switch(void **from_sp, void *const *to_sp,
+                               void *value) {
 #if USE_UCONTEXT
   return dyco__context_switch_uc_sp(from_sp, *to_sp, value);
 #else
   return dyco__context_switch_ret_asm(from_sp, to_sp, value);
 #endif
 }
+
+/* The switch with every note the tool in use needs; from and to say what
+ * the tool knows of each side, *from_sp and *to_sp hold their state. */
+static void *noted_switch(void **from_sp, void *const *to_sp, void *value,
+                          dyco_context *from, dyco_context *to) {
+  const int t = tool();
+#if defined(DYCO_ASAN) || !BUILT_FOR_TOOL
+  if (t == DYCO_CONTEXT_TOOL_ASAN) {
+    asan_leaving = from;
+    asan_start(&from->tool, to->stack, to->stack_size);
+    void *result = raw_switch(from_sp, to_sp, value);
+    asan_arrived(from->tool);
+    return result;
+  }
 #endif
+#if defined(DYCO_TSAN) || !BUILT_FOR_TOOL
+  if (t == DYCO_CONTEXT_TOOL_TSAN) {
+    if (from->tool == NULL) {
+      from->tool = __tsan_get_current_fiber();
+    }
+    __tsan_switch_to_fiber(to->tool, 0);
+  }
+#endif
+  (void)t;
+  (void)from;
+  (void)to;
+  return raw_switch(from_sp, to_sp, value);
+}
+
+#if !DYCO__CONTEXT_DIRECT_SWITCH
+void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value) {
+#if BUILT_FOR_TOOL
+  return noted_switch(&from->sp, &to->sp, value, from, to);
+#else
+  return raw_switch(&from->sp, &to->sp, value);
+#endif
+}
+
+/* Without a tool and with the assembly switch, the .S file defines this
+ * name as the switch itself. Here: the ucontext switch, or (with a tool
+ * configured, where dyco never calls it since it bypasses the tool) the
+ * assembly one. */
+void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
+  return raw_switch(from_sp, to_sp, value);
+}
+#endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
+
+void *dyco_context_switch_tools(void **from_sp, void *const *to_sp, void *value,
+                                dyco_context *from, dyco_context *to) {
+  return noted_switch(from_sp, to_sp, value, from, to);
+}
 
 void dyco_context_destroy(dyco_context *ctx) {
   if (ctx == NULL) {
     return;
   }
-#if defined(DYCO_TSAN)
-  if (ctx->tool != NULL && ctx->tool != __tsan_get_current_fiber()) {
-    __tsan_destroy_fiber(ctx->tool);
-  }
-#endif
-#if defined(DYCO_VALGRIND)
   if (ctx->tool != NULL) {
-    VALGRIND_STACK_DEREGISTER((uintptr_t)ctx->tool - 1);
-  }
+    const int t = tool();
+#if defined(DYCO_TSAN) || !BUILT_FOR_TOOL
+    if (t == DYCO_CONTEXT_TOOL_TSAN &&
+        ctx->tool != __tsan_get_current_fiber()) {
+      __tsan_destroy_fiber(ctx->tool);
+    }
 #endif
+#if HAVE_VALGRIND
+    if (t == DYCO_CONTEXT_TOOL_VALGRIND) {
+      VALGRIND_STACK_DEREGISTER((uintptr_t)ctx->tool - 1);
+    }
+#endif
+    (void)t;
+  }
   ctx->tool = NULL;
   ctx->sp = NULL;
+}
+
+/* --- Copies of suspended stacks ------------------------------------------ */
+
+/* A copy no sanitizer checks or intercepts: the bytes of a suspended stack
+ * include the poisoned red zones of its frames. A plain loop, which the
+ * compiler must not turn back into a call to memcpy. */
+__attribute__((no_sanitize_address, no_sanitize_thread,
+               optimize("no-tree-loop-distribute-patterns"))) static void
+unchecked_copy(char *to, const char *from, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    to[i] = from[i];
+  }
+}
+
+#if !BUILT_FOR_TOOL
+/* AddressSanitizer's shadow of [p, p + n): one byte per granule. A
+ * suspended stack's copy keeps it too, so that the red zones of its frames
+ * still catch overflows once it is copied back. */
+static char *asan_shadow(const void *p, size_t n, size_t *count) {
+  size_t scale = 0, offset = 0;
+  __asan_get_shadow_mapping(&scale, &offset);
+  uintptr_t lo = (uintptr_t)p >> scale;
+  uintptr_t hi = n != 0 ? ((uintptr_t)p + n - 1) >> scale : lo - 1;
+  *count = (size_t)(hi + 1 - lo);
+  return (char *)(lo + offset);
+}
+#endif
+
+size_t dyco_context_stack_extra(size_t n) {
+#if !BUILT_FOR_TOOL
+  if (tool() == DYCO_CONTEXT_TOOL_ASAN) {
+    return n / 8 + 2; /* the shadow: granules are 8 bytes or more */
+  }
+#endif
+  (void)n;
+  return 0;
+}
+
+void dyco_context_stack_save(void *buf, const void *stack, size_t n) {
+  const int t = tool();
+  if (t == DYCO_CONTEXT_TOOL_ASAN || t == DYCO_CONTEXT_TOOL_TSAN) {
+    unchecked_copy((char *)buf, (const char *)stack, n);
+#if !BUILT_FOR_TOOL
+    if (t == DYCO_CONTEXT_TOOL_ASAN) {
+      size_t count;
+      const char *shadow = asan_shadow(stack, n, &count);
+      unchecked_copy((char *)buf + n, shadow, count);
+    }
+#endif
+    return;
+  }
+  memcpy(buf, stack, n);
+}
+
+void dyco_context_stack_restore(void *stack, const void *buf, size_t n) {
+  const int t = tool();
+#if HAVE_VALGRIND
+  if (t == DYCO_CONTEXT_TOOL_VALGRIND) {
+    /* Memcheck marks a stack's bytes below its last stack pointer as gone;
+     * the copy gives them back (with the definedness they were saved
+     * with). */
+    VALGRIND_MAKE_MEM_UNDEFINED(stack, n);
+  }
+#endif
+  if (t == DYCO_CONTEXT_TOOL_ASAN || t == DYCO_CONTEXT_TOOL_TSAN) {
+    unchecked_copy((char *)stack, (const char *)buf, n);
+#if !BUILT_FOR_TOOL
+    if (t == DYCO_CONTEXT_TOOL_ASAN) {
+      size_t count;
+      char *shadow = asan_shadow(stack, n, &count);
+      unchecked_copy(shadow, (const char *)buf + n, count);
+    }
+#endif
+    return;
+  }
+  memcpy(stack, buf, n);
+}
+
+void dyco_context_stack_reuse(void *stack, size_t size) {
+#if defined(DYCO_ASAN) || !BUILT_FOR_TOOL
+  if (tool() == DYCO_CONTEXT_TOOL_ASAN) {
+    asan_unpoison(stack, size);
+  }
+#endif
+  (void)stack;
+  (void)size;
 }
 
 void *dyco_context_stack_low(const dyco_context *ctx) {

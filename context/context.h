@@ -70,8 +70,9 @@ void dyco_context_destroy(dyco_context *ctx);
 void *dyco_context_stack_low(const dyco_context *ctx);
 
 /* 1 when dyco_context_switch_sp may be used: in builds without a sanitizer
- * or valgrind (DYCO_ASAN, DYCO_TSAN, DYCO_VALGRIND), which need each
- * context's stack bounds and bookkeeping at every switch. */
+ * or valgrind compiled in (DYCO_ASAN, DYCO_TSAN, DYCO_VALGRIND), which need
+ * each context's stack bounds and bookkeeping at every switch. Such a plain
+ * build still tells a tool it finds at run time: see dyco_context_tools. */
 #if defined(DYCO_ASAN) || defined(DYCO_TSAN) || defined(DYCO_VALGRIND)
 #define DYCO_CONTEXT_SP_ONLY 0
 #else
@@ -92,6 +93,56 @@ void *dyco_context_stack_low(const dyco_context *ctx);
  * from different places, as a generator and its caller do (where
  * dyco_context_switch is faster). Both save the same state. */
 void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value);
+
+/* --- Tools that watch stacks, found at run time ------------------------ */
+
+/* What dyco_context_tools returns. */
+#define DYCO_CONTEXT_TOOL_ASAN 1     /* AddressSanitizer's runtime */
+#define DYCO_CONTEXT_TOOL_TSAN 2     /* ThreadSanitizer's runtime */
+#define DYCO_CONTEXT_TOOL_VALGRIND 4 /* running on valgrind */
+
+/* dyco_context_tools says which tool a plain build of dyco (one without
+ * DYCO_ASAN, DYCO_TSAN or DYCO_VALGRIND) found in the process: a program
+ * built with -fsanitize=address or -fsanitize=thread (the sanitizer's
+ * runtime is there), or one run under valgrind. 0 when none, and always 0
+ * in a build for a tool (whose dyco_context_switch tells the tool itself).
+ * Looked for once; a few instructions afterwards. Never blocks.
+ * When it is not 0, contexts must be made with dyco_context_make into a
+ * dyco_context that is kept (not just its sp) and destroyed with
+ * dyco_context_destroy, every switch must go through
+ * dyco_context_switch_tools, and copies of a suspended stack through
+ * dyco_context_stack_save and dyco_context_stack_restore: then the tool reports
+ * nothing about dyco's switches and copies, and still reports what the program
+ * itself does wrong. Nothing of this costs the switches anything when it is 0.
+ */
+int dyco_context_tools(void);
+
+/* dyco_context_switch_tools is dyco_context_switch_sp (same *from_sp and
+ * *to_sp) for when dyco_context_tools() is not 0: from and to are the
+ * dyco_context records of the two sides, whose stack, stack_size and tool
+ * members tell the tool about each (their sp is not used). A zero-
+ * initialised `from` stands for the context running now, as for
+ * dyco_context_switch. Works in every build. */
+void *dyco_context_switch_tools(void **from_sp, void *const *to_sp, void *value,
+                                dyco_context *from, dyco_context *to);
+
+/* dyco_context_stack_save copies the n bytes of a suspended context's
+ * stack at `stack` to buf, as a shared-stack scheduler does, and
+ * dyco_context_stack_restore copies them back; buf holds n +
+ * dyco_context_stack_extra(n) bytes. memcpy when no tool is there.
+ * Otherwise AddressSanitizer does not check the copies (a suspended stack
+ * holds its frames' poisoned red zones) and buf keeps its record of them,
+ * so that they catch overflows again once restored; valgrind's memcheck
+ * does not take the restore for a write below a stack pointer. */
+size_t dyco_context_stack_extra(size_t n);
+void dyco_context_stack_save(void *buf, const void *stack, size_t n);
+void dyco_context_stack_restore(void *stack, const void *buf, size_t n);
+
+/* dyco_context_stack_reuse tells the tool that [stack, stack + size) holds
+ * no frame any more (its owner's frames are saved elsewhere, another
+ * context's are about to be copied in): AddressSanitizer forgets the
+ * poison those frames left. Nothing when no tool is there. */
+void dyco_context_stack_reuse(void *stack, size_t size);
 
 /* dyco_context_implementation names the switch in use: "x86_64", "i386",
  * "arm", "aarch64" or "ucontext". */

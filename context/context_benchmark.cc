@@ -116,32 +116,41 @@ void BM_BoostJumpFcontext(benchmark::State &state) {
   CountSwitches(state);
 }
 
-BENCHMARK(BM_DycoSwitch);
-BENCHMARK(BM_DycoSwitchSp);
-BENCHMARK(BM_DycoUcontextSwitch);
-BENCHMARK(BM_GlibcSwapcontext);
-BENCHMARK(BM_BoostJumpFcontext);
+// Each figure is the median of 9 repetitions, interleaved at random.
+constexpr int kReps = 9;
+BENCHMARK(BM_DycoSwitch)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_DycoSwitchSp)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_DycoUcontextSwitch)
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(BM_GlibcSwapcontext)->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(BM_BoostJumpFcontext)->Repetitions(kReps)->ReportAggregatesOnly(true);
 
 }  // namespace
 
 int main(int argc, char **argv) {
-  benchmark::Initialize(&argc, argv);
+  dyco_bench::PrintMachine("context layer benchmark");
+  dyco_bench::InitializeInterleaved(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
-  printf("\nswitch (%s build)         ns/switch   vs boost jump_fcontext\n",
-         dyco_context_implementation());
-  const double boost = recorder.NsPerOp("BM_BoostJumpFcontext");
-  const char *rows[][2] = {
-      {"BM_DycoSwitch", "dyco_context_switch"},
-      {"BM_DycoSwitchSp", "dyco_context_switch_sp (ret)"},
-      {"BM_DycoUcontextSwitch", "dyco ucontext fallback"},
-      {"BM_GlibcSwapcontext", "glibc swapcontext"},
-      {"BM_BoostJumpFcontext", "boost jump_fcontext"},
+  // Per switch (one way), each to boost.context's jump_fcontext, linked
+  // the same way (statically, called directly).
+  auto boost = [](const char *name, const char *label, const char *target,
+                  double max_ratio) {
+    dyco_bench::Row r{name, label, target, max_ratio};
+    r.baseline = "BM_BoostJumpFcontext";
+    r.baseline_label = "boost";
+    return r;
   };
-  for (auto &row : rows) {
-    const double ns = recorder.NsPerOp(row[0]);
-    printf("  %-28s %9.2f   %6.2fx\n", row[1], ns, boost > 0 ? ns / boost : 0);
-  }
+  const dyco_bench::Row rows[] = {
+      boost("BM_DycoSwitch", "dyco_context_switch", "<= 1.0x boost", 1.0),
+      boost("BM_DycoSwitchSp", "dyco_context_switch_sp (ret)", "<= 1.0x boost",
+            1.0),
+      boost("BM_DycoUcontextSwitch", "dyco ucontext fallback", "", 0),
+      boost("BM_GlibcSwapcontext", "glibc swapcontext", "", 0),
+      boost("BM_BoostJumpFcontext", "boost jump_fcontext", "", 0),
+  };
+  dyco_bench::PrintTable(recorder, "context", rows);
   benchmark::Shutdown();
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -479,6 +480,59 @@ TEST(ContextTest, MakeRejectsBadArguments) {
   EXPECT_EQ(-EINVAL, dyco_context_make(&ctx, stack.base(), SIZE_MAX,
                                        PingPongBody, nullptr));
   dyco_context_destroy(nullptr);  // accepted
+}
+
+// --- tools found at run time ------------------------------------------
+
+// Nothing in a test process is a tool dyco looks for at run time (a build
+// for a tool notes every switch itself): no tool, and the tool-aware calls
+// behave as the plain ones.
+TEST(ContextTest, NoToolIsFoundInATestProcess) {
+  EXPECT_EQ(0, dyco_context_tools());
+  EXPECT_EQ(0, dyco_context_tools());  // looked for once, the same after
+}
+
+struct ToolsPair {
+  dyco_context main{}, ctx{};
+  int rounds = 0;
+};
+
+void ToolsBody(void *arg) {
+  auto *p = static_cast<ToolsPair *>(arg);
+  for (;;) {
+    p->rounds++;
+    dyco_context_switch_tools(&p->ctx.sp, &p->main.sp,
+                              reinterpret_cast<void *>(intptr_t{p->rounds}),
+                              &p->ctx, &p->main);
+  }
+}
+
+TEST(ContextTest, SwitchToolsIsASwitch) {
+  ToolsPair p;
+  Stack stack;
+  ASSERT_EQ(
+      0, dyco_context_make(&p.ctx, stack.base(), stack.size(), ToolsBody, &p));
+  for (intptr_t i = 1; i <= 50; ++i) {
+    void *got = dyco_context_switch_tools(&p.main.sp, &p.ctx.sp, nullptr,
+                                          &p.main, &p.ctx);
+    ASSERT_EQ(i, reinterpret_cast<intptr_t>(got));
+  }
+  dyco_context_destroy(&p.ctx);
+}
+
+TEST(ContextTest, StackSaveAndRestoreRoundTrip) {
+  std::vector<char> stack(3000), buf(3000 + dyco_context_stack_extra(3000));
+  for (size_t i = 0; i < stack.size(); ++i) {
+    stack[i] = static_cast<char>(i * 7);
+  }
+  dyco_context_stack_save(buf.data(), stack.data() + 5, 2995);
+  std::fill(stack.begin(), stack.end(), 0);
+  dyco_context_stack_reuse(stack.data(), stack.size());
+  dyco_context_stack_restore(stack.data() + 5, buf.data(), 2995);
+  for (size_t i = 5; i < stack.size(); ++i) {
+    ASSERT_EQ(static_cast<char>(i * 7), stack[i]);
+  }
+  EXPECT_EQ(0, stack[4]);
 }
 
 TEST(ContextTest, NamesItsImplementation) {

@@ -66,6 +66,13 @@ int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
   uintptr_t bits = (uintptr_t)frame;
   makecontext(&frame->uc, (void (*)(void))uc_entry, 2,
               (unsigned int)(bits >> 16 >> 16), (unsigned int)bits);
+  /* makecontext has placed the stack pointer; uc_stack serves no more.
+   * Emptied, it keeps AddressSanitizer's swapcontext wrapper from wiping
+   * the whole stack's shadow (red zones of live frames included) at each
+   * switch to it and back: dyco tells the sanitizer about its stacks
+   * itself. */
+  frame->uc.uc_stack.ss_sp = NULL;
+  frame->uc.uc_stack.ss_size = 0;
   ctx->sp = frame;
   return 0;
 }
@@ -86,6 +93,11 @@ void *dyco__context_switch_uc_sp(void **from_sp, void *to_sp, void *value) {
 #if defined(__i386__)
   self.mxcsr = get_mxcsr();
 #endif
+  /* swapcontext does not fill uc_stack in: empty, not stack garbage, when
+   * AddressSanitizer's wrapper reads it on the way back here (see make). */
+  self.uc.uc_stack.ss_sp = NULL;
+  self.uc.uc_stack.ss_size = 0;
+  self.uc.uc_stack.ss_flags = 0;
   swapcontext(&self.uc, &dest->uc);
 #if defined(__i386__)
   set_mxcsr(self.mxcsr);

@@ -13,6 +13,7 @@
 #include "netio/internal/io.h"
 #include "netio/socket.h"
 #include "sched/coroutine.h"
+#include "sched/schedule.h"
 #include "sched/wait.h"
 
 #define IDLE_SECONDS 10
@@ -129,7 +130,7 @@ __attribute__((constructor)) static void pool_init(void) {
 static int on_shared_stack(const void *p) {
   void *base = NULL;
   size_t size = 0;
-  if (dyco_coroutine_getStack(dyco_coroutine_coroID(), &base, &size) != 0 ||
+  if (dyco_coroutine_getStack(dyco_schedule_coroID(), &base, &size) != 0 ||
       base == NULL) {
     return 0;
   }

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "tools/testing/echo_workload.h"
+#include "tools/testing/figures.h"
 
 namespace {
 
@@ -104,6 +105,7 @@ void Ratios(const Samples &s, int v, int e, std::vector<double> *rps,
 }
 
 int Table(const Options &o) {
+  dyco_bench::PrintMachine("netio layer benchmark: loopback echo");
   std::mt19937 rng(std::random_device{}());
   std::vector<Samples> all;
   for (size_t size : o.sizes) {
@@ -153,12 +155,23 @@ int Table(const Options &o) {
     printf("\n");
     for (int v : b.rows) {
       printf("  %-34s", labels[v]);
-      for (const Samples &s : all) {
+      for (size_t i = 0; i < all.size(); ++i) {
         std::vector<double> rps, work;
-        Ratios(s, v, b.base, &rps, &work);
-        printf(" %5.2f [%4.2f-%4.2f]  %5.2f [%4.2f-%4.2f]", Quantile(rps, 0.5),
+        Ratios(all[i], v, b.base, &rps, &work);
+        const double median = Quantile(rps, 0.5);
+        printf(" %5.2f [%4.2f-%4.2f]  %5.2f [%4.2f-%4.2f]", median,
                Quantile(rps, 0.25), Quantile(rps, 0.75), Quantile(work, 0.5),
                Quantile(work, 0.25), Quantile(work, 0.75));
+        if (b.base == kLoop && (v == 0 || v == 1)) {
+          char figure[128], spread[64];
+          snprintf(figure, sizeof figure,
+                   "echo %zu B, %d connections: %s / epoll loop (req/s)",
+                   o.sizes[i], kConnections, labels[v]);
+          snprintf(spread, sizeof spread, "IQR %.2f-%.2f", Quantile(rps, 0.25),
+                   Quantile(rps, 0.75));
+          dyco_bench::EmitFigure("netio", figure, median, "x", spread, median,
+                                 "epoll loop", ">= 1.00", median >= 1.0);
+        }
       }
       printf("\n");
     }

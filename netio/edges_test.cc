@@ -101,7 +101,7 @@ TEST_F(NetioEdgeTest, PollAndSelectWaitsCostNoFd) {
   }
   int quiet[2];
   ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, quiet));
-  ASSERT_EQ(0, dyco_schedule_create(0, 0));  // its own fds, before counting
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);  // its own fds, before counting
   const int before = dyco_test::FdCount();
   int during = -1;
   std::vector<int> ret(kWaiters, -2);
@@ -174,7 +174,7 @@ TEST_F(NetioEdgeTest, PollAndSelectWaitWithTheFdTableFull) {
   int a[2], quiet[2];
   ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, a));
   ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, quiet));
-  ASSERT_EQ(0, dyco_schedule_create(0, 0));
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);
   int polled = -2, selected = -2, poll_errno = 0, select_errno = 0;
   short rev = 0;
   bool in_rd = false;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "netio/internal/io.h"
+#include "netio/internal/sys.h"
 #include "sched/coroutine.h"
 
 /* The value stored is fd + 1, so that NULL means "none". */
@@ -43,7 +44,7 @@ int dyco_epoll_init(void) {
   if (ep_key < 0) {
     return -EAGAIN; /* no coroutine-local key left */
   }
-  ep = epoll_create1(EPOLL_CLOEXEC);
+  ep = dyco__sys_epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) {
     return -errno;
   }

@@ -42,7 +42,7 @@ __attribute__((constructor)) static void fd_init(void) {
 }
 
 int dyco__net_in_coroutine(void) {
-  return dyco_coroutine_coroID() > 0 && !dyco__net_forked;
+  return dyco_schedule_coroID() > 0 && !dyco__net_forked;
 }
 
 static dyco__net_fd *slot(int fd) {

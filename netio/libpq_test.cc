@@ -155,7 +155,7 @@ pid_t LibpqTest::pid_ = -1;
 // own fds, nothing per wait; and the queries overlap.
 TEST_F(LibpqTest, FiftyWaitingConnectionsHoldOneFdEach) {
   constexpr int kConns = 50;
-  ASSERT_EQ(0, dyco_schedule_create(0, 0));  // its own fds, counted apart
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);  // its own fds, counted apart
   const int before = dyco_test::FdCount();
   std::vector<PGconn *> conns(kConns, nullptr);
   int connected = 0;

@@ -93,7 +93,7 @@ int dyco_signal_init(sigset_t *mask) {
       dyco_blocked[s] = 1;
     }
   }
-  st->fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  st->fd = dyco__sys_signalfd4(mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (st->fd < 0) {
     r = -errno;
     st->fd = -1;

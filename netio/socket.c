@@ -212,6 +212,7 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
     return dyco__sys_connect(fd, addr, len);
   }
   uint64_t deadline = 0;
+  int pause_ms = 1; /* a full Unix backlog: looked at again after this */
   for (;;) {
     if (dyco__sys_connect(fd, addr, len) == 0) {
       return 0;
@@ -221,8 +222,9 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
     }
     if (errno == EAGAIN) {
       /* A Unix socket whose listener's backlog is full: no readiness to
-       * wait for, so try again in a moment (interruptible, as the kernel's
-       * wait for room is). */
+       * wait for, so try again in a moment (1, 2, 4, then every 8 ms;
+       * interruptible, as the kernel's wait for room is: the longer the
+       * pauses, the rarer a signal that lands between two of them). */
       int ms = snd_ms(e);
       if (ms >= 0 && deadline != 0 && now_ns() >= deadline) {
         return -1;
@@ -232,14 +234,17 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
       }
       int r;
       if (yield) {
-        r = dyco_fd_poll(NULL, 0, 1, NULL);
+        r = dyco_fd_poll(NULL, 0, pause_ms, NULL);
         if (r < 0) {
           errno = -r;
           r = -1;
         }
       } else {
-        struct timespec pause = {0, 1000000};
+        struct timespec pause = {0, pause_ms * 1000000L};
         r = dyco__sys_nanosleep(&pause, NULL);
+      }
+      if (pause_ms < 8) {
+        pause_ms *= 2;
       }
       if (r < 0 && errno == EINTR &&
           (ms >= 0 || !dyco__net_restart_after_signal())) {
@@ -315,7 +320,7 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
   int cid = 0;
   int try_first = 1;
   if (marks) {
-    cid = dyco_coroutine_coroID();
+    cid = dyco_schedule_coroID();
     if (__atomic_load_n(&e->drained_cid, __ATOMIC_RELAXED) != 0) {
       try_first =
           !drained_here(e, cid, (uint32_t)dyco_coroutine_getSchedCount(cid));

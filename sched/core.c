@@ -166,6 +166,37 @@ static inline void runq_append(dyco__runq *to, dyco__runq *from) {
 /* --- Creating --------------------------------------------------------------
  */
 
+#if DYCO_CONTEXT_SP_ONLY
+/* Under a tool found at run time: the record the tool keeps of co's
+ * context, made before it can be needed. 0 or -ENOMEM. Out of line: the
+ * spawn path stays as it is without a tool. */
+static __attribute__((noinline)) int tools_record_new(dyco_schedule *s,
+                                                      dyco_coroutine *co) {
+  dyco__ext *e = dyco__ext_get(s, co, 1);
+  if (e == NULL) {
+    return -ENOMEM;
+  }
+  dyco_context *rec =
+      (dyco_context *)dyco__slab_alloc(&s->slab, sizeof(dyco_context));
+  if (rec == NULL) {
+    return -ENOMEM;
+  }
+  memset(rec, 0, sizeof *rec);
+  e->tools = rec;
+  return 0;
+}
+
+/* co's context made in its record (see tools_record_new). */
+static __attribute__((noinline)) int tools_make(dyco_coroutine *co, char *stack,
+                                                size_t size,
+                                                dyco_context_fn fn) {
+  dyco_context *rec = co->ext->tools;
+  int err = dyco_context_make(rec, stack, size, fn, co);
+  co->ctx.sp = rec->sp;
+  return err;
+}
+#endif
+
 dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
                              int urgent, int *err) {
   dyco_coroutine *co =
@@ -202,6 +233,15 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
   co->intr_mark = 0;
   co->u.start.func = func;
   co->u.start.arg = arg;
+#if DYCO_CONTEXT_SP_ONLY
+  if (DYCO__UNLIKELY(s->tools) && tools_record_new(s, co) != 0) {
+    dyco__ext_free(s, co);
+    slot_give_back(s, co);
+    dyco__slab_free(&s->slab, co, sizeof *co);
+    *err = -ENOMEM;
+    return NULL;
+  }
+#endif
   s->count++;
   s->created++;
   return co;
@@ -216,10 +256,34 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
  * it leaves). Otherwise it switches to the loop (on the thread's own stack),
  * which does the copying. Nothing here makes a system call. */
 
-static inline void ctx_switch(dyco__ctx *from, dyco__ctx *to) {
 #if DYCO_CONTEXT_SP_ONLY
+/* Under a tool found at run time: what the tool knows of a context, the
+ * loop's or a coroutine's (whose ctx is its first member). */
+static dyco_context *tools_record(dyco_schedule *s, dyco__ctx *c) {
+  if (c == &s->loop) {
+    return &s->loop_tools;
+  }
+  return ((dyco_coroutine *)c)->ext->tools;
+}
+
+static __attribute__((noinline)) void tools_switch(dyco_schedule *s,
+                                                   dyco__ctx *from,
+                                                   dyco__ctx *to) {
+  dyco_context_switch_tools(&from->sp, &to->sp, NULL, tools_record(s, from),
+                            tools_record(s, to));
+}
+#endif
+
+static inline void ctx_switch(dyco_schedule *s, dyco__ctx *from,
+                              dyco__ctx *to) {
+#if DYCO_CONTEXT_SP_ONLY
+  if (DYCO__UNLIKELY(s->tools)) {
+    tools_switch(s, from, to);
+    return;
+  }
   dyco_context_switch_sp(&from->sp, &to->sp, NULL);
 #else
+  (void)s;
   dyco_context_switch(from, to, NULL);
 #endif
 }
@@ -285,7 +349,7 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
   s->running = next;
   next->sched_count++;
   s->switches++;
-  ctx_switch(&self->ctx, &next->ctx);
+  ctx_switch(s, &self->ctx, &next->ctx);
   after_switch(s);
 }
 
@@ -309,7 +373,7 @@ static inline __attribute__((always_inline)) void switch_out(
   s->handoff = next;
   s->running = NULL;
   s->switches++;
-  ctx_switch(&self->ctx, &s->loop);
+  ctx_switch(s, &self->ctx, &s->loop);
   after_switch(s);
 }
 
@@ -396,9 +460,14 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
     size = s->shared_size;
   }
 #if DYCO_CONTEXT_SP_ONLY
-  dyco_context made;
-  int err = dyco_context_make(&made, stack, size, co_main, co);
-  co->ctx.sp = made.sp;
+  int err;
+  if (DYCO__UNLIKELY(s->tools)) {
+    err = tools_make(co, stack, size, co_main);
+  } else {
+    dyco_context made;
+    err = dyco_context_make(&made, stack, size, co_main, co);
+    co->ctx.sp = made.sp;
+  }
 #else
   int err = dyco_context_make(&co->ctx, stack, size, co_main, co);
 #endif
@@ -437,6 +506,11 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
   if (e != NULL) {
     if (e->locals != NULL) {
       dyco__locals_destroy(e);
+    }
+    if (e->tools != NULL) {
+      dyco_context_destroy(e->tools);
+      dyco__slab_free(&s->slab, e->tools, sizeof *e->tools);
+      e->tools = NULL;
     }
     if (co->flags & DYCO__F_POOL) {
       dyco__pool_release(s, co, e);
@@ -576,7 +650,7 @@ static void run_round(dyco_schedule *s) {
     s->running = next;
     next->sched_count++;
     s->switches++;
-    ctx_switch(&s->loop, &next->ctx);
+    ctx_switch(s, &s->loop, &next->ctx);
     after_switch(s);
     next = s->handoff;
     s->handoff = NULL;

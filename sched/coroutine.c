@@ -48,12 +48,30 @@ void dyco_coroutine_abort(void) {
   dyco__co_exit(s, s->running);
 }
 
-int dyco_coroutine_coroID(void) {
+int dyco_schedule_coroID(void) {
   dyco_schedule *s = dyco__tls_sched;
   if (s == NULL || s->running == NULL) {
     return -EPERM;
   }
   return s->running->cid;
+}
+
+/* Set by asym once a thread makes its first asymmetric coroutine. */
+static int (*coroid_hook)(void);
+
+void dyco_coroutine_setCoroIDHook(int (*hook)(void)) {
+  __atomic_store_n(&coroid_hook, hook, __ATOMIC_RELEASE);
+}
+
+int dyco_coroutine_coroID(void) {
+  int (*hook)(void) = __atomic_load_n(&coroid_hook, __ATOMIC_ACQUIRE);
+  if (hook != NULL) {
+    int inner = hook();
+    if (inner > 0) {
+      return inner;
+    }
+  }
+  return dyco_schedule_coroID();
 }
 
 /* --- Stacks -------------------------------------------------------------- */

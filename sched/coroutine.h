@@ -69,8 +69,11 @@ int dyco_coroutine_waitRead(int fd, int timeout);
 int dyco_coroutine_waitWrite(int fd, int timeout);
 int dyco_coroutine_waitRW(int fd, int timeout);
 
-/* dyco_coroutine_coroID returns the running coroutine's cid, or -EPERM
- * outside a coroutine. */
+/* dyco_coroutine_coroID returns the running coroutine's cid: inside an
+ * asymmetric coroutine (asym/, whether the thread or a scheduler coroutine
+ * resumed it) the asymmetric coroutine's, otherwise the scheduler
+ * coroutine's (see dyco_schedule_coroID); -EPERM outside both. Never
+ * blocks. */
 int dyco_coroutine_coroID(void);
 
 /* dyco_coroutine_setStack gives coroutine cid, which must not have started
@@ -135,6 +138,12 @@ struct dyco_context;
  * running coroutine's cid, -EPERM outside a coroutine, -EINVAL for a NULL
  * from, -ENOMEM. Never blocks. */
 int dyco_coroutine_leaveStack(const struct dyco_context *from);
+
+/* dyco_coroutine_setCoroIDHook is for a layer that runs coroutines of its
+ * own (asym): hook() returns the cid (> 0) of such a coroutine running on
+ * the calling thread, or <= 0 when none runs, and dyco_coroutine_coroID
+ * asks it first. One hook per process; NULL removes it. Never blocks. */
+void dyco_coroutine_setCoroIDHook(int (*hook)(void));
 
 /* dyco_coroutine_runFlag returns the address of a word of the calling
  * thread that is nonzero while dyco_schedule_run runs on it. While it reads

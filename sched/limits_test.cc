@@ -84,7 +84,7 @@ TEST_F(SchedTest, APoolTooBigForTheAddressSpaceFailsAtOnce) {
 
 // The seed's programs pass small sizes (4000 bytes): rounded up, and run.
 TEST_F(SchedTest, SmallSizesAreRoundedUpAndRun) {
-  ASSERT_EQ(0, dyco_schedule_create(1000, 0));
+  ASSERT_GT(dyco_schedule_create(1000, 0), 0);
   int ran = 0;
   int cid = dyco_coroutine_create(Count, &ran);
   ASSERT_GT(cid, 0);

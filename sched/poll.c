@@ -95,11 +95,11 @@ static uint32_t fdreg_note(dyco_schedule *s, int fd) {
  */
 
 int dyco__poll_init(dyco_schedule *s) {
-  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  s->epfd = dyco__sys_epoll_create1(EPOLL_CLOEXEC);
   if (s->epfd < 0) {
     return -errno;
   }
-  s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  s->evfd = dyco__sys_eventfd2(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (s->evfd < 0) {
     int err = -errno;
     dyco__sys_close(s->epfd);

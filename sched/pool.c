@@ -237,14 +237,23 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
   return co->cid;
 }
 
+/* The seed's errors: -1, with the reason in errno. */
+static int seed_result(int r) {
+  if (r < 0) {
+    errno = -r;
+    return -1;
+  }
+  return r;
+}
+
 int dyco_coropool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                          int timeout) {
-  return obtain(cp, func, arg, timeout, 0);
+  return seed_result(obtain(cp, func, arg, timeout, 0));
 }
 
 int dyco_coropool_obtain_urgent(dyco_coropool *cp, proc_coroutine func,
                                 void *arg, int timeout) {
-  return obtain(cp, func, arg, timeout, 1);
+  return seed_result(obtain(cp, func, arg, timeout, 1));
 }
 
 void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *e) {

@@ -46,10 +46,11 @@ int dyco_coropool_available(dyco_coropool *cp);
  * func(arg) (as dyco_coroutine_create would). When none is free it waits up
  * to timeout ms (-1: no limit) inside a coroutine; outside a coroutine it
  * never waits. Returns the cid (> 0), 0 when timeout passed (or was 0) with
- * none free, -EAGAIN outside a coroutine with none free (or when the
- * scheduler already holds DYCO_COROUTINES_MAX coroutines), -EINVAL for bad
- * arguments or a pool of another thread, -ECANCELED when the pool was
- * destroyed while waiting, -ENOMEM. */
+ * none free, or -1 on error, as the seed did, with errno set: EAGAIN
+ * outside a coroutine with none free (or when the scheduler already holds
+ * DYCO_COROUTINES_MAX coroutines), EINVAL for bad arguments or a pool of
+ * another thread, ECANCELED when the pool was destroyed while waiting,
+ * ENOMEM. */
 int dyco_coropool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                          int timeout);
 

@@ -13,11 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "tools/testing/fixture.h"
-
-extern "C" {
 #include "context/context.h"
-}
+#include "tools/testing/fixture.h"
 
 namespace {
 
@@ -191,12 +188,12 @@ TEST_F(SchedTest, SleepOutsideACoroutineSleepsTheThread) {
   EXPECT_GE(NowMs() - start, 19.5);
 }
 
-TEST_F(SchedTest, StopReturnsOneAndRunAgainCarriesOn) {
+TEST_F(SchedTest, StopSuspendsTheCallerAtOnceAndRunAgainCarriesOn) {
   std::string trace;
   Go([&trace] {
     trace += "a";
     dyco_schedcall_stop();
-    dyco_coroutine_yield();
+    // Only in the next run, behind the coroutines that were ready.
     trace += "A";
   });
   Go([&trace] {
@@ -211,6 +208,27 @@ TEST_F(SchedTest, StopReturnsOneAndRunAgainCarriesOn) {
   EXPECT_EQ("abAB", trace);
 }
 
+TEST_F(SchedTest, StopThenSleepKeepsItsTiming) {
+  // The seed's stop-then-abort program: a coroutine stops the scheduler,
+  // the thread does something else for a while, runs the scheduler again,
+  // and only then does the coroutine's next sleep begin.
+  const double unit = dyco_test::Slow() ? 100 : 30;
+  double stopped_at = 0, resumed_at = 0, woke_at = 0;
+  Go([&] {
+    dyco_schedcall_stop();
+    resumed_at = NowMs();
+    dyco_coroutine_sleep(static_cast<uint32_t>(unit));
+    woke_at = NowMs();
+  });
+  ASSERT_EQ(1, dyco_schedule_run());
+  stopped_at = NowMs();
+  EXPECT_EQ(0, resumed_at);  // it did not run on after stop
+  dyco_coroutine_sleep(static_cast<uint32_t>(2 * unit));  // the thread sleeps
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_GE(resumed_at - stopped_at, 2 * unit - 0.5);
+  EXPECT_GE(woke_at - resumed_at, unit - 0.5);
+}
+
 TEST_F(SchedTest, StopFromASleeperLeavesTheOthersSleeping) {
   int woke = 0;
   Go([&woke] {
@@ -223,7 +241,8 @@ TEST_F(SchedTest, StopFromASleeperLeavesTheOthersSleeping) {
     woke++;
   });
   ASSERT_EQ(1, dyco_schedule_run());
-  EXPECT_EQ(1, woke);
+  EXPECT_EQ(0, woke);  // the stopper is suspended in stop
+  EXPECT_EQ(2, dyco_schedule_getCoroCount());
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(2, woke);
 }
@@ -260,6 +279,13 @@ TEST_F(SchedTest, AbortKillsEveryCoroutineAndFreesTheScheduler) {
   EXPECT_EQ(0, reached);
   EXPECT_EQ(nullptr, dyco_schedule_self());
   EXPECT_EQ(0, dyco_schedule_getCoroCount());
+  // As the seed: run again says so, until something new is set up.
+  EXPECT_EQ(-ECANCELED, dyco_schedule_run());
+  EXPECT_EQ(nullptr, dyco_schedule_self());
+  int ran = 0;
+  Go([&ran] { ran = 1; });
+  EXPECT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(1, ran);
   close(fds[0]);
   close(fds[1]);
   // The leak checker (--config=asan) verifies nothing was left behind.
@@ -346,14 +372,17 @@ TEST_F(SchedTest, StaleIdsAreRejected) {
 }
 
 TEST_F(SchedTest, ScheduleCreateWorksBeforeAndAfterCoroutines) {
-  ASSERT_EQ(0, dyco_schedule_create(64 * 1024, 100));
+  // The seed returned the scheduler's id (> 0) on success.
+  const int id = dyco_schedule_create(64 * 1024, 100);
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(id, dyco_schedule_schedID());
   void *stack = nullptr;
   size_t size = 0;
   int cid = Go([] { dyco_coroutine_yield(); });
   ASSERT_EQ(0, dyco_coroutine_getStack(cid, &stack, &size));
   EXPECT_EQ(64u * 1024, size);
   // Nothing started on the shared stack yet: it can still change.
-  ASSERT_EQ(0, dyco_schedule_create(128 * 1024, 0));
+  ASSERT_EQ(id, dyco_schedule_create(128 * 1024, 0));
   ASSERT_EQ(0, dyco_coroutine_getStack(cid, &stack, &size));
   EXPECT_EQ(128u * 1024, size);
   Go([] {
@@ -361,11 +390,41 @@ TEST_F(SchedTest, ScheduleCreateWorksBeforeAndAfterCoroutines) {
     EXPECT_EQ(-EBUSY, dyco_schedule_create(256 * 1024, 0));
   });
   ASSERT_EQ(0, dyco_schedule_run());
-  // A small size is rounded up, never refused.
-  EXPECT_EQ(0, dyco_schedule_create(100, 0));
-  int last = Go([] {});
-  ASSERT_EQ(0, dyco_coroutine_getStack(last, &stack, &size));
-  EXPECT_GE(size, static_cast<size_t>(DYCO_CONTEXT_STACK_MIN));
+}
+
+TEST_F(SchedTest, SmallSharedStacksAreRoundedUpNotRefused) {
+  // The seed accepted any size; a tiny one becomes the smallest usable.
+  ASSERT_GT(dyco_schedule_create(100, 0), 0);
+  size_t size = 0;
+  int ran = 0;
+  int cid = Go([&ran] { ran = 1; });
+  ASSERT_EQ(0, dyco_coroutine_getStack(cid, nullptr, &size));
+  EXPECT_EQ(static_cast<size_t>(DYCO_CONTEXT_STACK_MIN), size);
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(1, ran);
+}
+
+TEST_F(SchedTest, DefaultStackAppliesToSchedulersMadeLater) {
+  ASSERT_EQ(0, dyco_schedule_setDefaultStack(64 * 1024));
+  size_t mine = 0, theirs = 0;
+  int cid = Go([] {});
+  ASSERT_EQ(0, dyco_coroutine_getStack(cid, nullptr, &mine));
+  std::thread t([&theirs] {
+    ASSERT_GT(dyco_schedule_create(0, 0), 0);
+    int other = Go([] {});
+    dyco_coroutine_getStack(other, nullptr, &theirs);
+    EXPECT_EQ(0, dyco_schedule_run());
+    dyco_schedule_free(dyco_schedule_self());
+  });
+  t.join();
+  ASSERT_EQ(0, dyco_schedule_setDefaultStack(0));
+  EXPECT_EQ(64u * 1024, mine);
+  EXPECT_EQ(64u * 1024, theirs);
+  ASSERT_EQ(0, dyco_schedule_run());
+  dyco_schedule_free(dyco_schedule_self());
+  cid = Go([] {});
+  ASSERT_EQ(0, dyco_coroutine_getStack(cid, nullptr, &mine));
+  EXPECT_EQ(static_cast<size_t>(DYCO_SCHEDULE_STACK_DEFAULT), mine);
   ASSERT_EQ(0, dyco_schedule_run());
 }
 
@@ -429,7 +488,7 @@ TEST_F(SchedTest, SigprocmaskChangesTheThreadMask) {
 TEST_F(SchedTest, LoopwaitBoundsHowLongTheSchedulerSleeps) {
   // A coroutine waits on a queue nobody wakes; with a 10 ms loopwait the
   // loop keeps coming round (polls grow) instead of sleeping for ever.
-  ASSERT_EQ(0, dyco_schedule_create(0, 10));
+  ASSERT_GT(dyco_schedule_create(0, 10), 0);
   dyco_waitq q;
   dyco_waitq_init(&q, nullptr);
   Go([&q] { EXPECT_EQ(-ETIMEDOUT, dyco_waitq_wait(&q, 100, nullptr)); });

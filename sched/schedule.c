@@ -17,6 +17,31 @@ __thread dyco_schedule *dyco__tls_sched;
  * dyco_coroutine_runFlag). */
 static __thread int tls_in_run;
 
+/* Set when this thread's scheduler was aborted, until a new one is made:
+ * dyco_schedule_run then says so again instead of starting an empty one. */
+static __thread int tls_aborted;
+
+/* The shared stack size of schedulers made with stack_size 0; 0 for
+ * DYCO_SCHEDULE_STACK_DEFAULT. */
+static size_t default_stack;
+
+static size_t stack_or_default(size_t stack_size) {
+  if (stack_size == 0) {
+    stack_size = __atomic_load_n(&default_stack, __ATOMIC_RELAXED);
+  }
+  if (stack_size == 0) {
+    stack_size = DYCO_SCHEDULE_STACK_DEFAULT;
+  }
+  /* The seed took any size: a small one is made usable, not refused. */
+  return stack_size < DYCO_CONTEXT_STACK_MIN ? DYCO_CONTEXT_STACK_MIN
+                                             : stack_size;
+}
+
+int dyco_schedule_setDefaultStack(size_t stack_size) {
+  __atomic_store_n(&default_stack, stack_size, __ATOMIC_RELAXED);
+  return 0;
+}
+
 const int *dyco_coroutine_runFlag(void) { return &tls_in_run; }
 
 /* --- The registry: every live scheduler, by id ------------------------- */
@@ -91,6 +116,9 @@ static dyco_schedule *create(size_t stack_size, int *err) {
     return NULL;
   }
   s->epfd = s->evfd = -1;
+#if DYCO_CONTEXT_SP_ONLY
+  s->tools = dyco_context_tools() != 0;
+#endif
   s->page = (size_t)sysconf(_SC_PAGESIZE);
   s->thread = pthread_self();
   dyco__slab_init(&s->slab);
@@ -110,6 +138,7 @@ static dyco_schedule *create(size_t stack_size, int *err) {
   }
   dyco__overflow_thread_init(s);
   dyco__tls_sched = s;
+  tls_aborted = 0;
   pthread_setspecific(exit_key, s);
   return s;
 }
@@ -119,7 +148,14 @@ dyco_schedule *dyco__sched_get(int *err) {
   if (DYCO__LIKELY(s != NULL)) {
     return s;
   }
-  return create(DYCO_SCHEDULE_STACK_DEFAULT, err);
+  size_t want;
+  int e = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stack_or_default(0),
+                           &want);
+  if (e != 0) {
+    *err = e;
+    return NULL;
+  }
+  return create(want, err);
 }
 
 static void destroy(dyco_schedule *s) {
@@ -140,11 +176,9 @@ static void destroy(dyco_schedule *s) {
 }
 
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
-  if (stack_size == 0) {
-    stack_size = DYCO_SCHEDULE_STACK_DEFAULT;
-  }
   size_t want;
-  int err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stack_size, &want);
+  int err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE),
+                             stack_or_default(stack_size), &want);
   if (err != 0) {
     return err;
   }
@@ -189,7 +223,7 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
   s->loopwait_ns = (int64_t)(loopwait_timeout > (uint64_t)INT64_MAX / 1000000
                                  ? INT64_MAX
                                  : loopwait_timeout * 1000000);
-  return 0;
+  return s->id;
 }
 
 dyco_schedule *dyco_schedule_self(void) { return dyco__tls_sched; }
@@ -216,6 +250,9 @@ void dyco_schedule_free(dyco_schedule *sched) {
 }
 
 int dyco_schedule_run(void) {
+  if (DYCO__UNLIKELY(tls_aborted) && dyco__tls_sched == NULL) {
+    return -ECANCELED;
+  }
   int err;
   dyco_schedule *s = dyco__sched_get(&err);
   if (s == NULL) {
@@ -231,6 +268,7 @@ int dyco_schedule_run(void) {
   s->in_run = 0;
   if (r == -ECANCELED) {
     destroy(s);
+    tls_aborted = 1;
   }
   return r;
 }
@@ -360,9 +398,13 @@ int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset) {
 
 void dyco_schedcall_stop(void) {
   dyco_schedule *s = dyco__tls_sched;
-  if (s != NULL && s->running != NULL) {
-    s->stop = 1;
+  if (s == NULL || s->running == NULL) {
+    return;
   }
+  /* Queued behind the coroutines ready now; the loop sees the flag before
+   * picking any of them and returns, and the next run carries on. */
+  s->stop = 1;
+  dyco_coroutine_yield();
 }
 
 void dyco_schedcall_abort(void) {

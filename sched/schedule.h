@@ -18,21 +18,24 @@ extern "C" {
  * time, on a shared stack (by default) or on their private stacks. */
 typedef struct dyco_schedule dyco_schedule;
 
-/* The shared stack's size when nothing else is asked for, and the least. */
+/* The shared stack's size when nothing else is asked for (see
+ * dyco_schedule_setDefaultStack). */
 #define DYCO_SCHEDULE_STACK_DEFAULT (256 * 1024)
 
 /* dyco_schedule_create sets up this thread's scheduler: a shared stack of
- * stack_size bytes (0: DYCO_SCHEDULE_STACK_DEFAULT; rounded up to whole
- * pages and to at least DYCO_CONTEXT_STACK_MIN, so any small size runs)
- * and loopwait_timeout, the longest time in ms the scheduler sleeps when no
- * coroutine is ready (0: no limit; wake-ups by timers, file descriptors and
- * other threads are immediate anyway). Optional: the first coroutine
- * creates the scheduler with the defaults. Called again, or after
- * coroutines were created, it applies the new settings; the shared stack
- * can be resized only while no coroutine has started on it. Returns 0,
- * -EBUSY when the shared stack is in use, -EINVAL for a stack_size above
- * DYCO_STACK_SIZE_MAX, -ENOMEM, -EMFILE or -ENFILE when no fd is free for
- * the scheduler's epoll instance and eventfd. */
+ * stack_size bytes (0: the default, DYCO_SCHEDULE_STACK_DEFAULT unless
+ * dyco_schedule_setDefaultStack said otherwise; sizes under
+ * DYCO_CONTEXT_STACK_MIN are rounded up to it, every size up to whole pages,
+ * so any small size runs) and loopwait_timeout, the longest time in ms the
+ * scheduler sleeps when no coroutine is ready (0: no limit; wake-ups by
+ * timers, file descriptors and other threads are immediate anyway).
+ * Optional: the first coroutine creates the scheduler with the defaults.
+ * Called again, or after coroutines were created, it applies the new
+ * settings; the shared stack can be resized only while no coroutine has
+ * started on it. Never blocks. Returns the scheduler's id (> 0, as
+ * dyco_schedule_schedID), -EBUSY when the shared stack is in use, -EINVAL
+ * for a stack_size above DYCO_STACK_SIZE_MAX, -ENOMEM, -EMFILE or -ENFILE
+ * when no fd is free for the scheduler's epoll instance and eventfd. */
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout);
 
 /* The guard region below each stack dyco maps, by default, and the most it
@@ -68,11 +71,30 @@ size_t dyco_schedule_getStackGuard(void);
 /* dyco_schedule_run runs this thread's coroutines until none is left
  * (returns 0), until a coroutine calls dyco_schedcall_stop (returns 1: call
  * it again to carry on), or until one calls dyco_schedcall_abort (returns
- * -ECANCELED: every coroutine was killed and the scheduler freed). Blocks
- * the thread while coroutines wait. Returns -EDEADLK when called from a
- * coroutine; when the thread has no scheduler yet and one cannot be
- * created, -ENOMEM, or -EMFILE/-ENFILE when no fd is free. */
+ * -ECANCELED: every coroutine was killed and the scheduler freed; later
+ * calls return -ECANCELED again, doing nothing, until the thread creates a
+ * coroutine or calls dyco_schedule_create). Blocks the thread while
+ * coroutines wait. Returns -EDEADLK when called from a coroutine; when the
+ * thread has no scheduler yet and one cannot be created, -ENOMEM, -EINVAL
+ * (a default stack above DYCO_STACK_SIZE_MAX, see
+ * dyco_schedule_setDefaultStack), or -EMFILE/-ENFILE when no fd is free. */
 int dyco_schedule_run(void);
+
+/* dyco_schedule_setDefaultStack sets the shared stack size of every
+ * scheduler created from now on, on any thread, that is created implicitly
+ * or with a stack_size of 0 (rounded as dyco_schedule_create rounds; 0
+ * restores DYCO_SCHEDULE_STACK_DEFAULT). Schedulers that exist keep theirs.
+ * The compatibility header dyco/dyco_coroutine.h sets the seed's 64 KiB.
+ * Returns 0; never blocks. */
+int dyco_schedule_setDefaultStack(size_t stack_size);
+
+/* dyco_schedule_coroID returns the cid of the coroutine of this thread's
+ * scheduler that has the CPU: what dyco_coroutine_coroID returns, except
+ * while that coroutine runs an asymmetric coroutine (asym/), when
+ * dyco_coroutine_coroID names the asymmetric one and this still names the
+ * scheduler's. -EPERM outside the scheduler's coroutines. For layers that
+ * keep per-coroutine state of the scheduler's. */
+int dyco_schedule_coroID(void);
 
 /* dyco_schedule_self returns this thread's scheduler, NULL when it has none
  * (it does not create one). */
@@ -122,9 +144,11 @@ int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg);
  * for a bad how, -EFAULT for a bad pointer. */
 int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset);
 
-/* dyco_schedcall_stop makes dyco_schedule_run return 1 as soon as the
- * running coroutine next gives up the CPU; every coroutine keeps its state,
- * and the next dyco_schedule_run carries on. */
+/* dyco_schedcall_stop suspends the calling coroutine at once and makes
+ * dyco_schedule_run return 1 without running anything else; every coroutine
+ * keeps its state. The next dyco_schedule_run carries on: the coroutines
+ * that were ready run first, then the caller returns from this call, as if
+ * it had yielded. Outside a coroutine it does nothing. */
 void dyco_schedcall_stop(void);
 
 /* dyco_schedcall_abort shuts the scheduler down: the running coroutine ends

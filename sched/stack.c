@@ -2,6 +2,7 @@
  * coroutines take turns on it; private stacks from a cache, guard pages, and
  * the report that names a coroutine that overflowed its stack. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,8 @@ static void probe_guard(void) {
     return;
   }
   int fds[2];
-  if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+  if (madvise(m, page, DYCO__MADV_GUARD_INSTALL) == 0 &&
+      dyco__sys_pipe2(fds, O_CLOEXEC) == 0) {
     long n = dyco__sys_write(fds[1], m, 1);
     if (n < 0 && errno == EFAULT) {
       guard_mode = GUARD_MADVISE;
@@ -154,7 +156,16 @@ void dyco__shared_stack_destroy(dyco_schedule *s) {
 __attribute__((no_sanitize_address, no_sanitize_thread))
 #endif
 static void
-stack_copy(char *to, const char *from, size_t n) {
+stack_copy(const dyco_schedule *s, char *to, const char *from, size_t n) {
+  if (DYCO__UNLIKELY(s->tools)) {
+    /* A tool found at run time: it keeps its record of the bytes too. */
+    if (to >= s->shared_base && to < s->shared_base + s->shared_size) {
+      dyco_context_stack_restore(to, from, n);
+    } else {
+      dyco_context_stack_save(to, from, n);
+    }
+    return;
+  }
 #if defined(DYCO_VALGRIND)
   /* Memcheck marks a stack's bytes below its last stack pointer as gone;
    * the copy gives them back. */
@@ -232,8 +243,12 @@ static char *suspended_low(const dyco_schedule *s, const dyco_coroutine *co) {
 static int save(dyco_schedule *s, dyco_coroutine *o) {
   char *low = suspended_low(s, o);
   size_t len = (size_t)(shared_top(s) - low);
-  if (len > o->u.saved.cap) {
-    size_t cap = dyco__slab_round(len);
+  size_t need = len;
+  if (DYCO__UNLIKELY(s->tools)) {
+    need += dyco_context_stack_extra(len);
+  }
+  if (need > o->u.saved.cap) {
+    size_t cap = dyco__slab_round(need);
     char *b = (char *)dyco__slab_alloc(&s->slab, cap);
     if (b == NULL) {
       return -ENOMEM;
@@ -242,7 +257,7 @@ static int save(dyco_schedule *s, dyco_coroutine *o) {
     o->u.saved.bytes = b;
     o->u.saved.cap = (uint32_t)cap;
   }
-  stack_copy(o->u.saved.bytes, low, len);
+  stack_copy(s, o->u.saved.bytes, low, len);
   o->u.saved.len = (uint32_t)len;
   o->flags |= DYCO__F_SAVED;
   s->saves++;
@@ -262,10 +277,13 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next) {
   /* The previous owner's red zones must not follow the next one. */
   ASAN_UNPOISON_MEMORY_REGION(s->shared_base, s->shared_size);
 #endif
+  if (DYCO__UNLIKELY(s->tools)) {
+    dyco_context_stack_reuse(s->shared_base, s->shared_size);
+  }
   if (!(next->flags & DYCO__F_STARTED)) {
     dyco__co_make_context(s, next);
   } else if (next->flags & DYCO__F_SAVED) {
-    stack_copy(shared_top(s) - next->u.saved.len, next->u.saved.bytes,
+    stack_copy(s, shared_top(s) - next->u.saved.len, next->u.saved.bytes,
                next->u.saved.len);
   }
   s->occupant = next;

@@ -471,7 +471,7 @@ TEST(SchedDeathTest, TheGuardSizeIsASetting) {
 
 TEST_F(SchedTest, AHundredThousandGuardedPrivateStacksAtOnce) {
   dyco_schedule_stats st;
-  ASSERT_EQ(0, dyco_schedule_create(0, 0));
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);
   ASSERT_EQ(0, dyco_schedule_getStats(&st));
   // With guard regions all of them fit the kernel's mapping limit; with the
   // mprotect fallback (an emulator, an old kernel) fewer do.

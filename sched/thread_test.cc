@@ -285,8 +285,7 @@ TEST_F(SchedTest, EachThreadHasItsOwnSchedulerFreedWhenItExits) {
     for (int b = a + 1; b < 4; ++b) {
       EXPECT_NE(ids[a].load(), ids[b].load());
     }
-    EXPECT_EQ(-ESRCH, dyco_schedule_spawnById(
-                          ids[a], [](void *) {}, nullptr));
+    EXPECT_EQ(-ESRCH, dyco_schedule_spawnById(ids[a], [](void *) {}, nullptr));
   }
 }
 

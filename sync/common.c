@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "sched/coroutine.h"
+#include "sched/schedule.h"
 
 __thread char dyco__sync_thread_mark __attribute__((tls_model("initial-exec")));
 static __thread uint32_t random_state
@@ -33,19 +34,19 @@ int dyco__sync_enter_destroy(dyco__sync_base *b, const char *what) {
   fprintf(stderr,
           "dyco: %s: a local primitive belongs to another thread (called from "
           "coroutine %d); not destroyed\n",
-          what, dyco_coroutine_coroID() > 0 ? dyco_coroutine_coroID() : 0);
+          what, dyco_schedule_coroID() > 0 ? dyco_schedule_coroID() : 0);
   return -EXDEV;
 }
 
 dyco__sync_who dyco__sync_whoami(void) {
   dyco__sync_who w;
-  int cid = dyco_coroutine_coroID();
+  int cid = dyco_schedule_coroID();
   w.thread = dyco__sync_self();
   w.cid = cid > 0 ? cid : 0;
   return w;
 }
 
-int dyco__sync_in_coroutine(void) { return dyco_coroutine_coroID() > 0; }
+int dyco__sync_in_coroutine(void) { return dyco_schedule_coroID() > 0; }
 
 uint32_t dyco__sync_random(void) {
   uint32_t x = random_state;

@@ -28,12 +28,19 @@ dyco_pubsubchannel *dyco_pubsub_createShared(size_t size);
  * NULL are ignored. Does not block. */
 void dyco_pubsub_destroy(dyco_pubsubchannel **pschan);
 
-/* dyco_pubsub_publish copies size bytes from buf to every coroutine waiting
- * in dyco_pubsub_subscribe now, and wakes them. Nothing is kept for later
- * subscribers. Never blocks. Returns size when at least one subscriber got
- * it; 0 when nobody was subscribed; -EMSGSIZE when size is larger than the
- * channel's size; -EINVAL for a NULL pschan or buf or a size of 0; -ENOMEM;
- * -EXDEV. */
+/* dyco_pubsub_publish hands size bytes from buf to every coroutine waiting
+ * in dyco_pubsub_subscribe now and wakes them; nothing is kept for later
+ * subscribers. Inside a coroutine it then waits, as the seed did, until
+ * every one of them has taken the message (with no timeout: they are awake
+ * and take it when they next run), so a subscriber that subscribes again
+ * right away gets the next message published back to back. The wait goes
+ * on if the channel is destroyed meanwhile. Outside a coroutine it does
+ * not wait. Returns size when at least one subscriber got it; 0 when
+ * nobody was subscribed; -EMSGSIZE when size is larger than the channel's
+ * size; -EINVAL for a NULL pschan or buf or a size of 0; -ENOMEM; -EXDEV. A
+ * shared channel's subscriber on another thread that is killed (its
+ * scheduler aborted or freed) after it was handed a message and before it
+ * ran leaves the publisher waiting. */
 ssize_t dyco_pubsub_publish(dyco_pubsubchannel *pschan, void *buf, size_t size);
 
 /* dyco_pubsub_subscribe waits at most timeout ms (-1: no limit; 0: returns

@@ -7,6 +7,7 @@
 
 #include "benchmark/benchmark.h"
 #include "tools/testing/bench.h"
+#include "tools/testing/fiber_bench.h"
 #include "tools/testing/waitq_bench.h"
 
 extern "C" {
@@ -373,6 +374,10 @@ void BM_ChanCrossThreadPingPongBusy(benchmark::State &state) {
 constexpr int kReps = 5;
 DYCO_BENCH_RAW_SWITCH()->Repetitions(kReps)->ReportAggregatesOnly(true);
 DYCO_BENCH_WAITQ_WAKE_UP()->Repetitions(kReps)->ReportAggregatesOnly(true);
+BENCHMARK(dyco_bench::BM_BoostFiberChannel)
+    ->Name("BM_BoostFiberChannel")
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true);
 BENCHMARK(BM_ChanUnbufferedPingPong)
     ->Repetitions(kReps)
     ->ReportAggregatesOnly(true);
@@ -405,14 +410,15 @@ BENCHMARK(BM_ChanCrossThreadPingPongBusy)
 }  // namespace
 
 int main(int argc, char **argv) {
-  benchmark::Initialize(&argc, argv);
+  dyco_bench::PrintMachine("sync layer benchmark");
+  dyco_bench::InitializeInterleaved(&argc, argv);
   dyco_bench::Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
   const dyco_bench::Row rows[] = {
       {"BM_RawSwitch", "raw switch (context layer)", ""},
       {"BM_WaitqWakeUp", "sched wait-queue wake-up (reference)", ""},
       {"BM_ChanUnbufferedPingPong", "unbuffered chan ping-pong, per message",
-       "<= 50 ns"},
+       "<= 40 ns", 0, 40},
       {"BM_ChanUnbufferedPingPongSharedStack", "  the same on the shared stack",
        ""},
       {"BM_HalfDuplexPingPong", "half-duplex channel ping-pong, per message",
@@ -429,8 +435,15 @@ int main(int argc, char **argv) {
        "chan ping-pong across 2 threads, per message", ""},
       {"BM_ChanCrossThreadPingPongBusy/real_time",
        "  the same, both threads busy (no epoll sleep)", ""},
+      {"BM_BoostFiberChannel",
+       "boost.fiber: unbuffered channel ping-pong, per message", ""},
   };
-  dyco_bench::PrintRawSwitchTable(recorder, "sync", rows);
+  dyco_bench::PrintTable(recorder, "sync", rows);
+  const double fc = recorder.NsPerOp("BM_BoostFiberChannel");
+  if (fc > 0) {
+    printf("\n  boost.fiber / dyco: unbuffered channel %.2fx\n",
+           fc / recorder.NsPerOp("BM_ChanUnbufferedPingPong"));
+  }
   benchmark::Shutdown();
   return 0;
 }

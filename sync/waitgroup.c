@@ -264,7 +264,7 @@ int dyco_waitgroup_done(dyco_waitgroup *g) {
   if (g == NULL) {
     return -EINVAL;
   }
-  int cid = dyco_coroutine_coroID();
+  int cid = dyco_schedule_coroID();
   if (cid <= 0) {
     return -EPERM;
   }

@@ -39,3 +39,16 @@ def dyco_dependencies(dyco_path = None):
             path = "/usr/include/android",
             build_file = str(Label("//third_party:boringssl.BUILD")),
         )
+
+def dyco_register_toolchains():
+    """Registers dyco's cross toolchains (i386, arm, aarch64).
+
+    With them registered, --platforms=@dyco//tools/platforms:aarch64 (and
+    --incompatible_enable_cc_toolchain_resolution) picks dyco's toolchain;
+    tools/consumer.bazelrc's --config=aarch64 needs neither this nor more.
+    """
+    native.register_toolchains(
+        str(Label("//tools/toolchains/i686-linux-gnu:toolchain")),
+        str(Label("//tools/toolchains/arm-linux-gnueabihf:toolchain")),
+        str(Label("//tools/toolchains/aarch64-linux-gnu:toolchain")),
+    )

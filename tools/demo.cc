@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tools/testing/echo_workload.h"
+#include "tools/testing/figures.h"
 
 extern "C" {
 #include "context/context.h"
@@ -253,9 +254,9 @@ int main(int argc, char **argv) {
                                          dyco_echo::kThreads};
   const int steps = static_cast<int>(o.sizes.size()) * 3 * o.runs + 1;
   int step = 0;
-  printf(
-      "dyco demo: %d connections, %ld requests per run, %d runs (median)\n\n",
-      o.connections, o.requests, o.runs);
+  printf("dyco demo: %d connections, %ld requests per run, %d runs (median)\n",
+         o.connections, o.requests, o.runs);
+  dyco_bench::PrintMachine("");
 
   // rps[size][variant]
   std::vector<std::vector<double>> rps(o.sizes.size(), std::vector<double>(3));

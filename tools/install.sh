@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# dyco — installs libdyco.so, libdyco.a, the public headers and dyco.pc for
-# builds without Bazel: tools/bazel run //tools:install -- --prefix DIR
+# dyco — installs libdyco and libdyco_hook (.so, .a), the public headers and
+# their pkg-config files for builds without Bazel (README, "Without Bazel"):
+# tools/bazel run //tools:install -- --prefix DIR
 set -euo pipefail
 
 prefix=""
@@ -41,6 +42,20 @@ while IFS= read -r h; do
   count=$((count + 1))
 done < "$runfiles/tools/public_headers.txt"
 
+# The libc names libdyco_hook defines: a program that links the hooks'
+# archive exports them, so that libraries it loads later reach them too.
+hooked=$(nm -g --defined-only "$prefix/lib/libdyco_hook.a" |
+  awk '$2 == "T" && $3 !~ /^dyco_/ { print $3 }' | sort -u)
+exports=""
+for name in $hooked; do
+  exports="$exports -Wl,--export-dynamic-symbol=$name"
+done
+
+# -fstack-clash-protection: a frame larger than the guard page below a
+# coroutine's stack probes its way down and faults in the guard instead of
+# jumping over it into the next stack.
+cflags="-I\${includedir} -DDYCO_HAVE_TLS=1 -fstack-clash-protection"
+
 cat >"$prefix/lib/pkgconfig/dyco.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
@@ -49,10 +64,15 @@ includedir=\${prefix}/include/dyco
 Name: dyco
 Description: stackful coroutines for Linux network servers
 Version: 0.1.0
-Cflags: -I\${includedir} -DDYCO_HAVE_TLS=1
-Libs: -L\${libdir} -Wl,-rpath,\${libdir} -ldyco -pthread
-Libs.private: -ldl -lssl -lcrypto
+Cflags: $cflags
+Libs: -L\${libdir} -Wl,-rpath,\${libdir} -ldyco -pthread -lssl -lcrypto
+Libs.private: -ldl
 PC
+# The hooks replace libc functions nobody calls by dyco's name: with
+# --as-needed (Debian's default) the library would be dropped when the
+# program's own code calls none of them (a blocking client library does).
+# --no-as-needed keeps it; --whole-archive takes all of libdyco_hook.a when
+# a -static link picks the archive.
 cat >"$prefix/lib/pkgconfig/dyco-hook.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
@@ -61,7 +81,29 @@ Name: dyco-hook
 Description: dyco's libc hooks: plain blocking calls yield inside coroutines
 Version: 0.1.0
 Requires: dyco
-Libs: -L\${libdir} -Wl,-rpath,\${libdir} -ldyco_hook
+Libs: -L\${libdir} -Wl,-rpath,\${libdir} -Wl,--push-state,--no-as-needed,--whole-archive -ldyco_hook -Wl,--pop-state
 PC
-echo "dyco: installed libdyco and libdyco_hook (.so, .a), $count headers, dyco.pc and dyco-hook.pc under $prefix"
+# dyco's archives inside the program, every other library shared.
+cat >"$prefix/lib/pkgconfig/dyco-static.pc" <<PC
+prefix=$prefix
+libdir=\${prefix}/lib
+includedir=\${prefix}/include/dyco
+
+Name: dyco-static
+Description: stackful coroutines for Linux network servers, linked in
+Version: 0.1.0
+Cflags: $cflags
+Libs: \${libdir}/libdyco.a -pthread -ldl -lssl -lcrypto
+PC
+cat >"$prefix/lib/pkgconfig/dyco-hook-static.pc" <<PC
+prefix=$prefix
+libdir=\${prefix}/lib
+
+Name: dyco-hook-static
+Description: dyco's libc hooks, linked in whole
+Version: 0.1.0
+Requires: dyco-static
+Libs: -Wl,--whole-archive \${libdir}/libdyco_hook.a -Wl,--no-whole-archive$exports
+PC
+echo "dyco: installed libdyco and libdyco_hook (.so, .a), $count headers and dyco.pc, dyco-hook.pc, dyco-static.pc, dyco-hook-static.pc under $prefix"
 echo "dyco: build with: cc app.c \$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs dyco)"

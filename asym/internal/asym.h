@@ -137,6 +137,9 @@ typedef struct dyco__athread {
   size_t altstack_size;
 
   int ready; /* set up (page size, exit hook) */
+  /* Nonzero when a tool found at run time must hear of every switch and
+   * copy (dyco_context_tools, in a build that keeps stack pointers only). */
+  int tools;
   uint64_t created;
   uint64_t freed;
   uint64_t saves;
@@ -144,6 +147,16 @@ typedef struct dyco__athread {
 } dyco__athread;
 
 extern __thread dyco__athread dyco__athr;
+
+/* A switch between asym's contexts: dyco_context_switch, or under a tool
+ * found at run time, dyco_context_switch_tools. */
+static inline void *dyco__aswitch(const dyco__athread *t, dyco_context *from,
+                                  dyco_context *to, void *value) {
+  if (DYCO__A_UNLIKELY(t->tools)) {
+    return dyco_context_switch_tools(&from->sp, &to->sp, value, from, to);
+  }
+  return dyco_context_switch(from, to, value);
+}
 
 /* --- cids -------------------------------------------------------------- */
 

@@ -48,6 +48,17 @@ static inline int dyco__sys_close(int fd) {
   return (int)syscall(SYS_close, fd);
 }
 
+/* fds netio makes for itself (dyco_epoll_init's, dyco_signal_init's) are
+ * made raw as well as closed raw: a ThreadSanitizer found at run time must
+ * see neither or both (see sched/internal/sys.h). */
+static inline int dyco__sys_epoll_create1(int flags) {
+  return (int)syscall(SYS_epoll_create1, flags);
+}
+
+static inline int dyco__sys_signalfd4(const sigset_t *mask, int flags) {
+  return (int)syscall(SYS_signalfd4, -1, mask, DYCO__SIGSET_BYTES, flags);
+}
+
 static inline int dyco__sys_socket(int domain, int type, int protocol) {
   return (int)syscall(SYS_socket, domain, type, protocol);
 }

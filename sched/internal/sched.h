@@ -140,6 +140,9 @@ struct dyco__ext {
   dyco_coropool *pool;
   /* Set by dyco_coroutine_leaveStack: where it left its own stack. */
   const dyco_context *foreign;
+  /* What a tool found at run time knows of its context (see
+   * dyco_schedule.tools); NULL otherwise. */
+  dyco_context *tools;
 };
 
 /* A FIFO of coroutines queued to run, linked through run_next. */
@@ -216,6 +219,11 @@ struct dyco_schedule {
   /* The running coroutine; NULL while the scheduler's own loop runs. */
   dyco_coroutine *running;
   dyco__ctx loop; /* the loop's context, on the thread's own stack */
+  /* Nonzero when a build that keeps only stack pointers runs under a tool
+   * it found at run time (dyco_context_tools): every coroutine then also
+   * keeps a whole dyco_context in its ext (and the loop in loop_tools), and
+   * every switch and shared-stack copy tells the tool. */
+  int tools;
 
   /* Run queues for this round; yielders go to the *_later ones. */
   dyco__runq urgent;
@@ -286,6 +294,8 @@ struct dyco_schedule {
   int stop;
   int aborting;
   size_t page;
+
+  dyco_context loop_tools; /* the loop's record when `tools` is set */
 
   /* The alternate signal stack this thread got for overflow reports. */
   void *altstack;

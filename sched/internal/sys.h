@@ -28,6 +28,22 @@ static inline int dyco__sys_close(int fd) {
 }
 #endif
 
+/* The scheduler's own fds are made raw too, so that a ThreadSanitizer
+ * found at run time (whose libc wrappers follow fds from their creation to
+ * their close) never sees them: a raw close after a wrapped creation would
+ * make the next fd with that number, on another thread, look racy. */
+static inline int dyco__sys_epoll_create1(int flags) {
+  return (int)syscall(SYS_epoll_create1, flags);
+}
+
+static inline int dyco__sys_eventfd2(unsigned int initval, int flags) {
+  return (int)syscall(SYS_eventfd2, initval, flags);
+}
+
+static inline int dyco__sys_pipe2(int fds[2], int flags) {
+  return (int)syscall(SYS_pipe2, fds, flags);
+}
+
 /* epoll_wait as epoll_pwait without a mask: every architecture has it. */
 static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev, int n,
                                        int timeout_ms) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "tools/testing/figures.h"
 
 extern "C" {
 #include "context/context.h"
@@ -59,6 +60,13 @@ class Recorder : public benchmark::ConsoleReporter {
       std::string name = run.benchmark_name();
       const bool median =
           run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "stddev") {
+        // Its counters are aggregated too (ops_per_iter's deviation is 0):
+        // it is divided by the median's operations per iteration later.
+        std::string base = BaseName(name.substr(0, name.size() - 7));
+        stddev_[base] = NsOf(run);
+        continue;
+      }
       if (run.run_type == Run::RT_Aggregate && !median) {
         continue;
       }
@@ -69,16 +77,8 @@ class Recorder : public benchmark::ConsoleReporter {
       if (!median && medians_.count(name)) {
         continue;
       }
-      double ops = 1;
-      auto it = run.counters.find("ops_per_iter");
-      if (it != run.counters.end() && it->second.value > 0) {
-        ops = it->second.value;
-      }
-      const double ns =
-          run.GetAdjustedRealTime() *
-          benchmark::GetTimeUnitMultiplier(benchmark::kNanosecond) /
-          benchmark::GetTimeUnitMultiplier(run.time_unit) / ops;
-      ns_[name] = ns;
+      ns_[name] = NsOf(run);
+      ops_[name] = Ops(run);
       for (const auto &c : run.counters) {
         counters_[name][c.first] = c.second.value;
       }
@@ -108,6 +108,15 @@ class Recorder : public benchmark::ConsoleReporter {
     return it == ns_.end() ? 0 : it->second;
   }
 
+  // The standard deviation over repetitions of the named benchmark's ns
+  // per operation, 0 when it ran once.
+  double StddevNs(const std::string &name) const {
+    auto it = stddev_.find(name);
+    auto ops = ops_.find(name);
+    return it == stddev_.end() || ops == ops_.end() ? 0
+                                                    : it->second / ops->second;
+  }
+
   // A counter the named benchmark reported, 0 if none.
   double Counter(const std::string &name, const std::string &counter) const {
     auto it = counters_.find(name);
@@ -119,37 +128,80 @@ class Recorder : public benchmark::ConsoleReporter {
   }
 
  private:
+  static double Ops(const Run &run) {
+    auto it = run.counters.find("ops_per_iter");
+    return it != run.counters.end() && it->second.value > 0 ? it->second.value
+                                                            : 1;
+  }
+
+  // ns per iteration, divided by its operations (1 for an aggregate whose
+  // ops_per_iter counter is not a count).
+  static double NsOf(const Run &run) {
+    return run.GetAdjustedRealTime() *
+           benchmark::GetTimeUnitMultiplier(benchmark::kNanosecond) /
+           benchmark::GetTimeUnitMultiplier(run.time_unit) / Ops(run);
+  }
+
   std::map<std::string, double> ns_;
+  std::map<std::string, double> stddev_;  // ns per iteration
+  std::map<std::string, double> ops_;
   std::map<std::string, std::map<std::string, double>> counters_;
   std::map<std::string, bool> medians_;
 };
 
-// One line of a layer's summary: a benchmark, its label, its target ("" for
-// none).
+// One line of a layer's summary: a benchmark, its label, its target as
+// text ("" for none) and, to check it, the largest ratio to the baseline
+// benchmark and/or the most ns it may take (0: not checked).
 struct Row {
   const char *name;
   const char *label;
   const char *target;
+  double max_ratio = 0;
+  double max_ns = 0;
+  const char *baseline = "BM_RawSwitch";
+  const char *baseline_label = "raw switch";
 };
 
-// PrintRawSwitchTable prints a layer's summary: each row's time per
-// operation in ns and as a multiple of BM_RawSwitch, and its target.
+// PrintTable prints a layer's summary: each row's time per operation in ns,
+// its spread and its ratio to the row's baseline (BM_RawSwitch unless the
+// row says otherwise), and its target with pass or FAIL; each row is also
+// emitted for tools/bench_all.sh.
 template <size_t N>
-void PrintRawSwitchTable(const Recorder &recorder, const char *layer,
-                         const Row (&rows)[N]) {
+void PrintTable(const Recorder &recorder, const char *layer,
+                const Row (&rows)[N]) {
   int width = 0;
   for (const Row &r : rows) {
     width = std::max(width, static_cast<int>(strlen(r.label)));
   }
-  const double raw = recorder.NsPerOp("BM_RawSwitch");
   char title[64];
   snprintf(title, sizeof title, "%s (%s switch)", layer,
            dyco_context_implementation());
-  printf("\n%-*s %9s  %12s  target\n", width + 2, title, "ns", "x raw switch");
+  printf("\n%-*s %9s  %7s  %7s  %-13s target\n", width + 2, title, "ns", "+-sd",
+         "ratio", "to");
   for (const Row &r : rows) {
     const double ns = recorder.NsPerOp(r.name);
-    printf("  %-*s %9.2f  %11.2fx  %s\n", width, r.label, ns,
-           raw > 0 ? ns / raw : 0, r.target);
+    if (ns <= 0) {
+      continue;  // filtered out
+    }
+    const double sd = recorder.StddevNs(r.name);
+    const double base = recorder.NsPerOp(r.baseline);
+    const double ratio = base > 0 ? ns / base : 0;
+    int pass = -1;
+    if (r.max_ratio > 0 || r.max_ns > 0) {
+      pass = (r.max_ratio <= 0 || (base > 0 && ratio <= r.max_ratio)) &&
+             (r.max_ns <= 0 || ns <= r.max_ns);
+    }
+    printf("  %-*s %9.2f  %7.2f  %6.2fx  %-13s %s%s\n", width, r.label, ns, sd,
+           ratio, r.baseline_label, r.target,
+           pass < 0 ? ""
+           : pass   ? "  pass"
+                    : "  FAIL");
+    std::string label = r.label;
+    label.erase(0, label.find_first_not_of(' '));
+    char spread[32];
+    snprintf(spread, sizeof spread, "sd %.2g", sd);
+    EmitFigure(layer, label, ns, "ns", spread, ratio, r.baseline_label,
+               r.target, pass);
   }
 }
 

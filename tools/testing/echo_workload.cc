@@ -1,8 +1,9 @@
 // dyco — benchmarks and the demo only: the loopback echo workload. Five
-// servers (dyco through the hooks, dyco's explicit API, a hand-written
-// edge-triggered epoll loop reading into one buffer or into a buffer per
-// connection, a thread per connection), one server thread each, and the
-// client that drives them all alike.
+// servers (dyco through the hooks, dyco's explicit API, and three
+// baselines that link no dyco code and run as a process of their own,
+// tools/testing/echo_baseline_server.cc: a hand-written edge-triggered
+// epoll loop reading into one buffer or into a buffer per connection, a
+// thread per connection), and the client that drives them all alike.
 #include "tools/testing/echo_workload.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +45,6 @@ namespace {
 using dyco_bench::NoDelay;
 using dyco_bench::PinTo;
 
-constexpr size_t kServerBuffer = 16384;
 constexpr size_t kCoroutineStack = 64 * 1024;
 
 void Die(const char *what) {
@@ -53,31 +55,18 @@ void Die(const char *what) {
 // --- The servers
 // --------------------------------------------------------------
 
+// A dyco server runs on a thread of this process; a baseline server is a
+// process of its own (child).
 struct Server {
   int listener = -1;
   int port = 0;
   int connections = 0;
   std::thread thread;
   pid_t tid = 0;
+  pid_t child = 0;
 };
 
-// One connection's echo, written as blocking code. With libc's calls it is
-// what a user writes with the hooks linked (and the thread-per-connection
-// server's thread body); with dyco_recv/dyco_send/dyco_close it uses dyco's
-// explicit API. The calls are template arguments, so each instance calls
-// them directly.
-template <ssize_t (*Recv)(int, void *, size_t, int),
-          ssize_t (*Send)(int, const void *, size_t, int), int (*Close)(int)>
-void EchoUntilClosed(int fd) {
-  char buf[kServerBuffer];
-  ssize_t n;
-  while ((n = Recv(fd, buf, sizeof buf, 0)) > 0) {
-    if (Send(fd, buf, static_cast<size_t>(n), 0) != n) {
-      break;
-    }
-  }
-  Close(fd);
-}
+using dyco_bench::EchoUntilClosed;
 
 void HookConnection(void *arg) {
   EchoUntilClosed<recv, send, close>(
@@ -117,136 +106,75 @@ void RunDyco(Server *s, Variant v) {
   dyco_schedule_free(dyco_schedule_self());
 }
 
-// A hand-written edge-triggered epoll loop, the way the epoll(7) manual
-// says: every fd registered once (EPOLLIN | EPOLLOUT | EPOLLET), read until
-// EAGAIN, what cannot be written at once kept until EPOLLOUT. It reads into
-// one buffer for all connections, or (own_buffers) into each connection's
-// own, as blocking-style code does: that one shows what a buffer per
-// connection costs, apart from how the connections are served.
-struct EpollConn {
-  int fd;
-  std::string pending;
-  char *own;  // own_buffers: kServerBuffer bytes
-};
-
-bool FlushPending(EpollConn *c) {
-  while (!c->pending.empty()) {
-    ssize_t w = write(c->fd, c->pending.data(), c->pending.size());
-    if (w < 0) {
-      return errno == EAGAIN;
-    }
-    c->pending.erase(0, static_cast<size_t>(w));
+// The baseline servers' program (tools/testing:echo_baseline_server), in
+// the runfiles of the benchmark or demo that runs this workload.
+std::string BaselineServerPath() {
+  const char *rel = "dyco/tools/testing/echo_baseline_server";
+  std::vector<std::string> dirs;
+  if (const char *d = getenv("RUNFILES_DIR")) {
+    dirs.push_back(d);
   }
-  return true;
+  if (const char *d = getenv("TEST_SRCDIR")) {
+    dirs.push_back(d);
+  }
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    dirs.push_back(std::string(exe) + ".runfiles");
+  }
+  for (const std::string &d : dirs) {
+    std::string p = d + "/" + rel;
+    if (access(p.c_str(), X_OK) == 0) {
+      return p;
+    }
+  }
+  fprintf(stderr, "echo workload: %s not found in the runfiles\n", rel);
+  abort();
 }
 
-void RunEpoll(Server *s, bool own_buffers) {
-  int ep = epoll_create1(0);
-  fcntl(s->listener, F_SETFL, O_NONBLOCK);
-  epoll_event ev = {};
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.ptr = nullptr;
-  epoll_ctl(ep, EPOLL_CTL_ADD, s->listener, &ev);
-  int accepted = 0, open = 0;
-  std::vector<epoll_event> events(1024);
-  char shared[kServerBuffer];
-  while (accepted < s->connections || open > 0) {
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), -1);
-    for (int i = 0; i < n; ++i) {
-      EpollConn *c = static_cast<EpollConn *>(events[i].data.ptr);
-      if (c == nullptr) {
-        int fd;
-        while ((fd = accept4(s->listener, nullptr, nullptr, SOCK_NONBLOCK)) >=
-               0) {
-          NoDelay(fd);
-          EpollConn *nc = new EpollConn{
-              fd, {}, own_buffers ? new char[kServerBuffer] : nullptr};
-          epoll_event cev = {};
-          cev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-          cev.data.ptr = nc;
-          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
-          ++accepted;
-          ++open;
-        }
-        continue;
-      }
-      char *buf = own_buffers ? c->own : shared;
-      bool alive = true;
-      if (events[i].events & EPOLLOUT) {
-        alive = FlushPending(c);
-      }
-      if (alive && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
-        for (;;) {
-          ssize_t r = read(c->fd, buf, kServerBuffer);
-          if (r > 0) {
-            if (!c->pending.empty()) {
-              c->pending.append(buf, static_cast<size_t>(r));
-              continue;
-            }
-            ssize_t w = write(c->fd, buf, static_cast<size_t>(r));
-            if (w < 0 && errno != EAGAIN) {
-              alive = false;
-              break;
-            }
-            if (w < r) {
-              c->pending.assign(buf + (w > 0 ? w : 0),
-                                static_cast<size_t>(r - (w > 0 ? w : 0)));
-            }
-            continue;
-          }
-          if (r < 0 && errno == EAGAIN) {
-            break;
-          }
-          alive = false;  // end of stream or error
-          break;
-        }
-      }
-      if (!alive) {
-        close(c->fd);  // also leaves the epoll set
-        delete[] c->own;
-        delete c;
-        --open;
-      }
-    }
+// Starts a baseline server as a process of its own (it links no dyco code)
+// and reads the port it listens on.
+void StartBaseline(Server *s, Variant v, int connections) {
+  const std::string path = BaselineServerPath();
+  const std::string count = std::to_string(connections);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    Die("pipe2");
   }
-  close(ep);
-}
-
-// A thread per connection, plain blocking calls.
-void RunThreads(Server *s) {
-  std::vector<pthread_t> threads;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  for (int i = 0; i < s->connections; ++i) {
-    int c = accept(s->listener, nullptr, nullptr);
-    if (c < 0) {
-      Die("accept");
-    }
-    NoDelay(c);
-    pthread_t t;
-    int err = pthread_create(
-        &t, &attr,
-        [](void *arg) -> void * {
-          EchoUntilClosed<recv, send, close>(
-              static_cast<int>(reinterpret_cast<intptr_t>(arg)));
-          return nullptr;
-        },
-        reinterpret_cast<void *>(intptr_t{c}));
-    if (err != 0) {
-      errno = err;
-      Die("pthread_create");
-    }
-    threads.push_back(t);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  char *argv[] = {const_cast<char *>(path.c_str()),
+                  const_cast<char *>(VariantName(v)),
+                  const_cast<char *>(count.c_str()), nullptr};
+  int err = posix_spawn(&s->child, path.c_str(), &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (err != 0) {
+    errno = err;
+    Die("posix_spawn");
   }
-  pthread_attr_destroy(&attr);
-  for (pthread_t t : threads) {
-    pthread_join(t, nullptr);
+  char line[32] = {};
+  size_t got = 0;
+  while (got < sizeof line - 1 && memchr(line, '\n', got) == nullptr) {
+    ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
+    if (r <= 0) {
+      Die("echo_baseline_server did not say its port");
+    }
+    got += static_cast<size_t>(r);
   }
+  close(out[0]);
+  s->port = atoi(line);
+  s->tid = s->child;
 }
 
 void StartServer(Server *s, Variant v, int connections) {
   s->connections = connections;
+  if (v != kHook && v != kExplicit) {
+    StartBaseline(s, v, connections);
+    return;
+  }
   s->listener = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(s->listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -263,19 +191,7 @@ void StartServer(Server *s, Variant v, int connections) {
   s->thread = std::thread([s, v] {
     s->tid = static_cast<pid_t>(syscall(SYS_gettid));
     PinTo(0);
-    switch (v) {
-      case kHook:
-      case kExplicit:
-        RunDyco(s, v);
-        break;
-      case kEpoll:
-      case kEpollOwnBuffers:
-        RunEpoll(s, v == kEpollOwnBuffers);
-        break;
-      case kThreads:
-        RunThreads(s);
-        break;
-    }
+    RunDyco(s, v);
     close(s->listener);
   });
 }
@@ -425,20 +341,33 @@ Session::Session(Variant v, int connections, size_t size) : impl_(new Impl) {
 
 Session::~Session() {
   impl_->client.Close();
-  impl_->server.thread.join();
+  if (impl_->server.child != 0) {
+    int status;
+    waitpid(impl_->server.child, &status, 0);
+  } else {
+    impl_->server.thread.join();
+  }
   delete impl_;
 }
 
 Result Session::Run(long requests) {
-  // The client is this thread; every other thread's CPU time is the
-  // server's (the kernel's loopback work included).
-  const double process0 = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
-  const double client0 = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
+  // A baseline server's CPU time is its process's. A dyco server runs in
+  // this process, whose client is this thread: every other thread's CPU
+  // time is the server's. Either way the kernel's loopback work done on
+  // the server's behalf is included.
+  clockid_t server_clock = CLOCK_PROCESS_CPUTIME_ID;
+  const bool child = impl_->server.child != 0;
+  if (child && clock_getcpuclockid(impl_->server.child, &server_clock) != 0) {
+    Die("clock_getcpuclockid");
+  }
+  const double process0 = CpuSeconds(server_clock);
+  const double client0 = child ? 0 : CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
   const double wall0 = CpuSeconds(CLOCK_MONOTONIC);
   impl_->client.Run(requests);
   const double wall = CpuSeconds(CLOCK_MONOTONIC) - wall0;
-  const double server = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - process0 -
-                        (CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - client0);
+  const double server =
+      CpuSeconds(server_clock) - process0 -
+      (child ? 0 : CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - client0);
   Result r;
   r.requests_per_s = static_cast<double>(requests) / wall;
   r.server_cpu_us = server * 1e6 / static_cast<double>(requests);
@@ -447,12 +376,6 @@ Result Session::Run(long requests) {
 
 pid_t Session::ServerThread() const { return impl_->server.tid; }
 
-void RaiseFdLimit() {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
+void RaiseFdLimit() { dyco_bench::RaiseFdLimit(); }
 
 }  // namespace dyco_echo

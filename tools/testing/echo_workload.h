@@ -24,9 +24,11 @@ struct Result {
                          // work on their behalf) per request
 };
 
-// A server of one variant on its own thread (pinned to CPU 0 when there
-// are two), and `connections` client connections driven from the calling
-// thread (pinned to CPU 1), one request of `size` bytes in flight on each.
+// A server of one variant (pinned to CPU 0 when there are two): dyco's on
+// a thread of this process, the baselines as a process of their own that
+// links no dyco code. `connections` client connections are driven from the
+// calling thread (pinned to CPU 1), one request of `size` bytes in flight
+// on each.
 class Session {
  public:
   Session(Variant v, int connections, size_t size);
@@ -36,7 +38,7 @@ class Session {
 
   // Runs `requests` echoes; all connections are idle before and after.
   Result Run(long requests);
-  // The server thread's id, for strace -p.
+  // The server thread's id (a baseline's process id), for strace -f -p.
   pid_t ServerThread() const;
 
  private:
