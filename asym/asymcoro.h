@@ -140,8 +140,9 @@ dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize);
 
 /* dyco_asymcpool_destroy frees *cp and sets it to NULL: its idle stacks go
  * at once; coroutines obtained from it stay usable until returned or freed;
- * coroutines waiting in obtain return -ECANCELED. Returns 0, or -EINVAL for
- * NULL, a pool of another thread or not an asymmetric pool. */
+ * coroutines waiting in obtain return -1 with errno EIDRM (docs/errors.md).
+ * Returns 0, or -EINVAL for NULL, a pool of another thread or not an
+ * asymmetric pool. Never blocks. */
 int dyco_asymcpool_destroy(dyco_coropool **cp);
 
 /* dyco_asymcpool_available returns how many of the pool's coroutines can
@@ -155,7 +156,7 @@ int dyco_asymcpool_available(dyco_coropool *cp);
  * cid (> 0), 0 when timeout passed (or was 0) with none free, or -1 on
  * error, as the seed did, with errno set: EAGAIN outside a scheduler
  * coroutine with none free, EINVAL for bad arguments or a pool of another
- * thread, ECANCELED when the pool was destroyed while waiting, ENOMEM. */
+ * thread, EIDRM when the pool was destroyed while waiting, ENOMEM. */
 int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                           int timeout);
 

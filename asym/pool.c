@@ -189,7 +189,7 @@ int dyco_asymcpool_destroy(dyco_coropool **pcp) {
   p->dying = 1;
   p->total = 0;
   fit_stacks(p);
-  dyco_waitq_close(&p->waiters, -ECANCELED, maybe_free, p);
+  dyco_waitq_close(&p->waiters, 0, maybe_free, p);
   maybe_free(p);
   return 0;
 }
@@ -235,7 +235,7 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
     intptr_t v;
     int r = dyco_waitq_wait(&p->waiters, left, &v);
     if (r == -EIDRM) {
-      return -ECANCELED; /* destroyed: p is gone */
+      return -EIDRM; /* destroyed: p is gone */
     }
     if (r == -ETIMEDOUT) {
       return 0;

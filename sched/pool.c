@@ -158,7 +158,7 @@ int dyco_coropool_destroy(dyco_coropool **pcp) {
   cp->dying = 1;
   cp->total = 0;
   fit_stacks(cp);
-  dyco_waitq_close(&cp->waiters, -ECANCELED, maybe_free, cp);
+  dyco_waitq_close(&cp->waiters, 0, maybe_free, cp);
   maybe_free(cp);
   return 0;
 }
@@ -199,7 +199,7 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
     intptr_t v;
     int r = dyco__wait_on(s, &cp->waiters, DYCO_WAIT_QUEUE, left, &v);
     if (r == -EIDRM) {
-      return -ECANCELED; /* destroyed: cp is gone */
+      return -EIDRM; /* destroyed: cp is gone */
     }
     if (r == -ETIMEDOUT) {
       return 0;

@@ -111,9 +111,9 @@ TEST_F(SchedTest, PubsubTimeoutsAndSizes) {
   dyco_pubsub_destroy(nullptr);
 }
 
-TEST_F(SchedTest, DestroyWakesSubscribersWithClosed) {
+TEST_F(SchedTest, DestroyWakesSubscribersWithEidrm) {
   dyco_pubsubchannel *ps = dyco_pubsub_create(8);
-  int closed = 0;
+  int destroyed = 0;
   std::string early;
   Go([&] {
     ssize_t r;
@@ -125,7 +125,7 @@ TEST_F(SchedTest, DestroyWakesSubscribersWithClosed) {
       Go([&] {
         ssize_t r;
         Subscribe(ps, -1, &r);
-        closed += r == 0;
+        destroyed += r == -EIDRM;
       });
     }
     EXPECT_EQ(3, Publish(ps, "one"));
@@ -134,7 +134,7 @@ TEST_F(SchedTest, DestroyWakesSubscribersWithClosed) {
   });
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ("one", early);
-  EXPECT_EQ(3, closed);
+  EXPECT_EQ(3, destroyed);
 }
 
 TEST_F(SchedTest, BackToBackPublishesReachEverySubscriber) {
