@@ -120,18 +120,20 @@ int dyco_waitq_hasWaiter(dyco_waitq *q);
  * dyco_coroutine_waitRead it does not look at the fd first; except that a
  * read wait on an fd whose last report said EPOLLRDHUP (a socket shut down
  * for reading, say a datagram socket after shutdown(SHUT_RD), which keeps
- * answering EAGAIN) returns that report at once. Returns the events (> 0),
- * 0 on timeout, -EBADF when fd is closed (through dyco_fd_closing, from any
- * thread) meanwhile or is not open, -EINTR (with DYCO_FD_EINTR), -EINVAL
- * for events without EPOLLIN or EPOLLOUT, -EPERM outside a coroutine,
- * -ENOMEM, -ENOSPC when the kernel's limit of watched fds is reached. An fd
- * that cannot be polled (a regular file) is always ready. */
+ * answering EAGAIN) returns that report at once. timeout: -1 no limit, 0
+ * returns -ETIMEDOUT at once (it never looks). Returns the events (> 0),
+ * -ETIMEDOUT when timeout ms passed first, -EBADF when fd is closed
+ * (through dyco_fd_closing, from any thread) meanwhile or is not open,
+ * -EINTR (with DYCO_FD_EINTR), -EINVAL for events without EPOLLIN or
+ * EPOLLOUT, -EPERM outside a coroutine, -ENOMEM, -ENOSPC when the kernel's
+ * limit of watched fds is reached. An fd that cannot be polled (a regular
+ * file) is always ready. */
 int dyco_fd_wait(int fd, uint32_t events, int timeout);
 
 /* dyco_fd_poll is poll(2)'s wait through the scheduler: it suspends the
  * running coroutine until one of the nfds entries of fds (a negative fd is
  * skipped) has one of its events, or an error or hang-up, or timeout ms
- * pass (-1: no limit; 0: it returns 0 at once), or a signal handler
+ * pass (-1: no limit; 0: it returns -ETIMEDOUT at once), or a signal handler
  * interrupts the scheduler's sleep. Like dyco_fd_wait it is for callers
  * that just found none of them ready (with a zero-timeout poll): it waits
  * for the next event of each, and costs no system call beyond the
@@ -141,9 +143,10 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout);
  * signals any of them unblocks). It sets each entry's revents as poll(2)
  * would from what the scheduler saw (POLLNVAL for an fd closed meanwhile
  * through dyco_fd_closing, or that cannot be registered because it is not
- * open) and returns the number of entries with revents (> 0), 0 when the
- * timeout passed, -EINTR, -EPERM outside a coroutine, -ENOMEM, -ENOSPC when
- * the kernel's limit of watched fds is reached. An fd that cannot be polled
+ * open) and returns the number of entries with revents (> 0), -ETIMEDOUT
+ * when the timeout passed, -EINTR, -EPERM outside a coroutine, -ENOMEM,
+ * -ENOSPC when the kernel's limit of watched fds is reached. With nfds 0
+ * it is a sleep that a signal handler interrupts. An fd that cannot be polled
  * at all (a regular file) never reports. nfds has no limit but memory. */
 int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
                  const sigset_t *mask);

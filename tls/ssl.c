@@ -61,7 +61,8 @@ static int64_t now_ms(void) {
 }
 
 /* Waits for fd to be ready for `events`: in the scheduler inside a
- * coroutine, in poll otherwise. > 0 ready, 0 timed out, < 0 -errno. */
+ * coroutine, in poll otherwise. > 0 ready, 0 (poll) or -ETIMEDOUT
+ * (dyco_fd_wait) timed out, < 0 -errno. */
 static int wait_fd(int fd, uint32_t events, int timeout) {
   int r = dyco_fd_wait(fd, events, timeout);
   if (r != -EPERM) {
