@@ -19,8 +19,10 @@ extern "C" {
  * (no scheduler needed), a coroutine of the thread's scheduler (which keeps
  * scheduling its other coroutines meanwhile), or another asymmetric
  * coroutine. Its cid (> 0) names it in the thread that created it, and only
- * there; asymmetric cids never equal a scheduler coroutine's cid (unless
- * that scheduler once held more than 8,388,607 coroutines at once).
+ * there; asymmetric cids never equal a scheduler coroutine's cid (the two
+ * kinds are drawn from separate ranges of slots: a scheduler's end at
+ * DYCO_COROUTINES_MAX, just below where the asymmetric ones begin, however
+ * many coroutines either holds).
  *
  * Stacks: by default a coroutine runs on the thread's asymmetric shared
  * stack (DYCO_ASYMCORO_SHARED_STACK bytes, guarded): a coroutine suspended

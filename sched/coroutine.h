@@ -42,7 +42,11 @@ int dyco_coroutine_create(proc_coroutine func, void *arg);
 int dyco_coroutine_create_urgent(proc_coroutine func, void *arg);
 
 /* dyco_coroutine_sleep suspends the running coroutine for at least msecs
- * milliseconds; 0 just yields. Outside a coroutine it does nothing. */
+ * milliseconds (other coroutines run meanwhile); 0 just yields. Without
+ * memory for its timer it only yields. Outside a coroutine (and in an
+ * asymmetric coroutine the thread itself resumed) it sleeps the calling
+ * thread for msecs ms, as nanosleep(2) would, going on after signal
+ * handlers. */
 void dyco_coroutine_sleep(uint32_t msecs);
 
 /* dyco_coroutine_yield lets every other ready coroutine run once, then
