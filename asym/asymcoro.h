@@ -62,6 +62,9 @@ int dyco_asymcoro_create(proc_coroutine func, void *arg);
  *               suspended in the scheduler under another scheduler
  *               coroutine (give coroutines that block a private stack),
  *   -ELOOP      it would nest deeper than DYCO_ASYMCORO_DEPTH_MAX,
+ *   -EPERM      called from a stack asym cannot place (neither the
+ *               thread's own, a scheduler coroutine's nor an asymmetric
+ *               coroutine's: a signal handler's alternate stack, say),
  *   -ENOMEM, or -EINVAL for a private stack too small to start on. */
 int dyco_asymcororesume(int cid);
 

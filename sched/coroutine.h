@@ -18,8 +18,10 @@ typedef void (*proc_coroutine)(void *arg);
  * scheduler; an id is not reused until about 127 other coroutines have had
  * its slot, so a stale id is almost always rejected. Functions that take a
  * cid look it up in the calling thread's scheduler. Each call that needs a
- * running coroutine returns -EPERM (or does nothing, for void functions)
- * when called outside one. */
+ * running coroutine returns -EPERM when called outside one (the void ones
+ * do nothing, except dyco_coroutine_sleep, which sleeps the thread). Errors
+ * are negative errno values (docs/errors.md has the rule for all of dyco);
+ * each call below lists every one it returns. */
 
 /* The most coroutines one scheduler holds at once. */
 #define DYCO_COROUTINES_MAX 15728639

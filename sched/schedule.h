@@ -75,9 +75,8 @@ size_t dyco_schedule_getStackGuard(void);
  * calls return -ECANCELED again, doing nothing, until the thread creates a
  * coroutine or calls dyco_schedule_create). Blocks the thread while
  * coroutines wait. Returns -EDEADLK when called from a coroutine; when the
- * thread has no scheduler yet and one cannot be created, -ENOMEM, -EINVAL
- * (a default stack above DYCO_STACK_SIZE_MAX, see
- * dyco_schedule_setDefaultStack), or -EMFILE/-ENFILE when no fd is free. */
+ * thread has no scheduler yet and one cannot be created, -ENOMEM, or
+ * -EMFILE/-ENFILE when no fd is free. */
 int dyco_schedule_run(void);
 
 /* dyco_schedule_setDefaultStack sets the shared stack size of every
@@ -85,7 +84,8 @@ int dyco_schedule_run(void);
  * or with a stack_size of 0 (rounded as dyco_schedule_create rounds; 0
  * restores DYCO_SCHEDULE_STACK_DEFAULT). Schedulers that exist keep theirs.
  * The compatibility header dyco/dyco_coroutine.h sets the seed's 64 KiB.
- * Returns 0; never blocks. */
+ * Returns 0, or -EINVAL for a size above DYCO_STACK_SIZE_MAX (the default
+ * stays as it was). Never blocks. */
 int dyco_schedule_setDefaultStack(size_t stack_size);
 
 /* dyco_schedule_coroID returns the cid of the coroutine of this thread's

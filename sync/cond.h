@@ -32,7 +32,9 @@ void dyco_cond_destroy(dyco_cond **cond);
  * coroutine may change the state first: wait in a loop that checks it.
  * Returns 0 when woken; -ETIMEDOUT; -EIDRM when the condition variable was
  * destroyed meanwhile; -EPERM when the caller does not hold mutex or is
- * not a coroutine; -EINVAL for NULL; -EXDEV. */
+ * not a coroutine; -EINVAL for NULL; -ENOMEM (a timed wait); -EXDEV. When
+ * the mutex itself is destroyed while the waiter waits to lock it again,
+ * the mutex's -EIDRM comes back, and the mutex is not held. */
 int dyco_cond_wait(dyco_cond *cond, dyco_mutex *mutex, int timeout);
 
 /* dyco_cond_signal wakes the longest waiter, dyco_cond_broadcast every

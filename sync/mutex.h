@@ -32,7 +32,7 @@ void dyco_mutex_destroy(dyco_mutex **mutex);
  * longest waiter. Returns 0 when locked; -ETIMEDOUT; -EDEADLK when the
  * caller holds it already; -EIDRM when destroyed while waiting; -EINVAL
  * for NULL; -EPERM when it would wait outside a coroutine (outside one, the
- * thread itself may hold the mutex); -EXDEV. */
+ * thread itself may hold the mutex); -ENOMEM (a timed wait); -EXDEV. */
 int dyco_mutex_lock(dyco_mutex *mutex, int timeout);
 
 /* dyco_mutex_unlock unlocks the mutex, which the caller holds, handing it to

@@ -33,8 +33,8 @@ void dyco_semaphore_destroy(dyco_semaphore **sem);
  * served: a signal hands its permit straight to the longest waiter. Returns
  * 0 with a permit; -ETIMEDOUT (no permit taken); -EIDRM when the semaphore
  * was destroyed while it waited; -EINVAL for NULL; -EPERM when it
- * would wait outside a coroutine; -EXDEV for a local semaphore of another
- * thread. */
+ * would wait outside a coroutine; -ENOMEM (a timed wait); -EXDEV for a
+ * local semaphore of another thread. */
 int dyco_semaphore_wait(dyco_semaphore *sem, int timeout);
 
 /* dyco_semaphore_signal gives a permit back: to the longest waiter if any
