@@ -1,6 +1,7 @@
 // dyco — sync layer tests: publish-subscribe. Every current subscriber,
 // nobody, one message per subscription, timeouts, destroy.
 #include <errno.h>
+#include <stdint.h>
 
 #include <string>
 #include <vector>
@@ -109,6 +110,16 @@ TEST_F(SchedTest, PubsubTimeoutsAndSizes) {
   dyco_pubsub_destroy(&ps);
   dyco_pubsub_destroy(&ps);
   dyco_pubsub_destroy(nullptr);
+}
+
+TEST_F(SchedTest, PubsubConstructorsReturnNullWithErrno) {
+  // As every constructor of dyco (docs/errors.md).
+  errno = 0;
+  EXPECT_EQ(nullptr, dyco_pubsub_create(SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
+  errno = 0;
+  EXPECT_EQ(nullptr, dyco_pubsub_createShared(SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
 }
 
 TEST_F(SchedTest, DestroyWakesSubscribersWithEidrm) {
