@@ -462,6 +462,13 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     return -ETIMEDOUT;
   }
   dyco_coroutine *co = s->running;
+  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    int e = dyco__intr_enter(co, &deadline);
+    if (e != 0) {
+      return e;
+    }
+  }
   size_t count = 0;
   for (unsigned long i = 0; i < nfds; i++) {
     fds[i].revents = 0;
@@ -514,7 +521,6 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     dyco__slab_free(&s->slab, x, bytes);
     return bad;
   }
-  const uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
   if (mask != NULL) {
     mw->mask = *mask;
     mw->prev = NULL;
@@ -528,6 +534,15 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
   const uint32_t epoch = s->intr_epoch;
   int result;
   for (;;) {
+    /* Again on every turn: a cancel that came while the coroutine was on
+     * its way back from a wake for nothing must not be slept through. */
+    if (DYCO__UNLIKELY(co->intr != 0)) {
+      int e = dyco__intr_enter(co, &deadline);
+      if (e != 0) {
+        result = e;
+        break;
+      }
+    }
     if (deadline != 0) {
       uint64_t now = dyco__now_ns();
       if (now >= deadline) {
@@ -585,6 +600,10 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
         n++;
       }
       p->revents |= re;
+    }
+    if (st == DYCO__CANCELLED) {
+      result = -ECANCELED;
+      break;
     }
     if (n != 0) {
       result = n;
@@ -773,7 +792,10 @@ static int wait_events(int fd, uint32_t events, int timeout) {
   }
   /* The seed's 0 on timeout, where dyco_fd_wait says -ETIMEDOUT. */
   int r = dyco_fd_wait(fd, events, timeout);
-  return r == -ETIMEDOUT ? 0 : r;
+  if (r == -ETIMEDOUT && dyco_coroutine_checkCancel() == 0) {
+    return 0; /* its own timeout; the coroutine's deadline says -ETIMEDOUT */
+  }
+  return r;
 }
 
 int dyco_coroutine_waitRead(int fd, int timeout) {

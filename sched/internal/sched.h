@@ -36,7 +36,19 @@ enum {
   DYCO__WAITING,  /* on a wait queue (and maybe the timer heap): claimable */
   DYCO__WOKEN,    /* claimed by a waker, on its way to a run queue */
   DYCO__TIMEDOUT, /* claimed by its timer, on its way to a run queue */
-  DYCO__KILLED    /* claimed by the scheduler's shutdown */
+  DYCO__KILLED,   /* claimed by the scheduler's shutdown */
+  DYCO__CANCELLED /* claimed by dyco_coroutine_cancel, on its way to a run
+                     queue: its wait returns -ECANCELED */
+};
+
+/* --- dyco_coroutine.intr: cancellation and deadline ----------------------
+ * Written only by the coroutine's own thread (a cancel from another thread
+ * travels through the inbox). Zero for almost every coroutine: each wait
+ * tests the byte and goes on; only a nonzero one takes dyco__intr_enter. */
+enum {
+  DYCO__I_CANCEL = 1 << 0,   /* cancelled: waits fail with -ECANCELED */
+  DYCO__I_DEADLINE = 1 << 1, /* ext->limit holds a deadline */
+  DYCO__I_MASKED = 1 << 2    /* dyco_coroutine_maskCancel: both ignored */
 };
 
 /* --- dyco_coroutine.flags ------------------------------------------------ */
@@ -99,7 +111,7 @@ struct dyco_coroutine {
   int32_t state;     /* DYCO__NEW..., atomic */
   uint16_t flags;    /* DYCO__F_... */
   uint8_t wait_kind; /* dyco_coroutine_wait */
-  uint8_t unused;
+  uint8_t intr;      /* DYCO__I_... */
   uint32_t sched_count;
   int32_t cid;
   struct dyco__ext *ext; /* the cold part, NULL until needed */
@@ -143,6 +155,9 @@ struct dyco__ext {
   /* What a tool found at run time knows of its context (see
    * dyco_schedule.tools); NULL otherwise. */
   dyco_context *tools;
+  /* With DYCO__I_DEADLINE: dyco_coroutine_setDeadline's deadline, ns on
+   * CLOCK_MONOTONIC. */
+  uint64_t limit;
 };
 
 /* A FIFO of coroutines queued to run, linked through run_next. */
@@ -204,9 +219,12 @@ typedef struct dyco__inbox_item {
   dyco_coroutine *co;  /* a coroutine to make ready, or NULL for: */
   proc_coroutine func; /* a coroutine to create, or NULL for: */
   void *arg;
-  int fd;       /* an fd closed by another thread (dyco_fd_closing): */
-  uint32_t gen; /* its generation then */
+  int fd;       /* an fd closed by another thread (dyco_fd_closing), or */
+  uint32_t gen; /* DYCO__INBOX_CANCEL: its generation then, or the cid */
 } dyco__inbox_item;
+
+/* dyco__inbox_item.fd of a cancel from another thread (gen: the cid). */
+#define DYCO__INBOX_CANCEL (-2)
 
 /* A coroutine waiting in dyco_fd_poll with a signal mask. */
 typedef struct dyco__maskwait {
@@ -501,6 +519,16 @@ static inline dyco_waitq *dyco__node_queue(const struct dyco_waitnode *n) {
  * wait that asked for it (DYCO__F_EINTR) wakes, single-queue waits with
  * -EINTR. */
 void dyco__wait_interrupt(dyco_schedule *s);
+
+/* Before a wait of co, whose intr is not zero: 0 to go on, with *deadline
+ * (0: none) lowered to co's own deadline; or what the wait returns at once,
+ * -ECANCELED or -ETIMEDOUT (the deadline has passed). */
+int dyco__intr_enter(dyco_coroutine *co, uint64_t *deadline)
+    __attribute__((noinline));
+
+/* Cancels coroutine cid of s, the calling thread's scheduler: 0, or -ESRCH
+ * for a cid that is not live. */
+int dyco__cancel_here(dyco_schedule *s, int cid);
 
 /* --- poll.c -------------------------------------------------------------- */
 
