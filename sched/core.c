@@ -337,8 +337,8 @@ static inline dyco_coroutine *pick_next_queued(dyco_schedule *s) {
  * many are ready, and it keeps pick_next small. */
 static __attribute__((noinline)) dyco_coroutine *next_round(dyco_schedule *s) {
   if ((s->urgent_later.head == NULL && s->normal_later.head == NULL) ||
-      s->heap_len != 0 || s->fd_waiters != 0 ||
-      s->spawn_head != NULL || s->stop || s->aborting ||
+      s->heap_len != 0 || s->fd_waiters != 0 || s->spawn_head != NULL ||
+      s->stop || s->aborting ||
       __atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL) {
     return NULL;
   }
@@ -717,7 +717,8 @@ static void gather(dyco_schedule *s) {
 static void run_round(dyco_schedule *s) {
   /* Enough picks for every coroutine, and 256 more for wake-ups within the
    * round, before the loop looks at fds and timers again. */
-  s->budget = (int32_t)(s->count > INT32_MAX - 256 ? INT32_MAX : s->count + 256);
+  s->budget =
+      (int32_t)(s->count > INT32_MAX - 256 ? INT32_MAX : s->count + 256);
   dyco_coroutine *next = pick_next(s);
   while (next != NULL) {
     if (prepare(s, next) != 0) {
