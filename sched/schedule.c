@@ -407,6 +407,7 @@ void dyco_schedcall_stop(void) {
   /* Queued behind the coroutines ready now; the loop sees the flag before
    * picking any of them and returns, and the next run carries on. */
   s->stop = 1;
+  s->budget = 0; /* no more picks in this round */
   dyco_coroutine_yield();
 }
 
@@ -416,6 +417,7 @@ void dyco_schedcall_abort(void) {
     return;
   }
   s->aborting = 1;
+  s->budget = 0; /* no more picks in this round */
   dyco__co_exit(s, s->running);
 }
 
@@ -496,10 +498,13 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
       continue;
     }
     st->by_state[public_state(s, (const dyco_coroutine *)e)]++;
+    st->switches += ((const dyco_coroutine *)e)->sched_count;
   }
+  /* Counted on demand, not per switch: every time a coroutine was given the
+   * CPU, by the ones alive and the ones gone. */
+  st->switches += s->retired_resumes;
   st->created = s->created;
   st->finished = s->finished;
-  st->switches = s->switches;
   st->shared_stack_saves = s->saves;
   st->shared_stack_bytes = s->save_bytes;
   st->polls = s->polls;

@@ -164,7 +164,6 @@ struct dyco__ext {
 typedef struct dyco__runq {
   dyco_coroutine *head;
   dyco_coroutine *tail;
-  uint32_t count;
 } dyco__runq;
 
 /* Per file descriptor: who waits for what. Pages of these never move, so
@@ -327,7 +326,7 @@ struct dyco_schedule {
 
   uint64_t created;
   uint64_t finished;
-  uint64_t switches;
+  uint64_t retired_resumes; /* sched_count of the coroutines freed */
   uint64_t saves;
   uint64_t save_bytes;
   uint64_t polls;
@@ -388,7 +387,6 @@ static inline void dyco__runq_push(dyco__runq *q, dyco_coroutine *co) {
     q->head = co;
   }
   q->tail = co;
-  q->count++;
 }
 
 /* Queues co to run in this round (urgent or normal). Inline: every wake-up
