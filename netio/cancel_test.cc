@@ -287,7 +287,8 @@ TEST_F(NetCancelTest, OwnTimeoutsKeepTheirAnswersTheEarlierWins) {
     struct pollfd p = {t.pipe_fds[0], POLLIN, 0};
     EXPECT_EQ(0, poll(&p, 1, 10));
     struct timeval tv = {0, 10000};
-    ASSERT_EQ(0, setsockopt(t.pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    ASSERT_EQ(0,
+              setsockopt(t.pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
     char c;
     errno = 0;
     EXPECT_EQ(-1, recv(t.pair[0], &c, 1, 0));
@@ -296,7 +297,8 @@ TEST_F(NetCancelTest, OwnTimeoutsKeepTheirAnswersTheEarlierWins) {
     ASSERT_EQ(0, dyco_coroutine_setDeadline(MonoNs() + 5000000u));
     tv.tv_usec = 0;
     tv.tv_sec = 10;
-    ASSERT_EQ(0, setsockopt(t.pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    ASSERT_EQ(0,
+              setsockopt(t.pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
     double t0 = NowMs();
     errno = 0;
     EXPECT_EQ(-1, recv(t.pair[0], &c, 1, 0));

@@ -327,7 +327,8 @@ TEST_F(LibpqTest, AQueryInProgressIsCancelledAtOnce) {
   EXPECT_NE(PGRES_TUPLES_OK, PQresultStatus(res));
   EXPECT_NE(std::string::npos, error.find(strerror(ECANCELED))) << error;
   EXPECT_LT(returned_at - cancelled_at, dyco_test::Slow() ? 200 : 20);
-  fprintf(stderr, "libpq: cancelled PQexec returned %.2f ms after the cancel: %s",
+  fprintf(stderr,
+          "libpq: cancelled PQexec returned %.2f ms after the cancel: %s",
           returned_at - cancelled_at, error.c_str());
   PQclear(res);
   PQfinish(conn);

@@ -104,9 +104,8 @@ std::vector<Point> Points(Things *t) {
          return dyco_fd_poll(&pf, 1, kLong, nullptr);
        },
        -ECANCELED, -ETIMEDOUT},
-      {"fd_poll_no_fd",
-       [] { return dyco_fd_poll(nullptr, 0, -1, nullptr); }, -ECANCELED,
-       -ETIMEDOUT},
+      {"fd_poll_no_fd", [] { return dyco_fd_poll(nullptr, 0, -1, nullptr); },
+       -ECANCELED, -ETIMEDOUT},
       {"waitRead", [t] { return dyco_coroutine_waitRead(t->p[0], kLong); },
        -ECANCELED, -ETIMEDOUT},
       {"sleep",

@@ -510,7 +510,8 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
   return won;
 }
 
-/* --- Cancellation and deadlines -----------------------------------------------
+/* --- Cancellation and deadlines
+ * -----------------------------------------------
  */
 
 int dyco__intr_enter(dyco_coroutine *co, uint64_t *deadline) {
