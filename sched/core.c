@@ -473,6 +473,8 @@ static void co_main(void *arg) {
   dyco__co_exit(co->sched, co);
 }
 
+uintptr_t dyco__co_main_addr(void) { return (uintptr_t)co_main; }
+
 void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
   char *stack;
   size_t size;

@@ -55,6 +55,15 @@ void dyco_coroutine_sleep(uint32_t msecs);
  * continues. Returns 0, or -EPERM outside a coroutine. */
 int dyco_coroutine_yield(void);
 
+/* dyco_coroutine_yieldIfLong is for long loops that never wait: it yields
+ * (as dyco_coroutine_yield) when the running coroutine has held the CPU for
+ * ms milliseconds or more, counted from its first call of this function
+ * since it last got the CPU, and does nothing otherwise. Each call reads the
+ * clock (some 20 ns): call it every few hundred microseconds of work, not
+ * per byte. Returns 1 when it yielded, 0 when not, -EPERM outside a
+ * coroutine, -ENOMEM. */
+int dyco_coroutine_yieldIfLong(uint32_t ms);
+
 /* dyco_coroutine_abort ends the running coroutine at once, as if its
  * function had returned (its coroutine-local values are destroyed, a pool
  * coroutine goes back to its pool). Never returns inside a coroutine; does

@@ -268,8 +268,11 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
     ms = (int)((timeout_ns + 999999) / 1000000);
   }
   s->polls++;
-  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms,
-                       s->masked != NULL ? &s->sleep_mask : NULL, (size_t)8);
+  const sigset_t *mask = s->masked != NULL ? &s->sleep_mask : NULL;
+  if (DYCO__UNLIKELY(s->wd != NULL) && ms != 0) {
+    mask = dyco__watchdog_sleep_mask(s, mask);
+  }
+  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms, mask, (size_t)8);
   if (n < 0) {
     if (errno == EINTR) {
       /* A signal handler ran on this thread while it slept: the calls that

@@ -162,6 +162,7 @@ dyco_schedule *dyco__sched_get(int *err) {
 }
 
 static void destroy(dyco_schedule *s) {
+  dyco__watchdog_stop(s);
   registry_remove(s);
   dyco__kill_all(s);
   dyco__stack_cache_destroy(s);

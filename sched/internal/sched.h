@@ -158,6 +158,10 @@ struct dyco__ext {
   /* With DYCO__I_DEADLINE: dyco_coroutine_setDeadline's deadline, ns on
    * CLOCK_MONOTONIC. */
   uint64_t limit;
+  /* dyco_coroutine_yieldIfLong: when the slice it measures began, and the
+   * sched_count then. */
+  uint64_t slice_start;
+  uint32_t slice_count;
 };
 
 /* A FIFO of coroutines queued to run, linked through run_next. */
@@ -319,6 +323,10 @@ struct dyco_schedule {
   size_t page;
 
   dyco_context loop_tools; /* the loop's record when `tools` is set */
+
+  /* The stall watchdog (watchdog.c), NULL when off; read by its signal
+   * handler on this thread. */
+  struct dyco__watchdog *wd;
 
   /* The alternate signal stack this thread got for overflow reports. */
   void *altstack;
@@ -550,6 +558,22 @@ void dyco__poll_sweep(dyco_schedule *s, uint64_t now);
 /* While coroutines wait with a signal mask and others are ready (so the
  * poller does not sleep), a signal pending for them is delivered here. */
 void dyco__poll_masked_signals(dyco_schedule *s);
+
+/* --- watchdog.c ------------------------------------------------------------
+ */
+
+typedef struct dyco__watchdog dyco__watchdog;
+
+/* Turns s's watchdog off (its timer goes); nothing when it is off. */
+void dyco__watchdog_stop(dyco_schedule *s);
+
+/* The mask the poller sleeps with while s's watchdog is on: `mask` (NULL:
+ * the thread's own) with the watchdog's signal blocked. */
+const sigset_t *dyco__watchdog_sleep_mask(dyco_schedule *s,
+                                          const sigset_t *mask);
+
+/* Where co_main, the first frame of every coroutine, begins (core.c). */
+uintptr_t dyco__co_main_addr(void);
 
 /* --- pool.c / local.c ------------------------------------------------------
  */
