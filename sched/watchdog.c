@@ -111,8 +111,8 @@ static void handler(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   int saved = errno;
   dyco_schedule *s = dyco__tls_sched;
-  dyco__watchdog *w = s != NULL ? __atomic_load_n(&s->wd, __ATOMIC_RELAXED)
-                                : NULL;
+  dyco__watchdog *w =
+      s != NULL ? __atomic_load_n(&s->wd, __ATOMIC_RELAXED) : NULL;
   if (w == NULL) {
     errno = saved;
     return;
