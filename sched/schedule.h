@@ -169,7 +169,7 @@ void dyco_schedcall_abort(void);
 
 /* The signal the watchdog samples with: a real-time one, kept for dyco
  * while any scheduler's watchdog is on. */
-#define DYCO_WATCHDOG_SIGNAL (SIGRTMAX - 1)
+#define DYCO_WATCHDOG_SIGNAL (SIGRTMIN + 7)
 
 /* Frames of a stall's backtrace, at most. */
 #define DYCO_STALL_FRAMES 32
