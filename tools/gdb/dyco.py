@@ -8,14 +8,16 @@
 #   (gdb) dyco-coroutine bt SCHED:ID      ... of scheduler SCHED
 #
 # It reads the layout sched exports (dyco__debug in sched/schedule.c). The
-# backtrace of a suspended coroutine is taken by loading, for a moment, the
-# registers its context switch saved into the selected thread's innermost
-# frame: on a live process, on x86_64 and aarch64. A coroutine on the
+# backtrace of a suspended coroutine comes from a frame unwinder that, for a
+# moment, makes the registers its context switch saved the callers of the
+# selected thread's innermost frame: on a live process and on a core file,
+# on x86_64 and aarch64. A coroutine on the
 # shared stack can be walked only while it is the stack's occupant (the
 # others' frames are copied away); give coroutines you want to look at a
 # private stack.
 
 import gdb
+import gdb.unwinder
 
 STATES = ["new", "ready", "running", "sleeping", "waiting", "woken",
           "timedout", "killed", "cancelled"]
@@ -116,12 +118,58 @@ def _saved_regs(arch, sp):
                        % arch)
 
 
+class _FrameId(object):
+    """gdb before 14 takes any object with sp and pc as a frame id."""
+
+    def __init__(self, sp, pc):
+        self.sp = sp
+        self.pc = pc
+
+
+_FRAME_ID = getattr(gdb.unwinder, "FrameId", _FrameId)
+
+
+class _Unwinder(gdb.unwinder.Unwinder):
+    """While `regs` is set, the innermost frame of the selected thread
+    unwinds to them: its caller is the suspended coroutine's switch."""
+
+    def __init__(self):
+        super().__init__("dyco-coroutine")
+        self.regs = None
+
+    def __call__(self, pending):
+        if self.regs is None or pending.level() != 0:
+            return None
+        sp_name, pc_name = self.regs["_names"]
+        sp = pending.read_register(sp_name)
+        pc = pending.read_register(pc_name)
+        # The coroutine's stack may lie anywhere, below this frame's too:
+        # an id at the bottom of the address space keeps gdb from taking
+        # the jump to it for a stack unwound backwards.
+        low = gdb.Value(16).cast(sp.type)
+        info = pending.create_unwind_info(_FRAME_ID(low, pc))
+        for r, v in self.regs.items():
+            if r == "_names":
+                continue
+            name = {"pc": pc_name, "sp": sp_name}.get(r, r)
+            info.add_saved_register(
+                name, gdb.Value(v).cast(pending.read_register(name).type))
+        return info
+
+
+_unwinder = _Unwinder()
+gdb.unwinder.register_unwinder(None, _unwinder, replace=True)
+
+
 def _with_context(lay, s, co, fn):
-    """Runs fn() with the selected thread's innermost frame showing co."""
+    """Runs fn(first) with gdb's frames showing co from frame `first` on:
+    the running coroutine from frame 0; a suspended one as the callers of
+    the selected thread's innermost frame (the registers its switch saved),
+    which works on a live process and on a core file alike."""
     ptr = lay["sizeof_ptr"]
     if co == _read(s + lay["s_running"], ptr):
-        gdb.execute("frame 0", to_string=True)
-        return fn()
+        gdb.invalidate_cached_frames()
+        return fn(0)
     flags = _field(lay, co, "co_flags", 2)
     if not flags & F_STARTED:
         raise gdb.GdbError("dyco: it has not started yet")
@@ -130,20 +178,31 @@ def _with_context(lay, s, co, fn):
                            "while another coroutine has it")
     arch = gdb.selected_frame().architecture().name()
     vals = _saved_regs(arch, _read(co, ptr))
-    gdb.execute("frame 0", to_string=True)
-    saved = {r: int(gdb.parse_and_eval("$" + r)) for r in vals}
+    vals["_names"] = ("rsp", "rip") if arch.startswith("i386") else ("sp",
+                                                                      "pc")
+    _unwinder.regs = vals
+    gdb.invalidate_cached_frames()
     try:
-        for r, v in vals.items():
-            gdb.execute("set $%s = 0x%x" % (r, v), to_string=True)
-        gdb.invalidate_cached_frames()
-        return fn()
+        return fn(1)
     finally:
-        # pc last: the others are read relative to it.
-        for r, v in saved.items():
-            if r != "pc":
-                gdb.execute("set $%s = 0x%x" % (r, v), to_string=True)
-        gdb.execute("set $pc = 0x%x" % saved["pc"], to_string=True)
+        _unwinder.regs = None
         gdb.invalidate_cached_frames()
+
+
+def _backtrace(first):
+    """gdb's backtrace from frame `first`, renumbered from #0."""
+    lines = gdb.execute("bt %d" % (first + 24), to_string=True).splitlines()
+    out = []
+    for line in lines:
+        if not line.startswith("#"):
+            if out:
+                out.append(line)
+            continue
+        num, rest = line[1:].split(" ", 1)
+        n = int(num)
+        if n >= first:
+            out.append("#%-2d %s" % (n - first, rest.lstrip()))
+    return "\n".join(out) + "\n"
 
 
 def _function(lay, s, co):
@@ -152,8 +211,10 @@ def _function(lay, s, co):
     if not flags & F_STARTED:
         return _symbol(_read(co + lay["co_start_func"], lay["sizeof_ptr"]))
 
-    def walk():
+    def walk(first):
         f = gdb.newest_frame()
+        for _ in range(first):
+            f = f.older()
         prev = None
         for _ in range(64):
             if f is None:
@@ -248,9 +309,7 @@ class CoroutineBt(gdb.Command):
             s = _current_sched(lay)
         for co in _coroutines(lay, s):
             if _field(lay, co, "co_cid", 4, True) == cid:
-                out = _with_context(
-                    lay, s, co, lambda: gdb.execute("bt 24", to_string=True))
-                print(out, end="")
+                print(_with_context(lay, s, co, _backtrace), end="")
                 return
         raise gdb.GdbError("dyco: no coroutine %d" % cid)
 

@@ -1,7 +1,9 @@
 /* dyco — for tools/gdb/dyco_test.sh: three coroutines, each on a private
  * stack, blocked in three different places, and a fourth that stops at
- * dyco_gdb_stop_here for the debugger to look at them. */
+ * dyco_gdb_stop_here for the debugger to look at them (and, with
+ * DYCO_GDB_ABORT set, aborts there, for a core file). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "sched/coroutine.h"
@@ -35,6 +37,9 @@ static void stopper(void *arg) {
   (void)arg;
   dyco_coroutine_sleep(10); /* the three are blocked by now */
   dyco_gdb_stop_here();
+  if (getenv("DYCO_GDB_ABORT") != NULL) {
+    abort(); /* for a core file made by the kernel */
+  }
   dyco_schedcall_abort(); /* the debugger lets it go: end everything */
 }
 
