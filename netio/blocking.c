@@ -161,12 +161,6 @@ static intptr_t blocking_run(dyco_blocking_fn fn, void *arg,
   if (!dyco__net_in_coroutine() || on_shared_stack(arg)) {
     return fn(arg);
   }
-  /* Cancelled already, or past the deadline: fn does not start. */
-  int c = dyco_coroutine_checkCancel();
-  if (c < 0) {
-    errno = -c;
-    return -1;
-  }
   job *j = (job *)calloc(1, sizeof *j);
   if (j == NULL) {
     return fn(arg);

@@ -37,8 +37,9 @@ typedef intptr_t (*dyco_blocking_fn)(void *arg);
  * (dyco_coroutine_cancel) while it waits, or whose deadline passes, returns
  * at once -1 with errno ECANCELED or ETIMEDOUT, and fn runs on to its end on
  * the worker, its result dropped: then arg must stay valid, and be freed,
- * by fn's own doing (or be static). One cancelled, or past its deadline,
- * before the call returns the same without starting fn. */
+ * by fn's own doing (or be static). So that arg always has one owner, fn
+ * runs even when the coroutine was cancelled (or past its deadline) before
+ * the call: the call fails at once and fn runs on without it. */
 intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg);
 
 /* dyco_blocking_setWorkers sets the most worker threads the pool may run at

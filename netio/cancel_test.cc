@@ -98,10 +98,13 @@ int Libc(long r) { return r < 0 ? -errno : static_cast<int>(r); }
 
 intptr_t SlowFn(void *arg) {
   // A worker's blocking work: a plain wait on a pipe nobody writes to,
-  // given up after 300 ms (its caller has long gone by then).
-  int fd = *static_cast<int *>(arg);
-  struct pollfd p = {fd, POLLIN, 0};
-  return poll(&p, 1, 300);
+  // given up after 200 ms (its caller has long gone by then). The argument
+  // is fn's: a cancelled caller leaves it behind.
+  int *fd = static_cast<int *>(arg);
+  struct pollfd p = {*fd, POLLIN, 0};
+  int r = poll(&p, 1, 200);
+  delete fd;
+  return r;
 }
 
 std::vector<Point> Points(Things *t) {
@@ -158,11 +161,9 @@ std::vector<Point> Points(Things *t) {
       {"usleep", [] { return Libc(usleep(9000000)); }},
       {"blocking_call",
        [t] {
-         // Static: the worker may outlive the call (then it must not
-         // touch this coroutine's stack).
-         static int fd;
-         fd = t->pipe_fds[0];
-         return Libc(dyco_blocking_call(SlowFn, &fd));
+         // On the heap, and SlowFn's to free: the worker may outlive the
+         // call.
+         return Libc(dyco_blocking_call(SlowFn, new int(t->pipe_fds[0])));
        }},
       {"signal_wait",
        [] {
