@@ -434,6 +434,9 @@ int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg) {
 
 int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset) {
   int err = pthread_sigmask(how, set, oset);
+  if (err == 0 && dyco__tls_sched != NULL && dyco__tls_sched->wd != NULL) {
+    dyco__watchdog_mask_changed(dyco__tls_sched);
+  }
   return err == 0 ? 0 : -err;
 }
 

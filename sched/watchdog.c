@@ -215,6 +215,12 @@ const sigset_t *dyco__watchdog_sleep_mask(dyco_schedule *s,
   return &both;
 }
 
+void dyco__watchdog_mask_changed(dyco_schedule *s) {
+  dyco__watchdog *w = s->wd;
+  pthread_sigmask(SIG_BLOCK, NULL, &w->sleep_mask);
+  sigaddset(&w->sleep_mask, DYCO_WATCHDOG_SIGNAL);
+}
+
 int dyco_schedule_setWatchdog(uint32_t threshold_ms, dyco_stall_fn report,
                               void *arg) {
   int err;

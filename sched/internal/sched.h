@@ -572,6 +572,10 @@ void dyco__watchdog_stop(dyco_schedule *s);
 const sigset_t *dyco__watchdog_sleep_mask(dyco_schedule *s,
                                           const sigset_t *mask);
 
+/* The thread's signal mask changed (dyco_schedcall_sigprocmask): the
+ * mask the poller sleeps with follows. */
+void dyco__watchdog_mask_changed(dyco_schedule *s);
+
 /* Where co_main, the first frame of every coroutine, begins (core.c). */
 uintptr_t dyco__co_main_addr(void);
 
