@@ -712,6 +712,7 @@ static void gather(dyco_schedule *s) {
    * pushes after our look sees the flag and writes the eventfd. */
   __atomic_store_n(&s->sleeping_in_poll, 1, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST) != NULL) {
+    DYCO__RACE_HIT(DYCO__RACE_LATE_LOOK);
     wait = 0;
   }
   dyco__poll(s, wait);

@@ -359,6 +359,7 @@ void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item) {
   /* The owner says it sleeps before its last look at the inbox: if it did
    * not see our item, we see its flag (both sequentially consistent). */
   if (__atomic_exchange_n(&s->sleeping_in_poll, 0, __ATOMIC_SEQ_CST)) {
+    DYCO__RACE_HIT(DYCO__RACE_KICK);
     uint64_t one = 1;
     long n = dyco__sys_write(s->evfd, &one, sizeof one);
     (void)n;
