@@ -195,7 +195,9 @@ typedef void (*dyco_stall_fn)(const dyco_stall *stall, void *arg);
  * how long, with the backtrace of where it is now. report runs on a thread
  * of dyco's own, not in a signal handler; the stall it gets is valid during
  * the call. threshold_ms 0 turns the watchdog off; another call replaces the
- * settings. Off by default, and then it costs nothing; on, a timer on the
+ * settings. The first call in a process starts a reporting thread and a
+ * pipe (two fds), kept for the life of the process. Off by default, and
+ * then it costs nothing; on, a timer on the
  * thread's CPU clock (it stands still while the thread sleeps) sends the
  * thread DYCO_WATCHDOG_SIGNAL every quarter threshold of CPU time, whose
  * handler (SA_RESTART) looks at the running coroutine: a stall is seen

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tools/testing/fixture.h"
@@ -60,6 +61,17 @@ std::string SymbolOf(const void *p) {
 
 class WatchdogTest : public SchedTest {
  protected:
+  // The first watchdog of a process starts its reporting thread and pipe,
+  // which stay for the life of the process: started before any test takes
+  // its count of open fds.
+  static void SetUpTestSuite() {
+    std::thread([] {
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(1000, nullptr, nullptr));
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+      dyco_schedule_free(dyco_schedule_self());
+    }).join();
+  }
+
   void SetUp() override {
     SchedTest::SetUp();
     std::lock_guard<std::mutex> g(seen_lock);

@@ -10,6 +10,7 @@
 
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tools/testing/fixture.h"
@@ -109,6 +110,17 @@ extern "C" __attribute__((noinline)) void dyco_test_tls_coroutine(void *arg) {
 
 class TlsWatchdogTest : public SchedTest {
  protected:
+  // The first watchdog of a process starts its reporting thread and pipe,
+  // which stay for the life of the process: started before any test takes
+  // its count of open fds.
+  static void SetUpTestSuite() {
+    std::thread([] {
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(1000, nullptr, nullptr));
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+      dyco_schedule_free(dyco_schedule_self());
+    }).join();
+  }
+
   void SetUp() override {
     SchedTest::SetUp();
     std::lock_guard<std::mutex> g(seen_lock);
