@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unwind.h>
 
 #include <algorithm>
 #include <random>
@@ -614,6 +615,69 @@ TEST_P(EntryTest, NewContextStackIsAlignedAsTheAbiRequires) {
 
 INSTANTIATE_TEST_SUITE_P(Entries, EntryTest, ::testing::ValuesIn(AllEntries()),
                          EntryName);
+
+// --- unwinding --------------------------------------------------------------
+
+// What _Unwind_Backtrace finds from inside a context: the return address of
+// each frame, and how the walk ended.
+struct Walk {
+  dyco_context main{};
+  dyco_context ctx{};
+  std::vector<uintptr_t> pcs;
+  int code = -1;
+  uintptr_t body_pc = 0;  // an address inside WalkBody's frame
+};
+
+_Unwind_Reason_Code CollectFrame(struct _Unwind_Context *uc, void *arg) {
+  auto *w = static_cast<Walk *>(arg);
+  w->pcs.push_back(static_cast<uintptr_t>(_Unwind_GetIP(uc)));
+  return w->pcs.size() < 64 ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+__attribute__((noinline)) void WalkHere(Walk *w) {
+  w->code = _Unwind_Backtrace(CollectFrame, w);
+  __asm__ volatile("" ::: "memory");  // not a tail call
+}
+
+__attribute__((noinline)) void WalkBody(void *arg) {
+  auto *w = static_cast<Walk *>(arg);
+  WalkHere(w);
+  dyco_context_switch(&w->ctx, &w->main, nullptr);
+  abort();
+}
+
+// Unwinding inside a context walks its frames down to the trampoline that
+// started it and stops there, without crashing or running off into the
+// memory above the stack.
+TEST(ContextTest, UnwindingStopsAtTheContextsFirstFrame) {
+  Walk w;
+  Stack stack;
+  ASSERT_EQ(
+      0, dyco_context_make(&w.ctx, stack.base(), stack.size(), WalkBody, &w));
+  dyco_context_switch(&w.main, &w.ctx, nullptr);
+  // libgcc's DWARF unwinder reports one more frame, at 0, after the
+  // outermost one (glibc's backtrace drops it too).
+  if (!w.pcs.empty() && w.pcs.back() == 0) {
+    w.pcs.pop_back();
+  }
+  ASSERT_FALSE(w.pcs.empty());
+  // WalkHere, WalkBody, the trampoline (and, with a sanitizer, the entry
+  // that tells it about the new stack): a handful, not 64.
+  EXPECT_LT(w.pcs.size(), 10u);
+#if DYCO__CONTEXT_HAVE_ASM && !defined(DYCO_CONTEXT_UCONTEXT)
+  const auto tramp = reinterpret_cast<uintptr_t>(&dyco__context_trampoline);
+  EXPECT_GE(w.pcs.back(), tramp);
+  EXPECT_LT(w.pcs.back(), tramp + 32) << "the last frame is not the trampoline";
+#if defined(__arm__)
+  // The EHABI unwinder ends every walk with _URC_FAILURE: it finds no
+  // function at the trampoline's caller's address, 0.
+  EXPECT_EQ(_URC_FAILURE, w.code);
+#else
+  EXPECT_EQ(_URC_END_OF_STACK, w.code);
+#endif
+#endif
+  dyco_context_destroy(&w.ctx);
+}
 
 // --- deep recursion ---------------------------------------------------------
 
