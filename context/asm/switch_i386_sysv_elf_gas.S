@@ -55,14 +55,15 @@
         movl    %esp, %eax              /* the leaving frame, to compare */
         movl    (%ecx), %esp            /* esp = to->sp */
 
-        /* ecx = MXCSR control bits that differ, or'ed with the x87 control
-         * word bits that differ; load both only if any does. */
+        /* Load the x87 control word and MXCSR only if either differs: the
+         * control word as a whole, MXCSR's control bits. Each load reads
+         * what one store wrote (a wider one could not be forwarded). */
+        movzwl  0x04(%esp), %ecx
+        cmpw    0x04(%eax), %cx
+        jne     1f
         movl    (%esp), %ecx
         xorl    (%eax), %ecx
-        andl    $0xffc0, %ecx
-        movzwl  0x04(%eax), %eax
-        xorw    0x04(%esp), %ax
-        orl     %eax, %ecx
+        testl   $0xffc0, %ecx
         jnz     1f
 2:      movl    0x18(%esp), %ecx
         movl    0x08(%esp), %edi

@@ -69,14 +69,15 @@
         movq    (%rsi), %rsp            /* rsp = to->sp */
 
         movq    0x38(%rsp), %r8
-        /* eax = MXCSR control bits that differ, ecx = x87 control word
-         * bits that differ; load both only if any does. */
+        /* Load the x87 control word and MXCSR only if either differs: the
+         * control word as a whole, MXCSR's control bits. Each load reads
+         * what one store wrote (a wider one could not be forwarded). */
+        movzwl  0x04(%rsp), %ecx
+        cmpw    0x04(%r9), %cx
+        jne     1f
         movl    (%rsp), %eax
         xorl    (%r9), %eax
-        movzwl  0x04(%rsp), %ecx
-        xorw    0x04(%r9), %cx
-        andl    $0xffc0, %eax
-        orl     %ecx, %eax
+        testl   $0xffc0, %eax
         jnz     1f
 2:      movq    0x08(%rsp), %r12
         movq    0x10(%rsp), %r13
