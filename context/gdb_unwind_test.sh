@@ -15,4 +15,8 @@ DYCO_SYMBOLS=$(nm -S --defined-only "$probe" | awk '
 export DYCO_SYMBOLS
 out=$(gdb -nx -batch -x "$script" "$probe" 2>&1) || true
 echo "$out"
+if grep -q "ptrace: Operation not permitted" <<<"$out"; then
+  echo "gdb_unwind_test: gdb may not trace here (a container without" \
+    "CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=3)" >&2
+fi
 grep -q "^unwind test: .*, passed$" <<<"$out"
