@@ -79,7 +79,12 @@
         xorl    (%r9), %eax
         testl   $0xffc0, %eax
         jnz     1f
-2:      movq    0x08(%rsp), %r12
+        SWITCH_RESTORE
+        .endm
+
+/* The rest of the restore, the value into rax. */
+        .macro  SWITCH_RESTORE
+        movq    0x08(%rsp), %r12
         movq    0x10(%rsp), %r13
         movq    0x18(%rsp), %r14
         movq    0x20(%rsp), %r15
@@ -88,12 +93,14 @@
         movq    %rdx, %rax
         .endm
 
-/* The out-of-line part of SWITCH_BODY: the two sides' floating-point modes
- * differ. */
-        .macro  SWITCH_LOAD_FP
+/* The out-of-line part of SWITCH_BODY, when the two sides' floating-point
+ * modes differ: load them, then restore and leave as the switch does (a
+ * copy of its end, rather than a jump back to it). */
+        .macro  SWITCH_LOAD_FP leave
 1:      ldmxcsr (%rsp)
         fldcw   0x04(%rsp)
-        jmp     2b
+        SWITCH_RESTORE
+        \leave
         .endm
 
 /* The callee-saved registers hold the resumed context's values again. */
@@ -116,8 +123,7 @@
         .hidden dyco__context_switch_asm
         .type   dyco__context_switch_asm, @function
         .p2align 4
-dyco__context_switch_asm:
-        SWITCH_BODY
+        .macro  LEAVE_BY_JMP
         .cfi_remember_state
         leaq    0x40(%rsp), %rsp        /* the frame and the return address */
         .cfi_def_cfa_offset 0
@@ -125,7 +131,11 @@ dyco__context_switch_asm:
         CFI_RESTORED
         notrack jmp *%r8
         .cfi_restore_state
-        SWITCH_LOAD_FP
+        .endm
+dyco__context_switch_asm:
+        SWITCH_BODY
+        LEAVE_BY_JMP
+        SWITCH_LOAD_FP LEAVE_BY_JMP
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
@@ -136,15 +146,18 @@ dyco__context_switch_asm:
         .hidden dyco__context_switch_ret_asm
         .type   dyco__context_switch_ret_asm, @function
         .p2align 4
-dyco__context_switch_ret_asm:
-        SWITCH_BODY
+        .macro  LEAVE_BY_RET
         .cfi_remember_state
         leaq    0x38(%rsp), %rsp
         .cfi_def_cfa_offset 8
         CFI_RESTORED
         ret
         .cfi_restore_state
-        SWITCH_LOAD_FP
+        .endm
+dyco__context_switch_ret_asm:
+        SWITCH_BODY
+        LEAVE_BY_RET
+        SWITCH_LOAD_FP LEAVE_BY_RET
         .cfi_endproc
         .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
 
