@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unwind.h>
 
 #include <algorithm>
 #include <random>
@@ -47,6 +48,49 @@ struct Stack {
   size_t size() const { return bytes.size(); }
   std::vector<char> bytes;
 };
+
+// --- the switch's entry points ----------------------------------------------
+
+// Every way to switch: the public switch, the stack-pointer-only one the
+// scheduler uses (in builds where it may be used), and the one for tools
+// found at run time. The tests below that take an Entry run for each.
+enum class Entry { kSwitch, kSwitchSp, kSwitchTools };
+
+std::vector<Entry> AllEntries() {
+  std::vector<Entry> all = {Entry::kSwitch};
+#if DYCO_CONTEXT_SP_ONLY
+  all.push_back(Entry::kSwitchSp);
+#endif
+  all.push_back(Entry::kSwitchTools);
+  return all;
+}
+
+std::string EntryName(const ::testing::TestParamInfo<Entry> &info) {
+  switch (info.param) {
+    case Entry::kSwitch:
+      return "switch";
+    case Entry::kSwitchSp:
+      return "switch_sp";
+    case Entry::kSwitchTools:
+      return "switch_tools";
+  }
+  return "?";
+}
+
+// Switches from `from` to `to` through the entry point.
+void *Switch(Entry e, dyco_context *from, dyco_context *to, void *value) {
+  switch (e) {
+    case Entry::kSwitch:
+      return dyco_context_switch(from, to, value);
+    case Entry::kSwitchSp:
+      return dyco_context_switch_sp(&from->sp, &to->sp, value);
+    case Entry::kSwitchTools:
+      return dyco_context_switch_tools(&from->sp, &to->sp, value, from, to);
+  }
+  abort();
+}
+
+class EntryTest : public ::testing::TestWithParam<Entry> {};
 
 // --- values both ways -----------------------------------------------------
 
@@ -201,7 +245,35 @@ TEST(ContextTest, TenThousandContextsInARing) {
 // --- callee-saved registers ------------------------------------------------
 
 #if defined(DYCO_TEST_NGPR)
+// The switch through the ABI harness: callee-saved registers from *in,
+// caller-saved ones filled with garbage, callee-saved ones found after the
+// switch returns into *out.
+void *AbiSwitch(Entry e, const dyco_test_regs *in, dyco_test_regs *out,
+                dyco_context *from, dyco_context *to, void *value) {
+  void *args[5] = {from, to, value, nullptr, nullptr};
+  const void *fn = nullptr;
+  switch (e) {
+    case Entry::kSwitch:
+      fn = reinterpret_cast<const void *>(&dyco_context_switch);
+      break;
+    case Entry::kSwitchSp:
+      fn = reinterpret_cast<const void *>(&dyco_context_switch_sp);
+      args[0] = &from->sp;
+      args[1] = &to->sp;
+      break;
+    case Entry::kSwitchTools:
+      fn = reinterpret_cast<const void *>(&dyco_context_switch_tools);
+      args[0] = &from->sp;
+      args[1] = &to->sp;
+      args[3] = from;
+      args[4] = to;
+      break;
+  }
+  return dyco_test_abi_call(in, out, fn, args);
+}
+
 struct AbiCheck {
+  Entry entry;
   dyco_context main{};
   dyco_context other{};
   dyco_test_regs other_in{};
@@ -243,8 +315,8 @@ void AbiOther(void *arg) {
     // Switch back to main with other register values of our own, and check
     // they are all there when main switches back here.
     c->other_in = RandomRegs(rng);
-    dyco_test_abi_switch(&c->other_in, &c->other_out, &c->other, &c->main,
-                         nullptr);
+    AbiSwitch(c->entry, &c->other_in, &c->other_out, &c->other, &c->main,
+              nullptr);
     if (!SameRegs(c->other_in, c->other_out)) {
       c->other_ok = false;
     }
@@ -252,8 +324,11 @@ void AbiOther(void *arg) {
   }
 }
 
-TEST(ContextTest, CalleeSavedRegistersSurviveASwitch) {
+// Both sides keep every callee-saved register across the switch, whatever
+// the caller-saved ones held at the call, and the value passed arrives.
+TEST_P(EntryTest, CalleeSavedRegistersSurviveASwitch) {
   AbiCheck c;
+  c.entry = GetParam();
   Stack stack;
   ASSERT_EQ(
       0, dyco_context_make(&c.other, stack.base(), stack.size(), AbiOther, &c));
@@ -262,8 +337,8 @@ TEST(ContextTest, CalleeSavedRegistersSurviveASwitch) {
     dyco_test_regs in = RandomRegs(rng);
     dyco_test_regs out;
     memset(&out, 0, sizeof out);
-    void *got = dyco_test_abi_switch(&in, &out, &c.main, &c.other,
-                                     reinterpret_cast<void *>(0x5a));
+    void *got = AbiSwitch(c.entry, &in, &out, &c.main, &c.other,
+                          reinterpret_cast<void *>(0x5a));
     EXPECT_EQ(nullptr, got);
     ASSERT_TRUE(SameRegs(in, out)) << "round " << round;
     // Values the other side loaded must not be what we got back.
@@ -280,6 +355,7 @@ TEST(ContextTest, CalleeSavedRegistersSurviveASwitch) {
 // --- floating-point control state ----------------------------------------
 
 struct FpCheck {
+  Entry entry;
   dyco_context main{};
   dyco_context other{};
   int other_round_seen = -1;
@@ -288,6 +364,8 @@ struct FpCheck {
   unsigned other_csr_bits = 0;
 #endif
 };
+
+volatile double fp_one = 1.0, fp_sink;
 
 void FpOther(void *arg) {
   auto *c = static_cast<FpCheck *>(arg);
@@ -302,7 +380,10 @@ void FpOther(void *arg) {
   c->other_csr_bits = GetCsr() & 0xffc0;
 #endif
   for (int round = 0;; ++round) {
-    dyco_context_switch(&c->other, &c->main, nullptr);
+    // An inexact division: this side's status flags differ from main's,
+    // which clears its own every round.
+    fp_sink = fp_one / 3.0;
+    Switch(c->entry, &c->other, &c->main, nullptr);
     if (fegetround() != FE_TOWARDZERO) {
       c->other_ok = false;
     }
@@ -315,13 +396,17 @@ void FpOther(void *arg) {
   }
 }
 
-TEST(ContextTest, FloatingPointControlStateSurvivesASwitch) {
+// A context that changed its rounding mode (and, on x86, flush-to-zero)
+// keeps it across switches, and the other side keeps its own, whether the
+// two sides' status flags differ or not.
+TEST_P(EntryTest, FloatingPointControlStateSurvivesASwitch) {
   const int saved = fegetround();
 #if defined(__x86_64__) || defined(__i386__)
   const unsigned saved_csr = GetCsr();
 #endif
   ASSERT_EQ(0, fesetround(FE_UPWARD));
   FpCheck c;
+  c.entry = GetParam();
   Stack stack;
   ASSERT_EQ(
       0, dyco_context_make(&c.other, stack.base(), stack.size(), FpOther, &c));
@@ -330,7 +415,8 @@ TEST(ContextTest, FloatingPointControlStateSurvivesASwitch) {
     // own, and main finds its own again after every round trip.
     const int mine = round % 2 ? FE_DOWNWARD : FE_UPWARD;
     ASSERT_EQ(0, fesetround(mine));
-    dyco_context_switch(&c.main, &c.other, nullptr);
+    feclearexcept(FE_ALL_EXCEPT);
+    Switch(c.entry, &c.main, &c.other, nullptr);
     EXPECT_EQ(mine, fegetround()) << round;
 #if defined(__x86_64__) || defined(__i386__)
     EXPECT_EQ(0u, GetCsr() & 0x8040) << round;
@@ -338,7 +424,7 @@ TEST(ContextTest, FloatingPointControlStateSurvivesASwitch) {
         << round;
 #endif
   }
-  dyco_context_switch(&c.main, &c.other, nullptr);
+  Switch(c.entry, &c.main, &c.other, nullptr);
   EXPECT_EQ(9, c.other_round_seen);
   EXPECT_TRUE(c.other_ok);
   fesetround(saved);
@@ -348,9 +434,132 @@ TEST(ContextTest, FloatingPointControlStateSurvivesASwitch) {
   dyco_context_destroy(&c.other);
 }
 
+// Each control bit on its own: the switch compares the two sides' control
+// state and loads the other's only when it differs, so a bit left out of
+// the comparison would leak from one context into the other.
+#if defined(__x86_64__) || defined(__i386__)
+// x87 control word: the exception masks, precision and rounding control,
+// infinity control.
+unsigned GetCw() {
+  uint16_t v;
+  __asm__ volatile("fnstcw %0" : "=m"(v));
+  return v;
+}
+void SetCw(unsigned v) {
+  uint16_t w = static_cast<uint16_t>(v);
+  __asm__ volatile("fldcw %0" : : "m"(w));
+}
+// MXCSR: denormals are zero, the exception masks, rounding, flush to zero.
+constexpr unsigned kCsrControl = 0xffc0;
+constexpr int kCsrBits[] = {6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+constexpr int kCwBits[] = {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12};
+#elif defined(__arm__)
+unsigned GetCsr() {
+  unsigned v;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(v));
+  return v;
+}
+void SetCsr(unsigned v) { __asm__ volatile("vmsr fpscr, %0" : : "r"(v)); }
+// FPSCR's rounding mode, flush to zero, default NaN, alternative
+// half-precision (its trap enables read as zero on most cores, and its
+// Len and Stride must stay zero).
+constexpr unsigned kCsrControl = 0x07ff9f00;
+constexpr int kCsrBits[] = {22, 23, 24, 25, 26};
+#elif defined(__aarch64__)
+unsigned GetCsr() {
+  uint64_t v;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(v));
+  return static_cast<unsigned>(v);
+}
+void SetCsr(unsigned v) {
+  uint64_t w = v;
+  __asm__ volatile("msr fpcr, %0" : : "r"(w));
+}
+// FPCR has no status bits: the rounding mode, flush to zero, default NaN,
+// alternative half-precision.
+constexpr unsigned kCsrControl = 0xffffffff;
+constexpr int kCsrBits[] = {22, 23, 24, 25, 26};
+#endif
+
+#if defined(__x86_64__) || defined(__i386__) || defined(__arm__) || \
+    defined(__aarch64__)
+struct BitCheck {
+  Entry entry;
+  dyco_context main{};
+  dyco_context other{};
+  bool x87 = false;  // the bit is in the x87 control word, not MXCSR
+  int bit = 0;
+  unsigned other_value = 0;  // the other side's control state, as read back
+  bool other_ok = true;
+};
+
+unsigned ControlState(bool x87) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (x87) {
+    return GetCw();
+  }
+#else
+  (void)x87;
+#endif
+  return GetCsr() & kCsrControl;
+}
+
+void BitOther(void *arg) {
+  auto *c = static_cast<BitCheck *>(arg);
+  // Flip the bit, and keep what the processor (or emulator: valgrind keeps
+  // only MXCSR's rounding mode) made of it.
+#if defined(__x86_64__) || defined(__i386__)
+  if (c->x87) {
+    SetCw(GetCw() ^ (1u << c->bit));
+  } else
+#endif
+  {
+    SetCsr(GetCsr() ^ (1u << c->bit));
+  }
+  c->other_value = ControlState(c->x87);
+  for (;;) {
+    Switch(c->entry, &c->other, &c->main, nullptr);
+    if (ControlState(c->x87) != c->other_value) {
+      c->other_ok = false;
+    }
+  }
+}
+
+void CheckEveryBit(Entry entry, bool x87, const int *bits, size_t n) {
+  // No status flag pending while an exception is unmasked.
+  feclearexcept(FE_ALL_EXCEPT);
+  const unsigned mine = ControlState(x87);
+  for (size_t i = 0; i < n; ++i) {
+    BitCheck c;
+    c.entry = entry;
+    c.x87 = x87;
+    c.bit = bits[i];
+    Stack stack;
+    ASSERT_EQ(0, dyco_context_make(&c.other, stack.base(), stack.size(),
+                                   BitOther, &c));
+    for (int round = 0; round < 3; ++round) {
+      Switch(entry, &c.main, &c.other, nullptr);
+      ASSERT_EQ(mine, ControlState(x87))
+          << (x87 ? "x87 " : "") << "bit " << c.bit << ", round " << round;
+    }
+    EXPECT_TRUE(c.other_ok) << (x87 ? "x87 " : "") << "bit " << c.bit;
+    dyco_context_destroy(&c.other);
+  }
+}
+
+TEST_P(EntryTest, EveryFloatingPointControlBitIsKept) {
+  CheckEveryBit(GetParam(), false, kCsrBits,
+                sizeof kCsrBits / sizeof kCsrBits[0]);
+#if defined(__x86_64__) || defined(__i386__)
+  CheckEveryBit(GetParam(), true, kCwBits, sizeof kCwBits / sizeof kCwBits[0]);
+#endif
+}
+#endif
+
 // --- stack alignment --------------------------------------------------------
 
 struct AlignCheck {
+  Entry entry;
   dyco_context main{};
   dyco_context ctx{};
   uintptr_t sp = 1;
@@ -373,18 +582,21 @@ void AlignBody(void *arg) {
 #if defined(__x86_64__) || defined(__i386__)
   AlignedSseStore(a);
 #endif
-  dyco_context_switch(&a->ctx, &a->main, nullptr);
+  Switch(a->entry, &a->ctx, &a->main, nullptr);
   abort();
 }
 
-TEST(ContextTest, NewContextStackIsAlignedAsTheAbiRequires) {
+// A new context's function starts with the stack alignment its ABI
+// promises, whichever entry point started it.
+TEST_P(EntryTest, NewContextStackIsAlignedAsTheAbiRequires) {
   // Try every misalignment of the stack we hand over: make must fix it.
   for (size_t skew = 0; skew < 16; ++skew) {
     AlignCheck a;
+    a.entry = GetParam();
     Stack stack;
     ASSERT_EQ(0, dyco_context_make(&a.ctx, stack.bytes.data() + skew,
                                    stack.size() - 32 + skew, AlignBody, &a));
-    dyco_context_switch(&a.main, &a.ctx, nullptr);
+    Switch(a.entry, &a.main, &a.ctx, nullptr);
 #if defined(__arm__)
     const uintptr_t kAbiAlign = 8;
 #else
@@ -399,6 +611,72 @@ TEST(ContextTest, NewContextStackIsAlignedAsTheAbiRequires) {
 #endif
     dyco_context_destroy(&a.ctx);
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(Entries, EntryTest, ::testing::ValuesIn(AllEntries()),
+                         EntryName);
+
+// --- unwinding --------------------------------------------------------------
+
+// What _Unwind_Backtrace finds from inside a context: the return address of
+// each frame, and how the walk ended.
+struct Walk {
+  dyco_context main{};
+  dyco_context ctx{};
+  std::vector<uintptr_t> pcs;
+  int code = -1;
+  uintptr_t body_pc = 0;  // an address inside WalkBody's frame
+};
+
+_Unwind_Reason_Code CollectFrame(struct _Unwind_Context *uc, void *arg) {
+  auto *w = static_cast<Walk *>(arg);
+  w->pcs.push_back(static_cast<uintptr_t>(_Unwind_GetIP(uc)));
+  return w->pcs.size() < 64 ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+__attribute__((noinline)) void WalkHere(Walk *w) {
+  w->code = _Unwind_Backtrace(CollectFrame, w);
+  __asm__ volatile("" ::: "memory");  // not a tail call
+}
+
+__attribute__((noinline)) void WalkBody(void *arg) {
+  auto *w = static_cast<Walk *>(arg);
+  WalkHere(w);
+  dyco_context_switch(&w->ctx, &w->main, nullptr);
+  abort();
+}
+
+// Unwinding inside a context walks its frames down to the trampoline that
+// started it and stops there, without crashing or running off into the
+// memory above the stack.
+TEST(ContextTest, UnwindingStopsAtTheContextsFirstFrame) {
+  Walk w;
+  Stack stack;
+  ASSERT_EQ(
+      0, dyco_context_make(&w.ctx, stack.base(), stack.size(), WalkBody, &w));
+  dyco_context_switch(&w.main, &w.ctx, nullptr);
+  // libgcc's DWARF unwinder reports one more frame, at 0, after the
+  // outermost one (glibc's backtrace drops it too).
+  if (!w.pcs.empty() && w.pcs.back() == 0) {
+    w.pcs.pop_back();
+  }
+  ASSERT_FALSE(w.pcs.empty());
+  // WalkHere, WalkBody, the trampoline (and, with a sanitizer, the entry
+  // that tells it about the new stack): a handful, not 64.
+  EXPECT_LT(w.pcs.size(), 10u);
+#if DYCO__CONTEXT_HAVE_ASM && !defined(DYCO_CONTEXT_UCONTEXT)
+  const auto tramp = reinterpret_cast<uintptr_t>(&dyco__context_trampoline);
+  EXPECT_GE(w.pcs.back(), tramp);
+  EXPECT_LT(w.pcs.back(), tramp + 32) << "the last frame is not the trampoline";
+#if defined(__arm__)
+  // The EHABI unwinder ends every walk with _URC_FAILURE: it finds no
+  // function at the trampoline's caller's address, 0.
+  EXPECT_EQ(_URC_FAILURE, w.code);
+#else
+  EXPECT_EQ(_URC_END_OF_STACK, w.code);
+#endif
+#endif
+  dyco_context_destroy(&w.ctx);
 }
 
 // --- deep recursion ---------------------------------------------------------

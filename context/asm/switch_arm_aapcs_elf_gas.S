@@ -1,5 +1,6 @@
 /* dyco — context layer: the switch for 32-bit arm, AAPCS hard-float, ELF,
  * GNU as. Saves r4-r11, lr, d8-d15 and FPSCR's control bits; nothing else. */
+#include "context/internal/asm.h"
 #include "context/internal/switch.h"
 
 #if defined(__arm__) && defined(__ARM_PCS_VFP)
@@ -18,22 +19,35 @@
  *
  * 104 bytes, so sp keeps the 8-byte alignment AAPCS asks at calls. A new
  * context's frame has the trampoline as return address, fn in r4, arg in r5
- * and fp = 0; after the switch its sp is the 16-byte aligned top.
+ * and fp = 0; it sits 16 zeroed bytes below the 16-byte aligned top, so
+ * that the trampoline starts 16-byte aligned with a zero "return address"
+ * above it for the unwinder (below).
+ *
+ * Unwinding: 32-bit arm unwinds at run time (_Unwind_Backtrace, glibc's
+ * backtrace, C++ exceptions) with the EHABI tables (.fnstart, .save,
+ * .vsave), and in debuggers with the CFI, which goes to .debug_frame as
+ * gcc's does. The trampoline's entry says its caller's lr is the zero word
+ * above it: an unwinder finds no function at 0 and stops there; its CFI
+ * marks lr undefined. There is no BTI or PAC on 32-bit arm application
+ * cores, hence no landing pads and no GNU property note.
  */
 
         .syntax unified
         .arch   armv7-a
         .fpu    vfpv3-d16
         .arm
+        .cfi_sections .debug_frame
         .text
 
 /* The body of both switches: save the state on this stack, store sp in
  * *from (its first word), load *to's, restore everything but lr and the
  * registers popped with it, value into r0. How to leave is each's own. */
         .macro  SWITCH_BODY
+        .fnstart
         .cfi_startproc
         vmrs    r12, fpscr
         push    {r4-r12, lr}
+        .save   {r4-r12, lr}
         .cfi_adjust_cfa_offset 40
         .cfi_rel_offset r4, 0
         .cfi_rel_offset r5, 4
@@ -45,12 +59,30 @@
         .cfi_rel_offset r11, 28
         .cfi_rel_offset lr, 36
         vpush   {d8-d15}
+        .vsave  {d8-d15}
         .cfi_adjust_cfa_offset 64
+        .cfi_rel_offset d8, 0
+        .cfi_rel_offset d9, 8
+        .cfi_rel_offset d10, 16
+        .cfi_rel_offset d11, 24
+        .cfi_rel_offset d12, 32
+        .cfi_rel_offset d13, 40
+        .cfi_rel_offset d14, 48
+        .cfi_rel_offset d15, 56
 
         str     sp, [r0]                /* from->sp = sp */
         ldr     sp, [r1]                /* sp = to->sp */
 
         vpop    {d8-d15}
+        .cfi_adjust_cfa_offset -64
+        .cfi_restore d8
+        .cfi_restore d9
+        .cfi_restore d10
+        .cfi_restore d11
+        .cfi_restore d12
+        .cfi_restore d13
+        .cfi_restore d14
+        .cfi_restore d15
         /* Restore FPSCR only where its control bits (trap enables, Len,
          * Stride, RMode, FZ, DN, AHP: mask 0x07ff9f00) differ: vmsr is
          * slow. Its status bits are caller-saved and not compared. */
@@ -64,6 +96,16 @@
         vmsr    fpscr, r12
 1:      mov     r0, r2
         pop     {r4-r12, lr}
+        .cfi_adjust_cfa_offset -40
+        .cfi_restore r4
+        .cfi_restore r5
+        .cfi_restore r6
+        .cfi_restore r7
+        .cfi_restore r8
+        .cfi_restore r9
+        .cfi_restore r10
+        .cfi_restore r11
+        .cfi_restore lr
         .endm
 
 /* void *dyco__context_switch_asm(dyco_context *from,   r0
@@ -78,8 +120,10 @@
 dyco__context_switch_asm:
         SWITCH_BODY
         mov     r3, lr
+        .cfi_register lr, r3
         bx      r3
         .cfi_endproc
+        .fnend
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
 /* The same, leaving as a return: right for the return-stack predictor when
@@ -92,6 +136,7 @@ dyco__context_switch_ret_asm:
         SWITCH_BODY
         bx      lr
         .cfi_endproc
+        .fnend
         .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
 
 #if DYCO__CONTEXT_DIRECT_SWITCH
@@ -113,12 +158,12 @@ dyco__context_switch_ret_asm:
         .type   dyco__context_make_asm, %function
         .p2align 2
 dyco__context_make_asm:
+        .fnstart
         .cfi_startproc
-        sub     r0, r0, #0x68           /* the frame sits just below top */
         mov     r3, #0
-        add     r12, r0, #0x40
-1:      sub     r12, r12, #4            /* d8-d15 start as zero */
-        str     r3, [r12]
+        mov     r12, r0
+        sub     r0, r0, #0x78           /* the frame, 16 bytes below top */
+1:      str     r3, [r12, #-4]!         /* 16 zero bytes, then d8-d15 = 0 */
         cmp     r12, r0
         bne     1b
         str     r1, [r0, #0x40]         /* r4 = fn */
@@ -135,21 +180,35 @@ dyco__context_make_asm:
         str     r12, [r0, #0x64]        /* return address */
         bx      lr
         .cfi_endproc
+        .fnend
         .size   dyco__context_make_asm, .-dyco__context_make_asm
 
-/* Where a new context starts: sp is 16-byte aligned, r4 = fn, r5 = arg.
- * The return address is marked undefined so debuggers stop unwinding here. */
+/* Where a new context starts: sp is 16-byte aligned, 16 zero bytes above
+ * it, r4 = fn, r5 = arg. For the EHABI unwinder, this frame holds its
+ * caller's lr in the highest of those words (as if it had pushed lr and
+ * then 12 bytes): 0, where no function is, and unwinding stops. Its unwind
+ * entries start one instruction early: while a switch is about to start a
+ * new context, the return address in the frame is the trampoline itself,
+ * and unwinders look up the instruction before a return address. */
+        .globl  dyco__context_trampoline
+        .hidden dyco__context_trampoline
         .type   dyco__context_trampoline, %function
         .p2align 2
-dyco__context_trampoline:
+        .fnstart
+        .save   {lr}
+        .pad    #12
         .cfi_startproc
+        .cfi_def_cfa_offset 16
         .cfi_undefined lr
+        nop                     @ see above
+dyco__context_trampoline:
         mov     r0, r5
         blx     r4
         /* fn returned: there is no caller to go back to. */
         bl      dyco__context_returned
         udf     #0
         .cfi_endproc
+        .fnend
         .size   dyco__context_trampoline, .-dyco__context_trampoline
 
 #endif /* __arm__ && __ARM_PCS_VFP */

@@ -1,5 +1,6 @@
 /* dyco — context layer: the switch for i386, System V ABI, ELF, GNU as.
  * Saves ebx, esi, edi, ebp, MXCSR and the x87 control word; nothing else. */
+#include "context/internal/asm.h"
 #include "context/internal/switch.h"
 
 #if defined(__i386__)
@@ -19,6 +20,11 @@
  * arg in esi and ebp = 0. After the switch, esp is 16-byte aligned; the
  * trampoline pushes arg so that esp is 16-byte aligned at the `call`, as
  * gcc's i386 Linux ABI expects.
+ *
+ * As on x86_64, the floating-point control state is loaded only when it
+ * differs from the leaving context's (MXCSR's control bits, mask 0xffc0, or
+ * the x87 control word); each entry point starts with endbr32; the jump
+ * that resumes a context is `notrack`; the CFI describes every instruction.
  */
 
         .text
@@ -28,6 +34,7 @@
  * ecx and the value into eax. How to leave is each switch's own. */
         .macro  SWITCH_BODY
         .cfi_startproc
+        DYCO_PAD_CALL
         leal    -0x18(%esp), %esp
         .cfi_adjust_cfa_offset 0x18
         stmxcsr (%esp)
@@ -45,16 +52,41 @@
         movl    0x20(%esp), %ecx        /* to */
         movl    0x24(%esp), %edx        /* value, read before leaving */
         movl    %esp, (%eax)            /* from->sp = esp */
+        movl    %esp, %eax              /* the leaving frame, to compare */
         movl    (%ecx), %esp            /* esp = to->sp */
 
-        movl    0x18(%esp), %ecx
-        ldmxcsr (%esp)
-        fldcw   0x04(%esp)
+        /* Load the x87 control word and MXCSR only if either differs: the
+         * control word as a whole, MXCSR's control bits. Each load reads
+         * what one store wrote (a wider one could not be forwarded). */
+        movzwl  0x04(%esp), %ecx
+        cmpw    0x04(%eax), %cx
+        jne     1f
+        movl    (%esp), %ecx
+        xorl    (%eax), %ecx
+        testl   $0xffc0, %ecx
+        jnz     1f
+2:      movl    0x18(%esp), %ecx
         movl    0x08(%esp), %edi
         movl    0x0c(%esp), %esi
         movl    0x10(%esp), %ebx
         movl    0x14(%esp), %ebp
         movl    %edx, %eax
+        .endm
+
+/* The out-of-line part of SWITCH_BODY: the two sides' floating-point modes
+ * differ. */
+        .macro  SWITCH_LOAD_FP
+1:      ldmxcsr (%esp)
+        fldcw   0x04(%esp)
+        jmp     2b
+        .endm
+
+/* The callee-saved registers hold the resumed context's values again. */
+        .macro  CFI_RESTORED
+        .cfi_restore edi
+        .cfi_restore esi
+        .cfi_restore ebx
+        .cfi_restore ebp
         .endm
 
 /* void *dyco__context_switch_asm(dyco_context *from,   4(%esp)
@@ -68,8 +100,14 @@
         .p2align 4
 dyco__context_switch_asm:
         SWITCH_BODY
-        leal    0x1c(%esp), %esp
-        jmp     *%ecx
+        .cfi_remember_state
+        leal    0x1c(%esp), %esp        /* the frame and the return address */
+        .cfi_def_cfa_offset 0
+        .cfi_register eip, ecx
+        CFI_RESTORED
+        notrack jmp *%ecx
+        .cfi_restore_state
+        SWITCH_LOAD_FP
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
@@ -81,8 +119,13 @@ dyco__context_switch_asm:
         .p2align 4
 dyco__context_switch_ret_asm:
         SWITCH_BODY
+        .cfi_remember_state
         leal    0x18(%esp), %esp
+        .cfi_def_cfa_offset 4
+        CFI_RESTORED
         ret
+        .cfi_restore_state
+        SWITCH_LOAD_FP
         .cfi_endproc
         .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
 
@@ -106,6 +149,7 @@ dyco__context_switch_ret_asm:
         .p2align 4
 dyco__context_make_asm:
         .cfi_startproc
+        DYCO_PAD_CALL
         movl    4(%esp), %eax
         leal    -0x1c(%eax), %eax       /* the frame sits just below top */
         stmxcsr (%eax)                  /* start with the caller's modes */
@@ -117,22 +161,34 @@ dyco__context_make_asm:
         movl    %ecx, 0x10(%eax)        /* ebx = fn */
         movl    $0, 0x14(%eax)          /* ebp: ends the frame-pointer chain */
         call    1f                      /* position-independent address */
-1:      popl    %ecx
+1:      .cfi_adjust_cfa_offset 4
+        popl    %ecx
+        .cfi_adjust_cfa_offset -4
         addl    $(dyco__context_trampoline - 1b), %ecx
         movl    %ecx, 0x18(%eax)        /* return address */
         ret
         .cfi_endproc
         .size   dyco__context_make_asm, .-dyco__context_make_asm
 
-/* Where a new context starts: esp is 16-byte aligned, ebx = fn, esi = arg.
- * The return address is marked undefined so debuggers stop unwinding here. */
+/* Where a new context starts, reached by the switch's jmp or ret: esp is
+ * 16-byte aligned, ebx = fn, esi = arg. The return address is marked
+ * undefined so that unwinders and debuggers stop here. Its unwind entry
+ * starts one instruction early: while a switch is about to start a new
+ * context, the return address in the frame is the trampoline itself, and
+ * unwinders look up the instruction before a return address. */
+        .globl  dyco__context_trampoline
+        .hidden dyco__context_trampoline
         .type   dyco__context_trampoline, @function
         .p2align 4
-dyco__context_trampoline:
         .cfi_startproc
         .cfi_undefined eip
+        nop                     /* see above */
+dyco__context_trampoline:
+        DYCO_PAD_JUMP
         subl    $12, %esp
+        .cfi_adjust_cfa_offset 12
         pushl   %esi
+        .cfi_adjust_cfa_offset 4
         call    *%ebx
         /* fn returned: there is no caller to go back to. esp is still
          * 16-byte aligned here. */
@@ -140,6 +196,8 @@ dyco__context_trampoline:
         hlt
         .cfi_endproc
         .size   dyco__context_trampoline, .-dyco__context_trampoline
+
+        DYCO_GNU_PROPERTY_NOTE
 
 #endif /* __i386__ */
 

@@ -1,5 +1,6 @@
 /* dyco — context layer: the switch for x86_64, System V ABI, ELF, GNU as.
  * Saves rbx, rbp, r12-r15, MXCSR and the x87 control word; nothing else. */
+#include "context/internal/asm.h"
 #include "context/internal/switch.h"
 
 #if defined(__x86_64__)
@@ -21,6 +22,21 @@
  * arg in r13 and rbp = 0. After the switch, rsp is 16-byte aligned, so the
  * trampoline's `call` gives fn the alignment the ABI promises at entry
  * (rsp + 8 a multiple of 16).
+ *
+ * The floating-point control state is loaded only when it differs from the
+ * leaving context's: MXCSR's control bits (mask 0xffc0: rounding, flush to
+ * zero, denormals are zero, exception masks) or the x87 control word. Its
+ * status flags (bits 0-5) are caller-saved in the ABI and not compared:
+ * loading an MXCSR whose flags differ costs about 50 ns on Intel cores, and
+ * the flags of two contexts differ as soon as one of them did an inexact
+ * division.
+ *
+ * Control-flow protection: each entry point starts with endbr64; the
+ * indirect jump that resumes a context is `notrack`, because it lands after
+ * a call, where no compiler puts a landing pad (see docs/context.md).
+ * Unwinding: the CFI describes every instruction; after the stack pointer
+ * is switched it describes the resumed context's frame, which has the same
+ * layout.
  */
 
         .text
@@ -30,6 +46,7 @@
  * r8 and the value into rax. How to leave is each switch's own. */
         .macro  SWITCH_BODY
         .cfi_startproc
+        DYCO_PAD_CALL
         leaq    -0x38(%rsp), %rsp
         .cfi_adjust_cfa_offset 0x38
         stmxcsr (%rsp)
@@ -48,11 +65,25 @@
         .cfi_rel_offset rbp, 0x30
 
         movq    %rsp, (%rdi)            /* from->sp = rsp */
+        movq    %rsp, %r9               /* the leaving frame, to compare */
         movq    (%rsi), %rsp            /* rsp = to->sp */
 
         movq    0x38(%rsp), %r8
-        ldmxcsr (%rsp)
-        fldcw   0x04(%rsp)
+        /* Load the x87 control word and MXCSR only if either differs: the
+         * control word as a whole, MXCSR's control bits. Each load reads
+         * what one store wrote (a wider one could not be forwarded). */
+        movzwl  0x04(%rsp), %ecx
+        cmpw    0x04(%r9), %cx
+        jne     1f
+        movl    (%rsp), %eax
+        xorl    (%r9), %eax
+        testl   $0xffc0, %eax
+        jnz     1f
+        SWITCH_RESTORE
+        .endm
+
+/* The rest of the restore, the value into rax. */
+        .macro  SWITCH_RESTORE
         movq    0x08(%rsp), %r12
         movq    0x10(%rsp), %r13
         movq    0x18(%rsp), %r14
@@ -60,6 +91,26 @@
         movq    0x28(%rsp), %rbx
         movq    0x30(%rsp), %rbp
         movq    %rdx, %rax
+        .endm
+
+/* The out-of-line part of SWITCH_BODY, when the two sides' floating-point
+ * modes differ: load them, then restore and leave as the switch does (a
+ * copy of its end, rather than a jump back to it). */
+        .macro  SWITCH_LOAD_FP leave
+1:      ldmxcsr (%rsp)
+        fldcw   0x04(%rsp)
+        SWITCH_RESTORE
+        \leave
+        .endm
+
+/* The callee-saved registers hold the resumed context's values again. */
+        .macro  CFI_RESTORED
+        .cfi_restore r12
+        .cfi_restore r13
+        .cfi_restore r14
+        .cfi_restore r15
+        .cfi_restore rbx
+        .cfi_restore rbp
         .endm
 
 /* void *dyco__context_switch_asm(dyco_context *from,   rdi
@@ -72,10 +123,19 @@
         .hidden dyco__context_switch_asm
         .type   dyco__context_switch_asm, @function
         .p2align 4
+        .macro  LEAVE_BY_JMP
+        .cfi_remember_state
+        leaq    0x40(%rsp), %rsp        /* the frame and the return address */
+        .cfi_def_cfa_offset 0
+        .cfi_register rip, r8
+        CFI_RESTORED
+        notrack jmp *%r8
+        .cfi_restore_state
+        .endm
 dyco__context_switch_asm:
         SWITCH_BODY
-        leaq    0x40(%rsp), %rsp
-        jmp     *%r8
+        LEAVE_BY_JMP
+        SWITCH_LOAD_FP LEAVE_BY_JMP
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
 
@@ -86,10 +146,18 @@ dyco__context_switch_asm:
         .hidden dyco__context_switch_ret_asm
         .type   dyco__context_switch_ret_asm, @function
         .p2align 4
+        .macro  LEAVE_BY_RET
+        .cfi_remember_state
+        leaq    0x38(%rsp), %rsp
+        .cfi_def_cfa_offset 8
+        CFI_RESTORED
+        ret
+        .cfi_restore_state
+        .endm
 dyco__context_switch_ret_asm:
         SWITCH_BODY
-        leaq    0x38(%rsp), %rsp
-        ret
+        LEAVE_BY_RET
+        SWITCH_LOAD_FP LEAVE_BY_RET
         .cfi_endproc
         .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
 
@@ -113,6 +181,7 @@ dyco__context_switch_ret_asm:
         .p2align 4
 dyco__context_make_asm:
         .cfi_startproc
+        DYCO_PAD_CALL
         leaq    -0x40(%rdi), %rax       /* the frame sits just below top */
         stmxcsr (%rax)                  /* start with the caller's modes */
         fnstcw  4(%rax)
@@ -128,13 +197,21 @@ dyco__context_make_asm:
         .cfi_endproc
         .size   dyco__context_make_asm, .-dyco__context_make_asm
 
-/* Where a new context starts: rsp is 16-byte aligned, r12 = fn, r13 = arg.
- * The return address is marked undefined so debuggers stop unwinding here. */
+/* Where a new context starts, reached by the switch's jmp or ret: rsp is
+ * 16-byte aligned, r12 = fn, r13 = arg. The return address is marked
+ * undefined so that unwinders and debuggers stop here. Its unwind entry
+ * starts one instruction early: while a switch is about to start a new
+ * context, the return address in the frame is the trampoline itself, and
+ * unwinders look up the instruction before a return address. */
+        .globl  dyco__context_trampoline
+        .hidden dyco__context_trampoline
         .type   dyco__context_trampoline, @function
         .p2align 4
-dyco__context_trampoline:
         .cfi_startproc
         .cfi_undefined rip
+        nop                     /* see above */
+dyco__context_trampoline:
+        DYCO_PAD_JUMP
         movq    %r13, %rdi
         callq   *%r12
         /* fn returned: there is no caller to go back to. */
@@ -142,6 +219,8 @@ dyco__context_trampoline:
         hlt
         .cfi_endproc
         .size   dyco__context_trampoline, .-dyco__context_trampoline
+
+        DYCO_GNU_PROPERTY_NOTE
 
 #endif /* __x86_64__ */
 

@@ -35,12 +35,14 @@ typedef struct dyco_test_regs {
 #define DYCO_TEST_NFPR 8
 #endif
 
-/* Loads the callee-saved registers from *in, calls
- * dyco_context_switch(from, to, value), stores the callee-saved registers
- * it then finds into *out, restores its caller's, and returns what the
- * switch returned. */
-void *dyco_test_abi_switch(const dyco_test_regs *in, dyco_test_regs *out,
-                           dyco_context *from, dyco_context *to, void *value);
+/* Loads the callee-saved registers from *in and fills the caller-saved ones
+ * that carry no argument with garbage, calls fn(args[0], ..., args[4]) (fn
+ * is a switch: dyco_context_switch and dyco_context_switch_sp take the
+ * first three, dyco_context_switch_tools all five), stores the callee-saved
+ * registers it then finds into *out, restores its caller's, and returns
+ * what fn returned. */
+void *dyco_test_abi_call(const dyco_test_regs *in, dyco_test_regs *out,
+                         const void *fn, void *const args[5]);
 
 /* The caller's stack pointer at the call. */
 uintptr_t dyco_test_caller_sp(void);

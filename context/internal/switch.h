@@ -51,6 +51,11 @@ void *dyco__context_switch_asm(dyco_context *from, dyco_context *to,
                                void *value);
 void *dyco__context_switch_ret_asm(void **from_sp, void *const *to_sp,
                                    void *value);
+
+/* Where every new context starts: calls fn(arg) from the registers the
+ * first frame set. Unwinders stop at its frame. Not to be called; declared
+ * for the tests. */
+void dyco__context_trampoline(void);
 #endif
 
 /* The ucontext fallback: the same contract, built on makecontext and

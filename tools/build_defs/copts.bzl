@@ -21,12 +21,22 @@ _WERROR = select({
     "//conditions:default": [],
 })
 
-_TOOL_DEFINES = select({
-    "//tools/build_defs:asan": ["-DDYCO_ASAN=1"],
-    "//tools/build_defs:tsan": ["-DDYCO_TSAN=1"],
-    "//tools/build_defs:valgrind": ["-DDYCO_VALGRIND=1"],
+# The tool dyco is built for (--config=asan, tsan, valgrind). A public
+# header reads them (context/context.h's DYCO_CONTEXT_SP_ONLY), so they are
+# `defines`, which Bazel passes to every target that depends on a dyco
+# library: a dependent compiles dyco's headers as dyco was compiled. As
+# copts they reached dyco's own sources only, and a dependent built under
+# --config=asan saw DYCO_CONTEXT_SP_ONLY 1 where dyco had 0.
+TOOL_DEFINES = select({
+    "//tools/build_defs:asan": ["DYCO_ASAN=1"],
+    "//tools/build_defs:tsan": ["DYCO_TSAN=1"],
+    "//tools/build_defs:valgrind": ["DYCO_VALGRIND=1"],
     "//conditions:default": [],
-}) + select({
+})
+
+# --config=ucontext: read by dyco's own sources only (never by a public
+# header), so a copt.
+_UCONTEXT_COPTS = select({
     "//tools/build_defs:ucontext": ["-DDYCO_CONTEXT_UCONTEXT=1"],
     "//conditions:default": [],
 })
@@ -40,13 +50,13 @@ DYCO_COPTS = [
     "-Wstrict-prototypes",
     "-Wmissing-prototypes",
     "-fno-common",
-] + STACK_CLASH + _WARNINGS + _WERROR + _TOOL_DEFINES
+] + STACK_CLASH + _WARNINGS + _WERROR + _UCONTEXT_COPTS
 
 # Flags for tests and benchmarks (C++ that includes dyco's C headers).
 DYCO_TEST_COPTS = [
     "-std=c++17",
     "-Wno-missing-field-initializers",
-] + STACK_CLASH + _WARNINGS + _WERROR + _TOOL_DEFINES
+] + STACK_CLASH + _WARNINGS + _WERROR + _UCONTEXT_COPTS
 
 # Targets that link libraries only the host has (google benchmark,
 # boost.context) are skipped by cross builds.
@@ -65,11 +75,12 @@ PLAIN_HOST_ONLY = select({
     "//conditions:default": [],
 })
 
-def dyco_cc_library(name, copts = [], **kwargs):
-    """A cc_library of dyco C code, with dyco's flags."""
+def dyco_cc_library(name, copts = [], defines = [], **kwargs):
+    """A cc_library of dyco C code, with dyco's flags and TOOL_DEFINES."""
     native.cc_library(
         name = name,
         copts = DYCO_COPTS + copts,
+        defines = TOOL_DEFINES + defines,
         **kwargs
     )
 
