@@ -27,6 +27,10 @@ typedef struct job {
   intptr_t ret;
   int err;
   int done; /* under lock */
+  /* Under lock: the caller was cancelled (or its deadline passed) and went
+   * on without the result; the worker cleans up once fn returns. */
+  int abandoned;
+  void (*release)(void *arg, intptr_t ret); /* for an abandoned job's arg */
   dyco_spinlock lock;
   dyco_waitq q;
 } job;
@@ -63,12 +67,20 @@ static void *worker(void *unused) {
     intptr_t ret = j->fn(j->arg);
     int err = errno;
     dyco_spinlock_lock(&j->lock);
-    j->ret = ret;
-    j->err = err;
-    j->done = 1;
-    dyco_waitq_wakeOne(&j->q, 1);
-    /* The caller frees j once it has the lock: this is the last touch. */
-    dyco_spinlock_unlock(&j->lock);
+    if (j->abandoned) {
+      dyco_spinlock_unlock(&j->lock);
+      if (j->release != NULL) {
+        j->release(j->arg, ret);
+      }
+      free(j);
+    } else {
+      j->ret = ret;
+      j->err = err;
+      j->done = 1;
+      dyco_waitq_wakeOne(&j->q, 1);
+      /* The caller frees j once it has the lock: this is the last touch. */
+      dyco_spinlock_unlock(&j->lock);
+    }
 
     pthread_mutex_lock(&pool_mu);
   }
@@ -138,7 +150,10 @@ static int on_shared_stack(const void *p) {
          (const char *)p < (const char *)base + size;
 }
 
-intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg) {
+/* dyco_blocking_call, with what the worker does with arg when the caller
+ * was cancelled and went on: release(arg, fn's result), if not NULL. */
+static intptr_t blocking_run(dyco_blocking_fn fn, void *arg,
+                             void (*release)(void *, intptr_t)) {
   if (fn == NULL) {
     errno = EINVAL;
     return -1;
@@ -152,6 +167,7 @@ intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg) {
   }
   j->fn = fn;
   j->arg = arg;
+  j->release = release;
   dyco_waitq_init(&j->q, &j->lock);
   dyco_spinlock_lock(&j->lock);
   if (submit(j) != 0) {
@@ -161,7 +177,14 @@ intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg) {
   }
   while (!j->done) {
     /* Held again on return; released while the coroutine waits. */
-    dyco_waitq_wait(&j->q, -1, NULL);
+    int w = dyco_waitq_wait(&j->q, -1, NULL);
+    if ((w == -ECANCELED || w == -ETIMEDOUT) && !j->done) {
+      /* fn cannot be stopped: it runs on, and its worker cleans up. */
+      j->abandoned = 1;
+      dyco_spinlock_unlock(&j->lock);
+      errno = -w;
+      return -1;
+    }
   }
   intptr_t ret = j->ret;
   int err = j->err;
@@ -169,6 +192,10 @@ intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg) {
   free(j);
   errno = err;
   return ret;
+}
+
+intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg) {
+  return blocking_run(fn, arg, NULL);
 }
 
 int dyco_blocking_setWorkers(int max) {
@@ -201,6 +228,21 @@ static intptr_t gai_run(void *p) {
                                     g->has_hints ? &g->hints : NULL, &g->res);
 }
 
+static void gai_free(gai_job *g) {
+  free(g->node);
+  free(g->service);
+  free(g);
+}
+
+/* A lookup whose caller was cancelled: nobody takes its result. */
+static void gai_release(void *p, intptr_t ret) {
+  gai_job *g = (gai_job *)p;
+  if (ret == 0 && g->res != NULL) {
+    freeaddrinfo(g->res);
+  }
+  gai_free(g);
+}
+
 int dyco_getaddrinfo(const char *node, const char *service,
                      const struct addrinfo *hints, struct addrinfo **res) {
   if (!dyco__net_in_coroutine()) {
@@ -222,13 +264,15 @@ int dyco_getaddrinfo(const char *node, const char *service,
       g->hints.ai_protocol = hints->ai_protocol;
       g->has_hints = 1;
     }
-    r = (int)dyco_blocking_call(gai_run, g);
+    intptr_t v = blocking_run(gai_run, g, gai_release);
+    if (v == -1 && (errno == ECANCELED || errno == ETIMEDOUT)) {
+      return EAI_SYSTEM; /* cancelled: g is the worker's now */
+    }
+    r = (int)v;
     *res = g->res;
   }
   int saved = errno;
-  free(g->node);
-  free(g->service);
-  free(g);
+  gai_free(g);
   errno = saved;
   return r;
 }
@@ -280,6 +324,14 @@ static intptr_t ghbn_run(void *p) {
   return -1;
 }
 
+static void ghbn_release(void *p, intptr_t ret) {
+  (void)ret;
+  ghbn_job *g = (ghbn_job *)p;
+  free(g->out);
+  free(g->name);
+  free(g);
+}
+
 struct hostent *dyco_gethostbyname(const char *name) {
   if (!dyco__net_in_coroutine()) {
     return gethostbyname(name);
@@ -293,7 +345,11 @@ struct hostent *dyco_gethostbyname(const char *name) {
     h_errno = NO_RECOVERY;
     return NULL;
   }
-  dyco_blocking_call(ghbn_run, g);
+  if (blocking_run(ghbn_run, g, ghbn_release) == -1 &&
+      (errno == ECANCELED || errno == ETIMEDOUT)) {
+    h_errno = TRY_AGAIN; /* cancelled: g is the worker's now */
+    return NULL;
+  }
   host_result *out = g->out;
   int herr = g->herr;
   free(g->name);

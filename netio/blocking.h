@@ -31,7 +31,15 @@ typedef intptr_t (*dyco_blocking_fn)(void *arg);
  * (blocking it) rather than corrupt memory; so it does when no worker can be
  * had (no memory for the call's record, no thread can be started). fn cannot
  * be cancelled: a coroutine killed while it waits leaves fn to finish on its
- * own (and leaks the few bytes of the call's record). */
+ * own (and leaks the few bytes of the call's record).
+ *
+ * The wait is a wait point (sched/coroutine.h): a coroutine cancelled
+ * (dyco_coroutine_cancel) while it waits, or whose deadline passes, returns
+ * at once -1 with errno ECANCELED or ETIMEDOUT, and fn runs on to its end on
+ * the worker, its result dropped: then arg must stay valid, and be freed,
+ * by fn's own doing (or be static). So that arg always has one owner, fn
+ * runs even when the coroutine was cancelled (or past its deadline) before
+ * the call: the call fails at once and fn runs on without it. */
 intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg);
 
 /* dyco_blocking_setWorkers sets the most worker threads the pool may run at

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -146,6 +147,83 @@ TEST_F(HiredisTest, TwoHundredClientsGetTheirOwnValuesBack) {
   }
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(kClients * 5, right);
+}
+
+// A coroutine blocked in hiredis's BLPOP (its read inside libhiredis.so)
+// is cancelled: redisCommand returns within a few ms with hiredis's I/O
+// error naming ECANCELED; the context is cleanly failed (hiredis drops a
+// context after an I/O error), a new one works, and no fd is left.
+TEST_F(HiredisTest, ABlockingPopIsCancelledAtOnce) {
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);  // its own fds, counted apart
+  const int before = dyco_test::FdCount();
+  bool got_reply = true;
+  int err = 0;
+  std::string errstr;
+  std::string pong;
+  double cancelled_at = 0, returned_at = 0;
+  bool sent = false;
+  int cid = Go([&] {
+    redisContext *c = Connect();
+    sent = true;
+    redisReply *r =
+        static_cast<redisReply *>(redisCommand(c, "BLPOP dyco:cancel 10"));
+    returned_at = NowMs();
+    got_reply = r != nullptr;
+    err = c->err;
+    errstr = c->errstr;
+    freeReplyObject(r);
+    redisFree(c);
+    EXPECT_EQ(1, dyco_coroutine_uncancel());
+    c = Connect();
+    r = static_cast<redisReply *>(redisCommand(c, "PING"));
+    ASSERT_NE(nullptr, r);
+    pong.assign(r->str, r->len);
+    freeReplyObject(r);
+    redisFree(c);
+  });
+  Go([&] {
+    dyco_coroutine_info info;
+    while (!sent || dyco_coroutine_getInfo(cid, &info) != 0 ||
+           info.state != DYCO_COROUTINE_WAITING) {
+      dyco_coroutine_sleep(1);
+    }
+    dyco_coroutine_sleep(10);  // the server holds the pop
+    cancelled_at = NowMs();
+    ASSERT_EQ(0, dyco_coroutine_cancel(cid));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_FALSE(got_reply);
+  EXPECT_EQ(REDIS_ERR_IO, err);
+  EXPECT_EQ(strerror(ECANCELED), errstr);
+  EXPECT_LT(returned_at - cancelled_at, dyco_test::Slow() ? 200 : 20);
+  EXPECT_EQ("PONG", pong);
+  EXPECT_EQ(before, dyco_test::FdCount());
+}
+
+// The same pop under a deadline 50 ms ahead: ETIMEDOUT at the deadline.
+TEST_F(HiredisTest, ADeadlineEndsABlockingPop) {
+  double took = 0;
+  std::string errstr;
+  Go([&] {
+    redisContext *c = Connect();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+                   static_cast<uint64_t>(ts.tv_nsec);
+    const double t0 = NowMs();
+    ASSERT_EQ(0, dyco_coroutine_setDeadline(now + 50000000u));
+    redisReply *r =
+        static_cast<redisReply *>(redisCommand(c, "BLPOP dyco:deadline 10"));
+    took = NowMs() - t0;
+    EXPECT_EQ(nullptr, r);
+    errstr = c->errstr;
+    freeReplyObject(r);
+    redisFree(c);
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(strerror(ETIMEDOUT), errstr);
+  EXPECT_GE(took, 49);
+  EXPECT_LT(took, dyco_test::Slow() ? 1000 : 100);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -266,6 +267,109 @@ TEST_F(LibpqTest, FiftyFiveConnectionsUnderUlimit64) {
   ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
   EXPECT_EQ(kConns, threads_ok);
   EXPECT_EQ(threads_ok, ok);
+}
+
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// After a query given up on the client's side: the server's half is
+// stopped (PQcancel, itself through the hooks), and the connection, whose
+// protocol state libpq cannot know any more, is made anew.
+void Recover(PGconn *conn) {
+  PGcancel *k = PQgetCancel(conn);
+  char err[256];
+  EXPECT_EQ(1, PQcancel(k, err, sizeof err)) << err;
+  PQfreeCancel(k);
+  PQreset(conn);
+  ASSERT_EQ(CONNECTION_OK, PQstatus(conn)) << PQerrorMessage(conn);
+  PGresult *r = PQexec(conn, "SELECT 1");
+  EXPECT_EQ(PGRES_TUPLES_OK, PQresultStatus(r)) << PQerrorMessage(conn);
+  PQclear(r);
+}
+
+// A coroutine waiting inside libpq's PQexec (pg_sleep(10): libpq polls its
+// socket from inside libpq.so) is cancelled: PQexec returns within a few ms
+// with libpq's error for the failed wait, naming ECANCELED; the connection
+// recovers; no fd is left behind.
+TEST_F(LibpqTest, AQueryInProgressIsCancelledAtOnce) {
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);  // its own fds, counted apart
+  const int before = dyco_test::FdCount();
+  PGconn *conn = nullptr;
+  PGresult *res = nullptr;
+  std::string error;
+  double cancelled_at = 0, returned_at = 0;
+  bool in_query = false;
+  int cid = Go([&] {
+    conn = PQconnectdb(conninfo_.c_str());
+    ASSERT_EQ(CONNECTION_OK, PQstatus(conn)) << PQerrorMessage(conn);
+    in_query = true;
+    res = PQexec(conn, "SELECT pg_sleep(10)");
+    returned_at = NowMs();
+    error = PQerrorMessage(conn);
+    EXPECT_EQ(1, dyco_coroutine_uncancel());
+    Recover(conn);
+  });
+  Go([&] {
+    dyco_coroutine_info info;
+    while (!in_query || dyco_coroutine_getInfo(cid, &info) != 0 ||
+           info.state != DYCO_COROUTINE_WAITING) {
+      dyco_coroutine_sleep(1);
+    }
+    dyco_coroutine_sleep(20);  // well inside pg_sleep
+    cancelled_at = NowMs();
+    ASSERT_EQ(0, dyco_coroutine_cancel(cid));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_NE(PGRES_TUPLES_OK, PQresultStatus(res));
+  EXPECT_NE(std::string::npos, error.find(strerror(ECANCELED))) << error;
+  EXPECT_LT(returned_at - cancelled_at, dyco_test::Slow() ? 200 : 20);
+  fprintf(stderr,
+          "libpq: cancelled PQexec returned %.2f ms after the cancel: %s",
+          returned_at - cancelled_at, error.c_str());
+  PQclear(res);
+  PQfinish(conn);
+  EXPECT_EQ(before, dyco_test::FdCount());
+}
+
+// A transaction bounded from outside libpq: a deadline 150 ms ahead ends
+// the statement running in it with ETIMEDOUT, at the deadline.
+TEST_F(LibpqTest, ADeadlineBoundsATransaction) {
+  ASSERT_GT(dyco_schedule_create(0, 0), 0);
+  const int before = dyco_test::FdCount();
+  double took = 0;
+  std::string error;
+  ExecStatusType begin = PGRES_FATAL_ERROR, sleep_status = PGRES_TUPLES_OK;
+  Go([&] {
+    PGconn *conn = PQconnectdb(conninfo_.c_str());
+    ASSERT_EQ(CONNECTION_OK, PQstatus(conn)) << PQerrorMessage(conn);
+    const double t0 = NowMs();
+    uint64_t saved = 0;
+    ASSERT_EQ(0, dyco_coroutine_narrowDeadline(MonoNs() + 150000000u, &saved));
+    PGresult *r = PQexec(conn, "BEGIN");
+    begin = PQresultStatus(r);
+    PQclear(r);
+    r = PQexec(conn, "SELECT pg_sleep(10)");
+    sleep_status = PQresultStatus(r);
+    PQclear(r);
+    took = NowMs() - t0;
+    error = PQerrorMessage(conn);
+    ASSERT_EQ(0, dyco_coroutine_setDeadline(saved));
+    Recover(conn);
+    PQfinish(conn);
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(PGRES_COMMAND_OK, begin);
+  EXPECT_NE(PGRES_TUPLES_OK, sleep_status);
+  EXPECT_NE(std::string::npos, error.find(strerror(ETIMEDOUT))) << error;
+  EXPECT_GE(took, 149);
+  EXPECT_LT(took, dyco_test::Slow() ? 1000 : 200);
+  fprintf(stderr, "libpq: the transaction ended after %.1f ms: %s", took,
+          error.c_str());
+  EXPECT_EQ(before, dyco_test::FdCount());
 }
 
 }  // namespace

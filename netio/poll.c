@@ -77,7 +77,11 @@ static int fd_poll_until(struct pollfd *fds, unsigned long n, const until *u,
     }
     int r = dyco_fd_poll(fds, n, ms, mask);
     if (r == -ETIMEDOUT) {
-      r = 0; /* poll's count of ready entries */
+      r = dyco__net_deadline();
+      if (r != 0) {
+        return r; /* the coroutine's deadline, not the call's timeout */
+      }
+      /* poll's count of ready entries */
     }
     if (r != 0 || u->forever) {
       return r;

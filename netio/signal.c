@@ -210,7 +210,10 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
       /* Readable once the child has ended. */
       if (yield) {
         int w = dyco_fd_wait(pidfd, EPOLLIN, ms);
-        if (w < 0 && w != -ETIMEDOUT) {
+        if (w == -ETIMEDOUT) {
+          w = dyco__net_deadline(); /* 0: this call's own timeout */
+        }
+        if (w < 0) {
           r = w;
           break;
         }
@@ -226,6 +229,11 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
        * look now and then. */
       nap(yield, ms >= 0 && ms < backoff ? ms : backoff);
       backoff = backoff < 32 ? backoff * 2 : 50;
+      int c = yield ? dyco__net_deadline() : 0;
+      if (c < 0) {
+        r = c; /* cancelled, or past the coroutine's deadline */
+        break;
+      }
     }
     r = reap(child, status);
     if (r != 0) {

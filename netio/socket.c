@@ -73,8 +73,11 @@ static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
     int r;
     if (yield) {
       r = dyco_fd_wait(fd, ev | DYCO_FD_EINTR, ms);
-      if (r >= 0 || r == -ETIMEDOUT) {
-        return r >= 0 ? r : 0;
+      if (r == -ETIMEDOUT) {
+        r = dyco__net_deadline(); /* the coroutine's, or the socket's */
+      }
+      if (r >= 0) {
+        return r;
       }
       errno = -r;
     } else {
@@ -236,9 +239,13 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
       if (yield) {
         r = dyco_fd_poll(NULL, 0, pause_ms, NULL);
         if (r == -ETIMEDOUT) {
-          r = 0; /* the pause is over */
-        } else if (r < 0) {
+          r = dyco__net_deadline(); /* 0: the pause is over */
+        }
+        if (r < 0) {
           errno = -r;
+          if (errno == ECANCELED || errno == ETIMEDOUT) {
+            return -1; /* the coroutine's cancel or deadline */
+          }
           r = -1;
         }
       } else {

@@ -136,15 +136,19 @@ int dyco_poll(struct pollfd *fds, nfds_t nfds, int timeout);
  * of dyco's worker threads (see dyco_blocking_call in netio/blocking.h)
  * while the coroutine waits; the thread's other coroutines keep running.
  * Returns what getaddrinfo(3) returns: 0, or an EAI_* code (EAI_SYSTEM
- * with errno; EAI_MEMORY also when dyco cannot copy the arguments). Free
- * the result with freeaddrinfo(3). */
+ * with errno; EAI_MEMORY also when dyco cannot copy the arguments; EAI_SYSTEM
+ * with errno ECANCELED or ETIMEDOUT when the coroutine is cancelled or its
+ * deadline passes: it returns at once and the lookup's result is dropped).
+ * Free the result with freeaddrinfo(3). */
 int dyco_getaddrinfo(const char *node, const char *service,
                      const struct addrinfo *hints, struct addrinfo **res);
 
 /* dyco_gethostbyname is gethostbyname(3), run as dyco_getaddrinfo is. The
  * result belongs to the calling coroutine (to the thread outside one) and
  * stays valid until its next dyco_gethostbyname or until it ends. NULL with
- * h_errno set when the name is not found. */
+ * h_errno set when the name is not found, and with h_errno TRY_AGAIN and
+ * errno ECANCELED or ETIMEDOUT when the coroutine is cancelled or its
+ * deadline passes (it returns at once). */
 struct hostent *dyco_gethostbyname(const char *name);
 
 #ifdef __cplusplus

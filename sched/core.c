@@ -219,7 +219,7 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
   co->state = DYCO__NEW;
   co->flags = urgent ? DYCO__F_URGENT : 0;
   co->wait_kind = DYCO_WAIT_NONE;
-  co->unused = 0;
+  co->intr = 0;
   co->sched_count = 0;
   co->ext = NULL;
   co->node.next = co->node.prev = NULL;
@@ -441,7 +441,11 @@ void dyco_coroutine_sleep(uint32_t msecs) {
     return;
   }
   dyco_coroutine *co = s->running;
-  if (DYCO__UNLIKELY(dyco__timer_add(s, co, dyco__deadline(msecs)) != 0)) {
+  uint64_t deadline = dyco__deadline(msecs);
+  if (DYCO__UNLIKELY(co->intr != 0) && dyco__intr_enter(co, &deadline) != 0) {
+    return; /* cancelled, or past its deadline: no sleep */
+  }
+  if (DYCO__UNLIKELY(dyco__timer_add(s, co, deadline) != 0)) {
     dyco_coroutine_yield(); /* no memory for a timer: at least let go */
     return;
   }
@@ -468,6 +472,8 @@ static void co_main(void *arg) {
   func(farg);
   dyco__co_exit(co->sched, co);
 }
+
+uintptr_t dyco__co_main_addr(void) { return (uintptr_t)co_main; }
 
 void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
   char *stack;
@@ -636,6 +642,8 @@ static void inbox_drain(dyco_schedule *s) {
     if (it->co != NULL) {
       dyco__make_ready(s, it->co);
       __atomic_fetch_sub(&s->pending_wakes, 1, __ATOMIC_RELEASE);
+    } else if (it->func == NULL && it->fd == DYCO__INBOX_CANCEL) {
+      dyco__cancel_here(s, (int)it->gen);
     } else if (it->func == NULL) {
       dyco__poll_remote_close(s, it->fd, it->gen);
     } else if (s->spawn_head != NULL || spawn_create(s, it) != 0) {

@@ -55,6 +55,15 @@ void dyco_coroutine_sleep(uint32_t msecs);
  * continues. Returns 0, or -EPERM outside a coroutine. */
 int dyco_coroutine_yield(void);
 
+/* dyco_coroutine_yieldIfLong is for long loops that never wait: it yields
+ * (as dyco_coroutine_yield) when the running coroutine has held the CPU for
+ * ms milliseconds or more, counted from its first call of this function
+ * since it last got the CPU, and does nothing otherwise. Each call reads the
+ * clock (some 20 ns): call it every few hundred microseconds of work, not
+ * per byte. Returns 1 when it yielded, 0 when not, -EPERM outside a
+ * coroutine, -ENOMEM. */
+int dyco_coroutine_yieldIfLong(uint32_t ms);
+
 /* dyco_coroutine_abort ends the running coroutine at once, as if its
  * function had returned (its coroutine-local values are destroyed, a pool
  * coroutine goes back to its pool). Never returns inside a coroutine; does
@@ -125,6 +134,90 @@ int dyco_coroutine_getSchedCount(int cid);
  * effect the next time the coroutine becomes ready. 0, or -ESRCH. */
 int dyco_coroutine_setUrgent(int cid);
 int dyco_coroutine_unsetUrgent(int cid);
+
+/* --- Cancellation and deadlines -------------------------------------------
+ *
+ * A wait point is every call that can suspend a coroutine: the hooked libc
+ * calls (read, recv, connect, poll, sleep ... inside any library), the
+ * dyco_socket family, dyco_coroutine_waitRead/Write/RW, dyco_fd_wait,
+ * dyco_fd_poll, dyco_waitq_wait(Any), every sync primitive, both pools'
+ * obtain, dyco_SSL_*, dyco_blocking_call, dyco_signal_wait(child), and
+ * dyco_coroutine_sleep. A call that can finish without waiting (data is
+ * there, the semaphore has a permit) is not a wait point: it finishes.
+ *
+ * A cancelled coroutine's wait points fail: the one it is suspended in ends
+ * at once, and every later one fails at once, until dyco_coroutine_uncancel
+ * or the coroutine returns. A coroutine whose deadline has passed fails them
+ * the same way with ETIMEDOUT, and a wait in progress when the deadline
+ * passes ends then. How each call says it follows docs/errors.md: dyco's
+ * calls return -ECANCELED / -ETIMEDOUT; the hooks and the dyco_socket family
+ * return -1 with errno ECANCELED / ETIMEDOUT (a poll or select included,
+ * whose own timeout still returns 0, as SO_RCVTIMEO still says EAGAIN: the
+ * earlier of a call's own timeout and the deadline ends the wait, and says
+ * which it was); the seed's pool obtains return -1 with errno ECANCELED and
+ * 0 (their timeout) for the deadline; dyco_coroutine_sleep, which returns
+ * nothing, just ends early; the seed's waitRead/Write/RW return -ECANCELED
+ * or -ETIMEDOUT (not their 0 of a timeout). A wake that reached the
+ * coroutine before the cancel keeps its result: the cancel shows at the
+ * next wait point. dyco_coroutine_yield is not a wait point.
+ *
+ * A coroutine that pays for none of this: the state is one byte of the
+ * coroutine, which each wait point tests. */
+
+/* dyco_coroutine_cancel cancels coroutine cid of this thread's scheduler,
+ * whatever it is doing: suspended at a wait point, it wakes there (the call
+ * fails with ECANCELED); ready or running (itself included), its next wait
+ * point fails. Never blocks. Returns 0, or -ESRCH for a cid that is not a
+ * live coroutine of this thread's scheduler (or when the thread has none). */
+int dyco_coroutine_cancel(int cid);
+
+/* dyco_coroutine_cancelById is dyco_coroutine_cancel for coroutine cid of
+ * scheduler schedid (dyco_schedule_schedID on its thread), from any thread,
+ * in or outside a coroutine. For another thread's scheduler the cancel is
+ * handed to it (its thread wakes if it sleeps) and takes effect in its
+ * next round, moments later; a cid that has ended by then is ignored. Never
+ * blocks. Returns 0, -ESRCH for a scheduler that does not exist (or, for
+ * the calling thread's own scheduler, a cid that is not live), -ENOMEM. */
+int dyco_coroutine_cancelById(int schedid, int cid);
+
+/* dyco_coroutine_uncancel clears the running coroutine's cancellation: its
+ * wait points wait again. Returns 1 when it was cancelled, 0 when not,
+ * -EPERM outside a coroutine. Never blocks. */
+int dyco_coroutine_uncancel(void);
+
+/* dyco_coroutine_maskCancel(1) shields the running coroutine from its
+ * cancellation and its deadline until dyco_coroutine_maskCancel(0): its wait
+ * points wait as if neither were set (for clean-up that must finish: a
+ * reply, a ROLLBACK). A cancel that comes meanwhile is kept and shows at the
+ * first wait point after the mask is lifted. Returns the previous setting
+ * (1 or 0), or -EPERM outside a coroutine. Never blocks. */
+int dyco_coroutine_maskCancel(int masked);
+
+/* dyco_coroutine_checkCancel says whether the running coroutine's next
+ * wait point would fail: -ECANCELED when it is cancelled, -ETIMEDOUT when
+ * its deadline has passed, 0 otherwise (and while masked); -EPERM outside a
+ * coroutine. For long loops that never wait, and for layers that must tell
+ * a deadline's -ETIMEDOUT from their own timeout's. Never blocks. */
+int dyco_coroutine_checkCancel(void);
+
+/* dyco_coroutine_setDeadline gives the running coroutine a deadline: ns on
+ * CLOCK_MONOTONIC (clock_gettime's tv_sec * 1e9 + tv_nsec); 0 clears it.
+ * From then on each wait point ends, with ETIMEDOUT (see above), at the
+ * deadline if it has not ended before, and fails at once once the deadline
+ * has passed. A deadline in the past takes effect at the next wait point.
+ * Returns 0, -EPERM outside a coroutine, -ENOMEM. Never blocks. */
+int dyco_coroutine_setDeadline(uint64_t ns);
+
+/* dyco_coroutine_getDeadline returns the running coroutine's deadline (ns on
+ * CLOCK_MONOTONIC), 0 when it has none or outside a coroutine. */
+uint64_t dyco_coroutine_getDeadline(void);
+
+/* dyco_coroutine_narrowDeadline is the scoped form: it stores the current
+ * deadline (0: none) in *saved (if saved is not NULL) and sets ns as the
+ * deadline when it is earlier than the current one (ns 0 changes nothing);
+ * dyco_coroutine_setDeadline(*saved) restores it at the end of the scope.
+ * Returns 0, -EPERM outside a coroutine, -ENOMEM. Never blocks. */
+int dyco_coroutine_narrowDeadline(uint64_t ns, uint64_t *saved);
 
 /* --- Running on a stack the scheduler does not own ----------------------- */
 

@@ -268,8 +268,11 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
     ms = (int)((timeout_ns + 999999) / 1000000);
   }
   s->polls++;
-  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms,
-                       s->masked != NULL ? &s->sleep_mask : NULL, (size_t)8);
+  const sigset_t *mask = s->masked != NULL ? &s->sleep_mask : NULL;
+  if (DYCO__UNLIKELY(s->wd != NULL) && ms != 0) {
+    mask = dyco__watchdog_sleep_mask(s, mask);
+  }
+  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms, mask, (size_t)8);
   if (n < 0) {
     if (errno == EINTR) {
       /* A signal handler ran on this thread while it slept: the calls that
@@ -473,6 +476,13 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     return -ETIMEDOUT;
   }
   dyco_coroutine *co = s->running;
+  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    int e = dyco__intr_enter(co, &deadline);
+    if (e != 0) {
+      return e;
+    }
+  }
   size_t count = 0;
   for (unsigned long i = 0; i < nfds; i++) {
     fds[i].revents = 0;
@@ -525,7 +535,6 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     dyco__slab_free(&s->slab, x, bytes);
     return bad;
   }
-  const uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
   if (mask != NULL) {
     mw->mask = *mask;
     mw->prev = NULL;
@@ -539,6 +548,15 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
   const uint32_t epoch = s->intr_epoch;
   int result;
   for (;;) {
+    /* Again on every turn: a cancel that came while the coroutine was on
+     * its way back from a wake for nothing must not be slept through. */
+    if (DYCO__UNLIKELY(co->intr != 0)) {
+      int e = dyco__intr_enter(co, &deadline);
+      if (e != 0) {
+        result = e;
+        break;
+      }
+    }
     if (deadline != 0) {
       uint64_t now = dyco__now_ns();
       if (now >= deadline) {
@@ -596,6 +614,10 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
         n++;
       }
       p->revents |= re;
+    }
+    if (st == DYCO__CANCELLED) {
+      result = -ECANCELED;
+      break;
     }
     if (n != 0) {
       result = n;
@@ -784,7 +806,10 @@ static int wait_events(int fd, uint32_t events, int timeout) {
   }
   /* The seed's 0 on timeout, where dyco_fd_wait says -ETIMEDOUT. */
   int r = dyco_fd_wait(fd, events, timeout);
-  return r == -ETIMEDOUT ? 0 : r;
+  if (r == -ETIMEDOUT && dyco_coroutine_checkCancel() == 0) {
+    return 0; /* its own timeout; the coroutine's deadline says -ETIMEDOUT */
+  }
+  return r;
 }
 
 int dyco_coroutine_waitRead(int fd, int timeout) {

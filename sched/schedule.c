@@ -53,6 +53,43 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static dyco_schedule **registry;
 static size_t registry_len;
 static size_t registry_cap;
+
+/* For debuggers, which may have no debug information for dyco (tools/gdb/
+ * dyco.py reads it): where the schedulers are, and the offsets of the
+ * fields it shows. Exported, and kept however dyco is linked. */
+struct dyco__debug_layout {
+  uint32_t version;
+  uint32_t sizeof_ptr;
+  /* dyco_schedule */
+  uint32_t s_id, s_running, s_slots, s_nslots, s_occupant, s_thread;
+  /* dyco_coroutine (its saved stack pointer is its first word) */
+  uint32_t co_state, co_flags, co_wait_kind, co_intr, co_cid, co_heap_index,
+      co_deadline, co_start_func;
+  dyco_schedule ***registry;
+  size_t *registry_len;
+};
+
+__attribute__((visibility("default"), used))
+const struct dyco__debug_layout dyco__debug = {
+    1,
+    sizeof(void *),
+    offsetof(dyco_schedule, id),
+    offsetof(dyco_schedule, running),
+    offsetof(dyco_schedule, slots),
+    offsetof(dyco_schedule, nslots),
+    offsetof(dyco_schedule, occupant),
+    offsetof(dyco_schedule, thread),
+    offsetof(dyco_coroutine, state),
+    offsetof(dyco_coroutine, flags),
+    offsetof(dyco_coroutine, wait_kind),
+    offsetof(dyco_coroutine, intr),
+    offsetof(dyco_coroutine, cid),
+    offsetof(dyco_coroutine, heap_index),
+    offsetof(dyco_coroutine, deadline),
+    offsetof(dyco_coroutine, u.start.func),
+    &registry,
+    &registry_len,
+};
 static int next_sched_id = 1;
 
 static int registry_add(dyco_schedule *s) {
@@ -162,6 +199,7 @@ dyco_schedule *dyco__sched_get(int *err) {
 }
 
 static void destroy(dyco_schedule *s) {
+  dyco__watchdog_stop(s);
   registry_remove(s);
   dyco__kill_all(s);
   dyco__stack_cache_destroy(s);
@@ -397,6 +435,9 @@ int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg) {
 
 int dyco_schedcall_sigprocmask(int how, sigset_t *set, sigset_t *oset) {
   int err = pthread_sigmask(how, set, oset);
+  if (err == 0 && dyco__tls_sched != NULL && dyco__tls_sched->wd != NULL) {
+    dyco__watchdog_mask_changed(dyco__tls_sched);
+  }
   return err == 0 ? 0 : -err;
 }
 

@@ -164,6 +164,52 @@ void dyco_schedcall_stop(void);
  * -ECANCELED. Outside a coroutine it does nothing. */
 void dyco_schedcall_abort(void);
 
+/* --- The stall watchdog ----------------------------------------------------
+ */
+
+/* The signal the watchdog samples with: a real-time one, kept for dyco
+ * while any scheduler's watchdog is on. */
+#define DYCO_WATCHDOG_SIGNAL (SIGRTMIN + 7)
+
+/* Frames of a stall's backtrace, at most. */
+#define DYCO_STALL_FRAMES 32
+
+/* A coroutine that has held the CPU too long. */
+typedef struct dyco_stall {
+  int sched_id;
+  int cid;
+  const void *func; /* its function (NULL when the unwinder lost it) */
+  uint64_t ran_ms;  /* it has run at least this long without yielding */
+  int nframes;
+  void *frames[DYCO_STALL_FRAMES]; /* where it is now, innermost first, down
+                                      to its function */
+} dyco_stall;
+
+typedef void (*dyco_stall_fn)(const dyco_stall *stall, void *arg);
+
+/* dyco_schedule_setWatchdog turns on this thread's scheduler's stall
+ * watchdog (creating the scheduler if needed): when one coroutine runs for
+ * more than threshold_ms without giving up the CPU (at a wait point or a
+ * yield), it is reported once, while it still runs: report(stall, arg), or,
+ * with report NULL, a paragraph on stderr naming its id, its function and
+ * how long, with the backtrace of where it is now. report runs on a thread
+ * of dyco's own, not in a signal handler; the stall it gets is valid during
+ * the call. threshold_ms 0 turns the watchdog off; another call replaces the
+ * settings. The first call in a process starts a reporting thread and a
+ * pipe (two fds), kept for the life of the process. Off by default, and
+ * then it costs nothing; on, a timer on the
+ * thread's CPU clock (it stands still while the thread sleeps) sends the
+ * thread DYCO_WATCHDOG_SIGNAL every quarter threshold of CPU time, whose
+ * handler (SA_RESTART) looks at the running coroutine: a stall is seen
+ * between one and one and a quarter thresholds in. Like any signal, it can
+ * make a system call that is never restarted (nanosleep, outside the hooks)
+ * return EINTR. The cure for a stall is dyco_blocking_call (the work runs on
+ * a worker thread) or dyco_coroutine_yieldIfLong in the long loop. Returns 0,
+ * -ENOMEM, -EAGAIN when no timer or reporting thread can be had, and, when
+ * it has to create the scheduler, -EMFILE or -ENFILE. */
+int dyco_schedule_setWatchdog(uint32_t threshold_ms, dyco_stall_fn report,
+                              void *arg);
+
 /* --- Introspection ----------------------------------------------------- */
 
 typedef struct dyco_schedule_stats {

@@ -304,8 +304,15 @@ void dyco__wait_kill(dyco_schedule *s, dyco_coroutine *co) {
 int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
                   intptr_t *result) {
   dyco_coroutine *co = s->running;
+  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    int e = dyco__intr_enter(co, &deadline);
+    if (e != 0) {
+      return e;
+    }
+  }
   co->wake = 0;
-  if (timeout > 0 && dyco__timer_add(s, co, dyco__deadline(timeout)) != 0) {
+  if (deadline != 0 && dyco__timer_add(s, co, deadline) != 0) {
     return -ENOMEM;
   }
   q_push(q, &co->node, (uintptr_t)q);
@@ -333,8 +340,8 @@ int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
     }
     return -EIDRM;
   }
-  if (st == DYCO__TIMEDOUT) {
-    return -ETIMEDOUT;
+  if (DYCO__UNLIKELY(st != DYCO__WOKEN)) {
+    return st == DYCO__CANCELLED ? -ECANCELED : -ETIMEDOUT;
   }
   if (result != NULL) {
     *result = co->wake;
@@ -418,6 +425,13 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
     return -ETIMEDOUT;
   }
   dyco_coroutine *co = s->running;
+  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    int e = dyco__intr_enter(co, &deadline);
+    if (e != 0) {
+      return e;
+    }
+  }
   /* One node per queue, plus an end marker whose co is NULL. */
   size_t bytes = (size_t)(n + 1) * sizeof(dyco__waitnode_ext);
   dyco__waitnode_ext *x =
@@ -426,7 +440,7 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
     return -ENOMEM;
   }
   memset(x, 0, bytes);
-  if (timeout > 0 && dyco__timer_add(s, co, dyco__deadline(timeout)) != 0) {
+  if (deadline != 0 && dyco__timer_add(s, co, deadline) != 0) {
     dyco__slab_free(&s->slab, x, bytes);
     return -ENOMEM;
   }
@@ -491,6 +505,9 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
   if (closed != NULL) {
     *closed = gone;
   }
+  if (st == DYCO__CANCELLED) {
+    return -ECANCELED;
+  }
   if (st == DYCO__TIMEDOUT || won < 0) {
     return -ETIMEDOUT;
   }
@@ -498,4 +515,187 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
     *result = value;
   }
   return won;
+}
+
+/* --- Cancellation and deadlines
+ * -----------------------------------------------
+ */
+
+int dyco__intr_enter(dyco_coroutine *co, uint64_t *deadline) {
+  const uint8_t i = co->intr;
+  if (i & DYCO__I_MASKED) {
+    return 0;
+  }
+  if (i & DYCO__I_CANCEL) {
+    return -ECANCELED;
+  }
+  if (i & DYCO__I_DEADLINE) {
+    const uint64_t limit = co->ext->limit;
+    if (dyco__now_ns() >= limit) {
+      return -ETIMEDOUT;
+    }
+    if (*deadline == 0 || *deadline > limit) {
+      *deadline = limit;
+    }
+  }
+  return 0;
+}
+
+/* Ends whatever co waits in now, if anything: the wait returns -ECANCELED
+ * (a sleep just ends). A wake already claimed by a waker (or a timer) keeps
+ * its outcome: the cancel shows at co's next wait. */
+static void interrupt(dyco_schedule *s, dyco_coroutine *co) {
+  if (co->intr & DYCO__I_MASKED) {
+    return;
+  }
+  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
+  if (st == DYCO__SLEEPING) {
+    if (co->heap_index >= 0) {
+      dyco__timer_remove(s, co);
+    }
+    s->sleeping--;
+    dyco__make_ready(s, co);
+  } else if (st == DYCO__WAITING && claim(co, DYCO__CANCELLED, 0)) {
+    dyco__make_ready(s, co);
+  }
+}
+
+int dyco__cancel_here(dyco_schedule *s, int cid) {
+  dyco_coroutine *co = dyco__co_find(s, cid);
+  if (co == NULL) {
+    return -ESRCH;
+  }
+  co->intr |= DYCO__I_CANCEL;
+  if (co != s->running) {
+    interrupt(s, co);
+  }
+  return 0;
+}
+
+int dyco_coroutine_cancel(int cid) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL) {
+    return -ESRCH;
+  }
+  return dyco__cancel_here(s, cid);
+}
+
+/* The registry of schedulers lives in schedule.c. */
+int dyco__sched_tell(int id, const dyco_schedule *except,
+                     dyco__inbox_item *(*make)(void *), void *arg);
+
+typedef struct cancel_msg {
+  int cid;
+  int nomem;
+} cancel_msg;
+
+static dyco__inbox_item *make_cancel(void *arg) {
+  cancel_msg *m = (cancel_msg *)arg;
+  dyco__inbox_item *it = (dyco__inbox_item *)calloc(1, sizeof *it);
+  if (it == NULL) {
+    m->nomem = 1;
+    return NULL;
+  }
+  it->fd = DYCO__INBOX_CANCEL;
+  it->gen = (uint32_t)m->cid;
+  return it;
+}
+
+int dyco_coroutine_cancelById(int schedid, int cid) {
+  if (schedid <= 0 || cid <= 0) {
+    return -ESRCH;
+  }
+  dyco_schedule *s = dyco__tls_sched;
+  if (s != NULL && s->id == schedid) {
+    return dyco__cancel_here(s, cid);
+  }
+  cancel_msg m = {cid, 0};
+  if (dyco__sched_tell(schedid, NULL, make_cancel, &m) == 0) {
+    return m.nomem ? -ENOMEM : -ESRCH;
+  }
+  return 0;
+}
+
+/* The running coroutine, or NULL. */
+static inline dyco_coroutine *running(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  return s != NULL ? s->running : NULL;
+}
+
+int dyco_coroutine_uncancel(void) {
+  dyco_coroutine *co = running();
+  if (co == NULL) {
+    return -EPERM;
+  }
+  int was = (co->intr & DYCO__I_CANCEL) != 0;
+  co->intr &= (uint8_t)~DYCO__I_CANCEL;
+  return was;
+}
+
+int dyco_coroutine_maskCancel(int masked) {
+  dyco_coroutine *co = running();
+  if (co == NULL) {
+    return -EPERM;
+  }
+  int was = (co->intr & DYCO__I_MASKED) != 0;
+  if (masked) {
+    co->intr |= DYCO__I_MASKED;
+  } else {
+    co->intr &= (uint8_t)~DYCO__I_MASKED;
+  }
+  return was;
+}
+
+int dyco_coroutine_checkCancel(void) {
+  dyco_coroutine *co = running();
+  if (co == NULL) {
+    return -EPERM;
+  }
+  if (DYCO__LIKELY(co->intr == 0)) {
+    return 0;
+  }
+  uint64_t unused = 0;
+  return dyco__intr_enter(co, &unused);
+}
+
+int dyco_coroutine_setDeadline(uint64_t ns) {
+  dyco_schedule *s = dyco__tls_sched;
+  dyco_coroutine *co = running();
+  if (co == NULL) {
+    return -EPERM;
+  }
+  if (ns == 0) {
+    co->intr &= (uint8_t)~DYCO__I_DEADLINE;
+    return 0;
+  }
+  dyco__ext *e = dyco__ext_get(s, co, 1);
+  if (e == NULL) {
+    return -ENOMEM;
+  }
+  e->limit = ns;
+  co->intr |= DYCO__I_DEADLINE;
+  return 0;
+}
+
+uint64_t dyco_coroutine_getDeadline(void) {
+  dyco_coroutine *co = running();
+  if (co == NULL || !(co->intr & DYCO__I_DEADLINE)) {
+    return 0;
+  }
+  return co->ext->limit;
+}
+
+int dyco_coroutine_narrowDeadline(uint64_t ns, uint64_t *saved) {
+  dyco_coroutine *co = running();
+  if (co == NULL) {
+    return -EPERM;
+  }
+  uint64_t now = dyco_coroutine_getDeadline();
+  if (saved != NULL) {
+    *saved = now;
+  }
+  if (ns == 0 || (now != 0 && now <= ns)) {
+    return 0;
+  }
+  return dyco_coroutine_setDeadline(ns);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "sched/coroutine.h"
 #include "sync/internal/mutex.h"
 
 struct dyco_cond {
@@ -80,7 +81,13 @@ int dyco_cond_wait(dyco_cond *cv, dyco_mutex *m, int timeout) {
   if (gone) {
     free(cv);
   }
+  /* The mutex again, whatever the wait's outcome: not even a cancel or a
+   * deadline of the caller returns without it. */
+  int masked = dyco_coroutine_maskCancel(1);
   int l = dyco__mutex_lock_as(m, me, -1);
+  if (masked == 0) {
+    dyco_coroutine_maskCancel(0);
+  }
   return l != 0 ? l : r;
 }
 

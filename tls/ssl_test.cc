@@ -571,6 +571,66 @@ TEST_F(SchedTest, ClosingTheSocketWakesAWaitingReadWithEbadf) {
   close(sv[0]);
 }
 
+// A read waiting for the peer is cancelled: -1 with errno ECANCELED at
+// once; past a deadline, ETIMEDOUT at the deadline.
+TEST_F(SchedTest, CancelAndDeadlineEndAWaitingRead) {
+  Ctx ctx(TLS1_3_VERSION);
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+  SSL *server = nullptr;
+  int r = 0, err = 0, r2 = 0, err2 = 0;
+  double cancelled_at = 0, woke_at = 0, took = 0;
+  bool reading = false, done = false;
+  int cid = Go([&] {
+    server = SSL_new(ctx.server);
+    SSL_set_fd(server, sv[0]);
+    ASSERT_EQ(1, dyco_SSL_accept(server));
+    char c;
+    reading = true;
+    r = dyco_SSL_read(server, &c, 1);
+    err = errno;
+    woke_at = NowMs();
+    EXPECT_EQ(1, dyco_coroutine_uncancel());
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+                   static_cast<uint64_t>(ts.tv_nsec);
+    ASSERT_EQ(0, dyco_coroutine_setDeadline(now + 30000000u));
+    const double t0 = NowMs();
+    r2 = dyco_SSL_read(server, &c, 1);
+    err2 = errno;
+    took = NowMs() - t0;
+    done = true;
+  });
+  Go([&] {
+    SSL *ssl = SSL_new(ctx.client);
+    SSL_set_fd(ssl, sv[1]);
+    ASSERT_EQ(1, dyco_SSL_connect(ssl));
+    dyco_coroutine_info info;
+    while (!reading || dyco_coroutine_getInfo(cid, &info) != 0 ||
+           info.state != DYCO_COROUTINE_WAITING) {
+      dyco_coroutine_sleep(1);
+    }
+    cancelled_at = NowMs();
+    ASSERT_EQ(0, dyco_coroutine_cancel(cid));
+    while (!done) {
+      dyco_coroutine_sleep(1);
+    }
+    SSL_free(ssl);
+    close(sv[1]);
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(-1, r);
+  EXPECT_EQ(ECANCELED, err);
+  EXPECT_LT(woke_at - cancelled_at, 50);
+  EXPECT_EQ(-1, r2);
+  EXPECT_EQ(ETIMEDOUT, err2);
+  EXPECT_GE(took, 29);
+  EXPECT_LT(took, 500);
+  SSL_free(server);
+  close(sv[0]);
+}
+
 TEST_F(SchedTest, OutsideACoroutineTheCallsBlockLikeOpenssl) {
   Ctx ctx(TLS1_3_VERSION);
   int sv[2];

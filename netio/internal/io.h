@@ -3,6 +3,7 @@
 #ifndef DYCO_NETIO_INTERNAL_IO_H_
 #define DYCO_NETIO_INTERNAL_IO_H_
 
+#include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -14,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
+
+#include "sched/coroutine.h"
 
 /* --- What netio knows about an fd ------------------------------------- */
 
@@ -77,6 +80,15 @@ extern int dyco__net_forked;
 
 /* 1 when the caller runs inside a coroutine (and not in a forked child). */
 int dyco__net_in_coroutine(void);
+
+/* After a wait inside a coroutine said -ETIMEDOUT: the negative errno the
+ * call must fail with when the coroutine's deadline (or a cancel) ended it,
+ * -ETIMEDOUT or -ECANCELED; 0 when the call's own timeout did (and the call
+ * says it as libc would: poll's 0, SO_RCVTIMEO's EAGAIN). */
+static inline int dyco__net_deadline(void) {
+  int c = dyco_coroutine_checkCancel();
+  return c == -EPERM ? 0 : c;
+}
 
 /* --- The calls; `yield` 1: inside a coroutine, may yield; 0: block the
  * thread like libc. All return -1 with errno on error. ----------------- */

@@ -36,7 +36,19 @@ enum {
   DYCO__WAITING,  /* on a wait queue (and maybe the timer heap): claimable */
   DYCO__WOKEN,    /* claimed by a waker, on its way to a run queue */
   DYCO__TIMEDOUT, /* claimed by its timer, on its way to a run queue */
-  DYCO__KILLED    /* claimed by the scheduler's shutdown */
+  DYCO__KILLED,   /* claimed by the scheduler's shutdown */
+  DYCO__CANCELLED /* claimed by dyco_coroutine_cancel, on its way to a run
+                     queue: its wait returns -ECANCELED */
+};
+
+/* --- dyco_coroutine.intr: cancellation and deadline ----------------------
+ * Written only by the coroutine's own thread (a cancel from another thread
+ * travels through the inbox). Zero for almost every coroutine: each wait
+ * tests the byte and goes on; only a nonzero one takes dyco__intr_enter. */
+enum {
+  DYCO__I_CANCEL = 1 << 0,   /* cancelled: waits fail with -ECANCELED */
+  DYCO__I_DEADLINE = 1 << 1, /* ext->limit holds a deadline */
+  DYCO__I_MASKED = 1 << 2    /* dyco_coroutine_maskCancel: both ignored */
 };
 
 /* --- dyco_coroutine.flags ------------------------------------------------ */
@@ -99,7 +111,7 @@ struct dyco_coroutine {
   int32_t state;     /* DYCO__NEW..., atomic */
   uint16_t flags;    /* DYCO__F_... */
   uint8_t wait_kind; /* dyco_coroutine_wait */
-  uint8_t unused;
+  uint8_t intr;      /* DYCO__I_... */
   uint32_t sched_count;
   int32_t cid;
   struct dyco__ext *ext; /* the cold part, NULL until needed */
@@ -143,6 +155,13 @@ struct dyco__ext {
   /* What a tool found at run time knows of its context (see
    * dyco_schedule.tools); NULL otherwise. */
   dyco_context *tools;
+  /* With DYCO__I_DEADLINE: dyco_coroutine_setDeadline's deadline, ns on
+   * CLOCK_MONOTONIC. */
+  uint64_t limit;
+  /* dyco_coroutine_yieldIfLong: when the slice it measures began, and the
+   * sched_count then. */
+  uint64_t slice_start;
+  uint32_t slice_count;
 };
 
 /* A FIFO of coroutines queued to run, linked through run_next. */
@@ -203,9 +222,12 @@ typedef struct dyco__inbox_item {
   dyco_coroutine *co;  /* a coroutine to make ready, or NULL for: */
   proc_coroutine func; /* a coroutine to create, or NULL for: */
   void *arg;
-  int fd;       /* an fd closed by another thread (dyco_fd_closing): */
-  uint32_t gen; /* its generation then */
+  int fd;       /* an fd closed by another thread (dyco_fd_closing), or */
+  uint32_t gen; /* DYCO__INBOX_CANCEL: its generation then, or the cid */
 } dyco__inbox_item;
+
+/* dyco__inbox_item.fd of a cancel from another thread (gen: the cid). */
+#define DYCO__INBOX_CANCEL (-2)
 
 /* A coroutine waiting in dyco_fd_poll with a signal mask. */
 typedef struct dyco__maskwait {
@@ -301,6 +323,10 @@ struct dyco_schedule {
   size_t page;
 
   dyco_context loop_tools; /* the loop's record when `tools` is set */
+
+  /* The stall watchdog (watchdog.c), NULL when off; read by its signal
+   * handler on this thread. */
+  struct dyco__watchdog *wd;
 
   /* The alternate signal stack this thread got for overflow reports. */
   void *altstack;
@@ -516,6 +542,16 @@ static inline dyco_waitq *dyco__node_queue(const struct dyco_waitnode *n) {
  * -EINTR. */
 void dyco__wait_interrupt(dyco_schedule *s);
 
+/* Before a wait of co, whose intr is not zero: 0 to go on, with *deadline
+ * (0: none) lowered to co's own deadline; or what the wait returns at once,
+ * -ECANCELED or -ETIMEDOUT (the deadline has passed). */
+int dyco__intr_enter(dyco_coroutine *co, uint64_t *deadline)
+    __attribute__((noinline));
+
+/* Cancels coroutine cid of s, the calling thread's scheduler: 0, or -ESRCH
+ * for a cid that is not live. */
+int dyco__cancel_here(dyco_schedule *s, int cid);
+
 /* --- poll.c -------------------------------------------------------------- */
 
 int dyco__poll_init(dyco_schedule *s);
@@ -538,6 +574,26 @@ void dyco__poll_sweep(dyco_schedule *s, uint64_t now);
 /* While coroutines wait with a signal mask and others are ready (so the
  * poller does not sleep), a signal pending for them is delivered here. */
 void dyco__poll_masked_signals(dyco_schedule *s);
+
+/* --- watchdog.c ------------------------------------------------------------
+ */
+
+typedef struct dyco__watchdog dyco__watchdog;
+
+/* Turns s's watchdog off (its timer goes); nothing when it is off. */
+void dyco__watchdog_stop(dyco_schedule *s);
+
+/* The mask the poller sleeps with while s's watchdog is on: `mask` (NULL:
+ * the thread's own) with the watchdog's signal blocked. */
+const sigset_t *dyco__watchdog_sleep_mask(dyco_schedule *s,
+                                          const sigset_t *mask);
+
+/* The thread's signal mask changed (dyco_schedcall_sigprocmask): the
+ * mask the poller sleeps with follows. */
+void dyco__watchdog_mask_changed(dyco_schedule *s);
+
+/* Where co_main, the first frame of every coroutine, begins (core.c). */
+uintptr_t dyco__co_main_addr(void);
 
 /* --- pool.c / local.c ------------------------------------------------------
  */

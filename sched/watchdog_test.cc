@@ -1,0 +1,194 @@
+// dyco — sched layer tests: the stall watchdog reports a busy loop once,
+// naming it and where it is now, and stays quiet for a loop that yields
+// (dyco_coroutine_yieldIfLong) and for a scheduler that sleeps.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tools/testing/fixture.h"
+
+namespace {
+
+using dyco_test::Go;
+using dyco_test::NowMs;
+using dyco_test::SchedTest;
+
+// What the callback saw (it runs on the watchdog's reporting thread).
+std::mutex seen_lock;
+std::vector<dyco_stall> seen;
+
+void Collect(const dyco_stall *st, void *arg) {
+  (void)arg;
+  std::lock_guard<std::mutex> g(seen_lock);
+  seen.push_back(*st);
+}
+
+size_t SeenCount() {
+  std::lock_guard<std::mutex> g(seen_lock);
+  return seen.size();
+}
+
+std::atomic<unsigned> sink{0};
+
+// The busy work, kept out of line so that it shows in the backtrace.
+extern "C" __attribute__((noinline)) void dyco_test_spin(double until) {
+  while (NowMs() < until) {
+    sink.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+extern "C" __attribute__((noinline)) void dyco_test_busy(void *arg) {
+  (void)arg;
+  dyco_test_spin(NowMs() + (dyco_test::Slow() ? 1500 : 300));
+}
+
+std::string SymbolOf(const void *p) {
+  Dl_info info;
+  if (p != nullptr && dladdr(p, &info) != 0 && info.dli_sname != nullptr) {
+    return info.dli_sname;
+  }
+  return "";
+}
+
+class WatchdogTest : public SchedTest {
+ protected:
+  // The first watchdog of a process starts its reporting thread and pipe,
+  // which stay for the life of the process: started before any test takes
+  // its count of open fds.
+  static void SetUpTestSuite() {
+    std::thread([] {
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(1000, nullptr, nullptr));
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+      dyco_schedule_free(dyco_schedule_self());
+    }).join();
+  }
+
+  void SetUp() override {
+    SchedTest::SetUp();
+    std::lock_guard<std::mutex> g(seen_lock);
+    seen.clear();
+  }
+};
+
+// Waits (at most 5 s) until the reporting thread has delivered n reports.
+bool AwaitReports(size_t n) {
+  const double end = NowMs() + 5000;
+  while (SeenCount() < n && NowMs() < end) {
+    usleep(1000);
+  }
+  return SeenCount() >= n;
+}
+
+TEST_F(WatchdogTest, ABusyLoopIsReportedOnceWithWhereItIsNow) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(50, Collect, nullptr));
+  int cid = dyco_coroutine_create(dyco_test_busy, nullptr);
+  ASSERT_GT(cid, 0);
+  ASSERT_EQ(0, dyco_schedule_run());
+  ASSERT_TRUE(AwaitReports(1));
+  usleep(100 * 1000);  // a second report would have come by now
+  std::lock_guard<std::mutex> g(seen_lock);
+  ASSERT_EQ(1u, seen.size()) << "reported more than once";
+  const dyco_stall &st = seen[0];
+  EXPECT_EQ(cid, st.cid);
+  EXPECT_EQ(dyco_schedule_schedID(), st.sched_id);
+  EXPECT_GE(st.ran_ms, 50u);
+  EXPECT_LT(st.ran_ms, dyco_test::Slow() ? 1500u : 300u);
+  EXPECT_EQ(reinterpret_cast<const void *>(dyco_test_busy), st.func);
+  ASSERT_GE(st.nframes, 2);
+  // Innermost first: the spin (or what it calls), down to the function.
+  bool spin = false;
+  for (int i = 0; i < st.nframes; i++) {
+    spin |= SymbolOf(st.frames[i]) == "dyco_test_spin";
+  }
+  EXPECT_TRUE(spin);
+  EXPECT_EQ("dyco_test_busy", SymbolOf(st.frames[st.nframes - 1]));
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+}
+
+// Without a callback the report goes to stderr.
+TEST_F(WatchdogTest, TheDefaultReportGoesToStderr) {
+  char path[] = "/tmp/dyco-watchdog-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  fflush(stderr);
+  int saved = dup(2);
+  ASSERT_EQ(2, dup2(fd, 2));
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(50, nullptr, nullptr));
+  ASSERT_GT(dyco_coroutine_create(dyco_test_busy, nullptr), 0);
+  ASSERT_EQ(0, dyco_schedule_run());
+  std::string text;
+  const double end = NowMs() + 5000;
+  while (text.find("dyco_test_spin") == std::string::npos && NowMs() < end) {
+    usleep(1000);
+    char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    text.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+  dup2(saved, 2);
+  close(saved);
+  close(fd);
+  fprintf(stderr, "%s", text.c_str());
+  EXPECT_NE(std::string::npos, text.find("dyco: watchdog: coroutine"));
+  EXPECT_NE(std::string::npos, text.find("in dyco_test_busy"));
+  EXPECT_NE(std::string::npos, text.find("dyco_test_spin"));
+}
+
+// The same work cut by yieldIfLong, beside another coroutine that needs
+// the CPU now and then: no report, and the other one ran meanwhile.
+TEST_F(WatchdogTest, YieldIfLongKeepsTheWatchdogQuiet) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(50, Collect, nullptr));
+  int yields = 0, ticks = 0;
+  bool done = false;
+  Go([&] {
+    const double end = NowMs() + (dyco_test::Slow() ? 1500 : 300);
+    while (NowMs() < end) {
+      dyco_test_spin(NowMs() + 0.2);
+      int r = dyco_coroutine_yieldIfLong(10);
+      ASSERT_GE(r, 0);
+      yields += r;
+    }
+    done = true;
+  });
+  Go([&] {
+    while (!done) {
+      ticks++;
+      dyco_coroutine_sleep(1);
+    }
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_GE(yields, 10);
+  EXPECT_GE(ticks, 10);
+  usleep(100 * 1000);
+  EXPECT_EQ(0u, SeenCount());
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+  EXPECT_EQ(-EPERM, dyco_coroutine_yieldIfLong(1));
+}
+
+// A scheduler that sleeps with the watchdog on is neither woken by it nor
+// reported, and its waits see no EINTR.
+TEST_F(WatchdogTest, ASleepingSchedulerIsLeftAlone) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(5, Collect, nullptr));
+  int p[2];
+  ASSERT_EQ(0, pipe(p));
+  int r = 1;
+  Go([&] { r = dyco_fd_wait(p[0], EPOLLIN | DYCO_FD_EINTR, 200); });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(-ETIMEDOUT, r);
+  EXPECT_EQ(0u, SeenCount());
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+  close(p[0]);
+  close(p[1]);
+}
+
+}  // namespace

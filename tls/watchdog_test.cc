@@ -1,0 +1,180 @@
+// dyco — tls layer tests: the stall watchdog catches a real OpenSSL bulk
+// transfer (TLS 1.3 between two SSL objects joined by a BIO pair, all in
+// one coroutine: pure CPU, never a wait), and yieldIfLong in its loop cures
+// it.
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tools/testing/fixture.h"
+
+namespace {
+
+using dyco_test::Go;
+using dyco_test::NowMs;
+using dyco_test::SchedTest;
+
+std::mutex seen_lock;
+std::vector<dyco_stall> seen;
+
+void Collect(const dyco_stall *st, void *arg) {
+  (void)arg;
+  std::lock_guard<std::mutex> g(seen_lock);
+  seen.push_back(*st);
+}
+
+size_t SeenCount() {
+  std::lock_guard<std::mutex> g(seen_lock);
+  return seen.size();
+}
+
+std::string CertDir() {
+  const char *t = getenv("TEST_TMPDIR");
+  std::string d = std::string(t != nullptr ? t : "/tmp") + "/wd_certs";
+  std::string cmd = "mkdir -p " + d +
+                    " && openssl req -x509 -newkey ec -pkeyopt "
+                    "ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "
+                    "/CN=localhost -keyout " +
+                    d + "/key.pem -out " + d + "/cert.pem >/dev/null 2>&1";
+  EXPECT_EQ(0, system(cmd.c_str()));
+  return d;
+}
+
+// A TLS 1.3 session between two SSL objects through a BIO pair, and a bulk
+// transfer over it, 64 KiB records at a time, until `bytes` have crossed.
+// yield_ms > 0: dyco_coroutine_yieldIfLong(yield_ms) after each record.
+extern "C" __attribute__((noinline)) void dyco_test_tls_bulk(size_t bytes,
+                                                             int yield_ms) {
+  static std::string dir = CertDir();
+  SSL_CTX *sctx = SSL_CTX_new(TLS_method());
+  SSL_CTX *cctx = SSL_CTX_new(TLS_method());
+  SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION);
+  SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
+  ASSERT_EQ(1, SSL_CTX_use_certificate_file(sctx, (dir + "/cert.pem").c_str(),
+                                            SSL_FILETYPE_PEM));
+  ASSERT_EQ(1, SSL_CTX_use_PrivateKey_file(sctx, (dir + "/key.pem").c_str(),
+                                           SSL_FILETYPE_PEM));
+  SSL *server = SSL_new(sctx);
+  SSL *client = SSL_new(cctx);
+  BIO *sb = nullptr, *cb = nullptr;
+  ASSERT_EQ(1, BIO_new_bio_pair(&sb, 1 << 20, &cb, 1 << 20));
+  SSL_set_bio(server, sb, sb);
+  SSL_set_bio(client, cb, cb);
+  SSL_set_accept_state(server);
+  SSL_set_connect_state(client);
+  for (int i = 0; i < 100 && (!SSL_is_init_finished(server) ||
+                              !SSL_is_init_finished(client));
+       i++) {
+    SSL_do_handshake(client);
+    SSL_do_handshake(server);
+  }
+  ASSERT_TRUE(SSL_is_init_finished(server) && SSL_is_init_finished(client));
+  std::vector<char> out(64 * 1024, 'x'), in(64 * 1024);
+  size_t moved = 0;
+  while (moved < bytes) {
+    ASSERT_EQ(static_cast<int>(out.size()),
+              SSL_write(server, out.data(), static_cast<int>(out.size())));
+    size_t got = 0;
+    while (got < out.size()) {
+      int n = SSL_read(client, in.data(), static_cast<int>(in.size()));
+      ASSERT_GT(n, 0);
+      got += static_cast<size_t>(n);
+    }
+    moved += got;
+    if (yield_ms > 0) {
+      ASSERT_GE(dyco_coroutine_yieldIfLong(static_cast<uint32_t>(yield_ms)), 0);
+    }
+  }
+  SSL_free(server);
+  SSL_free(client);
+  SSL_CTX_free(sctx);
+  SSL_CTX_free(cctx);
+}
+
+struct Bulk {
+  size_t bytes;
+  int yield_ms;
+};
+
+extern "C" __attribute__((noinline)) void dyco_test_tls_coroutine(void *arg) {
+  const Bulk *b = static_cast<const Bulk *>(arg);
+  dyco_test_tls_bulk(b->bytes, b->yield_ms);
+}
+
+class TlsWatchdogTest : public SchedTest {
+ protected:
+  // The first watchdog of a process starts its reporting thread and pipe,
+  // which stay for the life of the process: started before any test takes
+  // its count of open fds.
+  static void SetUpTestSuite() {
+    std::thread([] {
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(1000, nullptr, nullptr));
+      EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+      dyco_schedule_free(dyco_schedule_self());
+    }).join();
+  }
+
+  void SetUp() override {
+    SchedTest::SetUp();
+    std::lock_guard<std::mutex> g(seen_lock);
+    seen.clear();
+  }
+};
+
+// Enough bytes for well over the threshold of encryption and decryption.
+size_t Bytes() { return dyco_test::Slow() ? (64u << 20) : (256u << 20); }
+
+TEST_F(TlsWatchdogTest, ABulkTransferIsReported) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(30, Collect, nullptr));
+  static Bulk b = {Bytes(), 0};
+  const double t0 = NowMs();
+  int cid = dyco_coroutine_create(dyco_test_tls_coroutine, &b);
+  ASSERT_GT(cid, 0);
+  ASSERT_EQ(0, dyco_schedule_run());
+  const double took = NowMs() - t0;
+  fprintf(stderr, "tls: %zu MiB through a BIO pair in %.0f ms\n", b.bytes >> 20,
+          took);
+  const double end = NowMs() + 5000;
+  while (SeenCount() == 0 && NowMs() < end) {
+    usleep(1000);
+  }
+  ASSERT_LT(60, took) << "too fast to stall: raise Bytes()";
+  std::lock_guard<std::mutex> g(seen_lock);
+  ASSERT_EQ(1u, seen.size());
+  EXPECT_EQ(cid, seen[0].cid);
+  EXPECT_EQ(reinterpret_cast<const void *>(dyco_test_tls_coroutine),
+            seen[0].func);
+  EXPECT_GE(seen[0].ran_ms, 30u);
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+}
+
+TEST_F(TlsWatchdogTest, YieldIfLongCuresIt) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(30, Collect, nullptr));
+  static Bulk b = {Bytes(), 5};
+  int ticks = 0;
+  bool done = false;
+  Go([&] {
+    dyco_test_tls_coroutine(&b);
+    done = true;
+  });
+  Go([&] {
+    while (!done) {
+      ticks++;
+      dyco_coroutine_sleep(1);
+    }
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  usleep(100 * 1000);
+  EXPECT_EQ(0u, SeenCount());
+  EXPECT_GE(ticks, 5);
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+}
+
+}  // namespace
