@@ -11,6 +11,7 @@
 #endif
 
 #include "asym/internal/asym.h"
+#include "base/fatal.h"
 #include "sched/schedule.h"
 
 __thread dyco__athread dyco__athr;
@@ -45,7 +46,7 @@ int dyco__aswitch_int(dyco_context *from, dyco_context *to,
 /* switch_int, or under a tool found at run time the switch that tells it. */
 static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
                               dyco_context *to) {
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     return (int)(intptr_t)dyco_context_switch_tools(&from->sp, &to->sp, NULL,
                                                     from, to);
   }
@@ -59,11 +60,6 @@ static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
 #else
 #define KEEP_FREE 1024
 #endif
-
-void dyco__asym_fatal(const char *msg, int cid) {
-  fprintf(stderr, "dyco: %s (asymmetric coroutine %d)\n", msg, cid);
-  abort();
-}
 
 /* --- The thread's state ------------------------------------------------ */
 
@@ -88,7 +84,7 @@ static void make_exit_key(void) {
 
 dyco__athread *dyco__athread_get(void) {
   dyco__athread *t = &dyco__athr;
-  if (DYCO__A_LIKELY(t->ready)) {
+  if (DYCO__LIKELY(t->ready)) {
     return t;
   }
   pthread_once(&exit_once, make_exit_key);
@@ -456,7 +452,7 @@ static inline void enter_slow(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
                               dyco__aroot *root) {
   enter(t, co, cur, root);
 #if DYCO_CONTEXT_SP_ONLY
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     memset(&co->resumer, 0, sizeof co->resumer);
   }
 #endif
@@ -483,7 +479,9 @@ static void *back_to_shared_parent(dyco__athread *t, dyco__asym *co,
     return dyco__ashared_move(t, &co->ctx, p, &co->resumer, value);
   }
   if (dyco__ashared_install(t, p) != 0) {
-    dyco__asym_fatal("out of memory to copy the shared stack", p->cid);
+    dyco__fatal(
+        "out of memory to copy the shared stack (asymmetric coroutine %d)",
+        p->cid);
   }
   return dyco__aswitch(t, &co->ctx, &co->resumer, value);
 }
@@ -500,7 +498,7 @@ static void finish(dyco__asym *co) {
   } else {
     back_to_shared_parent(t, co, p, NULL);
   }
-  dyco__asym_fatal("resumed after it ended", co->cid);
+  dyco__fatal("resumed after it ended (asymmetric coroutine %d)", co->cid);
 }
 
 /* Every asymmetric coroutine starts here, on its stack. */
@@ -653,7 +651,7 @@ static __attribute__((noinline)) int resume_from_sched(dyco__asym *co) {
   dyco__aroot *r = scid == -EPERM                    ? &t->main
                    : scid > 0 && scid == t->root_cid ? t->root_rec
                                                      : NULL;
-  if (DYCO__A_LIKELY(r != NULL && r->top == NULL && ready_to_run(t, co, r))) {
+  if (DYCO__LIKELY(r != NULL && r->top == NULL && ready_to_run(t, co, r))) {
     return run(t, co, NULL, r);
   }
   return resume_slow(co);
@@ -662,8 +660,8 @@ static __attribute__((noinline)) int resume_from_sched(dyco__asym *co) {
 static inline int resume_from_root(dyco__athread *t, dyco__asym *co) {
   /* No scheduler runs: the thread's own code resumes, and no call to the
    * scheduler is needed. */
-  if (DYCO__A_LIKELY(*t->sched_in_run == 0 && t->main.top == NULL &&
-                     ready_to_run(t, co, &t->main))) {
+  if (DYCO__LIKELY(*t->sched_in_run == 0 && t->main.top == NULL &&
+                   ready_to_run(t, co, &t->main))) {
     return run(t, co, NULL, &t->main);
   }
   return resume_from_sched(co);
@@ -674,16 +672,15 @@ int dyco_asymcororesume(int cid) {
   dyco__asym *co = dyco__asym_find(t, cid);
   /* The fast paths below switch without telling a tool: under a tool
    * found at run time, resume_slow does everything. */
-  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED &&
-                     !t->tools)) {
+  if (DYCO__LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED && !t->tools)) {
     dyco__asym *cur = t->current;
     if (cur == NULL) {
       return resume_from_root(t, co);
     }
     /* From the asymmetric coroutine that ran last, if it still runs. */
-    if (DYCO__A_LIKELY(on_stack(t, cur, stack_pointer()) &&
-                       cur->depth < DYCO_ASYMCORO_DEPTH_MAX &&
-                       ready_to_run(t, co, cur->root))) {
+    if (DYCO__LIKELY(on_stack(t, cur, stack_pointer()) &&
+                     cur->depth < DYCO_ASYMCORO_DEPTH_MAX &&
+                     ready_to_run(t, co, cur->root))) {
       return run(t, co, cur, cur->root);
     }
   }
@@ -705,7 +702,9 @@ static __attribute__((noinline)) void yield_slow(dyco__athread *t) {
     /* Whatever happens next, keeping its bytes must not fail later. */
     size_t need = (size_t)(co->hi - sp) + SAVE_SLACK;
     if (need > co->saved_cap && dyco__ashared_reserve(t, co, need) != 0) {
-      dyco__asym_fatal("out of memory to keep the stack of", co->cid);
+      dyco__fatal(
+          "out of memory to keep the stack of (asymmetric coroutine %d)",
+          co->cid);
     }
   }
   dyco__asym *p = co->parent;
@@ -724,11 +723,11 @@ void dyco_asymcoroyield(void) {
   const char *sp = stack_pointer();
   dyco__asym *co = t->current;
   /* As resume: a tool found at run time takes the slow path. */
-  if (DYCO__A_LIKELY(co != NULL && !t->tools && on_stack(t, co, sp))) {
+  if (DYCO__LIKELY(co != NULL && !t->tools && on_stack(t, co, sp))) {
     dyco__asym *p = co->parent;
     /* Its parent (if any) ready to run again, and (on the shared stack)
      * room kept for its bytes. */
-    if (DYCO__A_LIKELY(
+    if (DYCO__LIKELY(
             (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) &&
             (!(co->flags & DYCO__AF_SHARED) ||
              (size_t)(co->hi - sp) + SAVE_SLACK <= co->saved_cap))) {

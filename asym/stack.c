@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "asym/internal/asym.h"
+#include "base/fatal.h"
 #include "sched/schedule.h"
 
 #if defined(DYCO_ASAN)
@@ -77,7 +78,7 @@ int dyco__astack_fits(size_t count, size_t size, size_t guard) {
  */
 
 int dyco__ashared_map(dyco__athread *t) {
-  if (DYCO__A_LIKELY(t->shared_lo != NULL)) {
+  if (DYCO__LIKELY(t->shared_lo != NULL)) {
     return 0;
   }
   size_t guard = dyco_schedule_getStackGuard();
@@ -113,7 +114,7 @@ __attribute__((no_sanitize_address, no_sanitize_thread))
 static void
 stack_copy(char *to, const char *from, size_t n) {
   const dyco__athread *t = &dyco__athr;
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     /* A tool found at run time: it keeps its record of the bytes too. */
     if (to >= t->shared_lo && to < t->shared_hi) {
       dyco_context_stack_restore(to, from, n);
@@ -141,7 +142,7 @@ int dyco__ashared_reserve(dyco__athread *t, dyco__asym *co, size_t bytes) {
   if (bytes > max) {
     bytes = max;
   }
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     bytes += dyco_context_stack_extra(bytes); /* the tool's record */
   }
   if (bytes <= co->saved_cap) {
@@ -203,7 +204,7 @@ int dyco__ashared_install(dyco__athread *t, dyco__asym *x) {
   ASAN_UNPOISON_MEMORY_REGION(t->shared_lo,
                               (size_t)(t->shared_hi - t->shared_lo));
 #endif
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     dyco_context_stack_reuse(t->shared_lo,
                              (size_t)(t->shared_hi - t->shared_lo));
   }
@@ -226,14 +227,16 @@ static void mover_main(void *arg) {
   for (;;) {
     dyco__asym *x = t->mv_install;
     if (dyco__ashared_install(t, x) != 0) {
-      dyco__asym_fatal("out of memory to copy the shared stack", x->cid);
+      dyco__fatal(
+          "out of memory to copy the shared stack (asymmetric coroutine %d)",
+          x->cid);
     }
     dyco__aswitch(t, &t->mover, t->mv_to, t->mv_value);
   }
 }
 
 static int mover_ready(dyco__athread *t) {
-  if (DYCO__A_LIKELY(t->mover_map != NULL)) {
+  if (DYCO__LIKELY(t->mover_map != NULL)) {
     return 0;
   }
   size_t guard = dyco_schedule_getStackGuard();
@@ -253,7 +256,8 @@ static int mover_ready(dyco__athread *t) {
 void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
                          dyco__asym *x, dyco_context *to, void *value) {
   if (mover_ready(t) != 0) {
-    dyco__asym_fatal("out of memory for the mover's stack", x->cid);
+    dyco__fatal("out of memory for the mover's stack (asymmetric coroutine %d)",
+                x->cid);
   }
   t->mv_install = x;
   t->mv_to = to;

@@ -13,8 +13,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "base/sys.h"
 #include "netio/internal/io.h"
-#include "netio/internal/sys.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"

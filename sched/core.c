@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fatal.h"
 #include "sched/internal/sched.h"
 
 static inline void set_state(dyco_coroutine *co, int state) {
@@ -474,11 +475,10 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
   if (DYCO__UNLIKELY(err != 0)) {
     /* setStack and the pools accept only stacks that hold the minimum:
      * running on this one would corrupt memory. */
-    fprintf(stderr,
-            "dyco: coroutine %d cannot start on its %zu-byte stack at %p "
-            "(scheduler %d): %s\n",
-            co->cid, size, (void *)stack, s->id, strerror(-err));
-    abort();
+    dyco__fatal(
+        "coroutine %d cannot start on its %zu-byte stack at %p (scheduler "
+        "%d): %s",
+        co->cid, size, (void *)stack, s->id, strerror(-err));
   }
   co->flags |= DYCO__F_STARTED;
 }
@@ -494,8 +494,7 @@ void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
   s->zombie = co;
   dyco__switch_out(s, co);
   /* Nothing switches back to a zombie. */
-  fprintf(stderr, "dyco: coroutine %d resumed after it ended\n", co->cid);
-  abort();
+  dyco__fatal("coroutine %d resumed after it ended", co->cid);
 }
 
 void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {

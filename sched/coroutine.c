@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 static int create(proc_coroutine func, void *arg, int urgent) {
   if (func == NULL) {
@@ -36,7 +36,7 @@ int dyco_coroutine_create_urgent(proc_coroutine func, void *arg) {
 void dyco__sleep_thread(uint32_t msecs) {
   struct timespec ts = {(time_t)(msecs / 1000),
                         (long)(msecs % 1000) * 1000000L};
-  while (dyco__sys_nanosleep(&ts) != 0 && errno == EINTR) {
+  while (dyco__sys_nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
 

@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 __thread dyco_schedule *dyco__tls_sched;
 

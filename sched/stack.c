@@ -10,8 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 #if defined(DYCO_ASAN)
 #include <sanitizer/asan_interface.h>

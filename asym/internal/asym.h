@@ -7,11 +7,9 @@
 #include <stdint.h>
 
 #include "asym/asymcoro.h"
+#include "base/hints.h"
 #include "context/context.h"
 #include "sched/wait.h"
-
-#define DYCO__A_LIKELY(x) __builtin_expect(!!(x), 1)
-#define DYCO__A_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* --- Coroutine states --------------------------------------------------- */
 enum {
@@ -152,7 +150,7 @@ extern __thread dyco__athread dyco__athr;
  * found at run time, dyco_context_switch_tools. */
 static inline void *dyco__aswitch(const dyco__athread *t, dyco_context *from,
                                   dyco_context *to, void *value) {
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     return dyco_context_switch_tools(&from->sp, &to->sp, value, from, to);
   }
   return dyco_context_switch(from, to, value);
@@ -171,19 +169,19 @@ _Static_assert(DYCO__A_MAX_SLOTS == DYCO_ASYMCORO_MAX,
 #define DYCO__A_GEN_MASK 0x7Fu
 
 static inline dyco__asym *dyco__asym_find(const dyco__athread *t, int cid) {
-  if (DYCO__A_UNLIKELY(((uint32_t)cid & 0x80F00000u) != DYCO__A_TAG)) {
+  if (DYCO__UNLIKELY(((uint32_t)cid & 0x80F00000u) != DYCO__A_TAG)) {
     return NULL;
   }
   uint32_t slot = (uint32_t)cid & DYCO__A_SLOT_MASK;
-  if (DYCO__A_UNLIKELY(slot >= t->nslots)) {
+  if (DYCO__UNLIKELY(slot >= t->nslots)) {
     return NULL;
   }
   uintptr_t e = t->slots[slot];
-  if (DYCO__A_UNLIKELY(e & 1u)) {
+  if (DYCO__UNLIKELY(e & 1u)) {
     return NULL;
   }
   dyco__asym *co = (dyco__asym *)e;
-  return DYCO__A_LIKELY(co->cid == cid) ? co : NULL;
+  return DYCO__LIKELY(co->cid == cid) ? co : NULL;
 }
 
 /* --- asymcoro.c ---------------------------------------------------------- */
@@ -202,10 +200,6 @@ void dyco__asym_release(dyco__athread *t, dyco__asym *co);
 /* Makes co's context on [stack, stack + size), to start in its function.
  * 0, or -EINVAL for a stack too small. */
 int dyco__asym_make(dyco__asym *co, char *stack, size_t size);
-
-/* Prints msg about coroutine cid on stderr and aborts: for states a yield
- * cannot come back from. */
-void dyco__asym_fatal(const char *msg, int cid) __attribute__((noreturn));
 
 /* --- stack.c ------------------------------------------------------------- */
 

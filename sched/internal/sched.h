@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/hints.h"
 #include "context/context.h"
 #include "sched/coroutine.h"
 #include "sched/internal/slab.h"
@@ -22,9 +24,6 @@
 #pragma GCC visibility push(hidden)
 
 typedef struct dyco_coroutine dyco_coroutine;
-
-#define DYCO__LIKELY(x) __builtin_expect(!!(x), 1)
-#define DYCO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* --- Coroutine states (dyco_coroutine.state, read and written atomically:
  * wakers on other threads claim a waiting coroutine with a CAS) --------- */
@@ -334,12 +333,6 @@ void dyco__deliver(dyco_coroutine *co);
 
 /* Pushes an item to s's inbox and wakes s's thread if it sleeps. */
 void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item);
-
-static inline uint64_t dyco__now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* --- core.c: creating, switching, ending --------------------------------- */
 
