@@ -92,85 +92,11 @@ dyco__athread *dyco__athread_get(void) {
   t->tools = dyco_context_tools() != 0;
 #endif
   t->page = (size_t)sysconf(_SC_PAGESIZE);
+  dyco__slots_init(&t->slots, DYCO__CID_ASYM_FIRST, DYCO__CID_ASYM_MAX, 256);
   t->sched_in_run = dyco_coroutine_runFlag();
   pthread_setspecific(exit_key, t);
   t->ready = 1;
   return t;
-}
-
-/* --- Slots: cid -> coroutine --------------------------------------------- */
-
-static inline uintptr_t free_entry(uint32_t next, uint32_t gen) {
-  return ((uintptr_t)next << 8) | ((uintptr_t)gen << 1) | 1u;
-}
-
-static inline uint32_t entry_gen(uintptr_t e) {
-  return (uint32_t)((e >> 1) & DYCO__A_GEN_MASK);
-}
-
-static int slots_grow(dyco__athread *t) {
-  uint32_t old = t->nslots;
-  uint32_t n = old != 0 ? old * 2 : 256;
-  if (n > DYCO__A_MAX_SLOTS + 1) {
-    n = DYCO__A_MAX_SLOTS + 1;
-  }
-  if (n <= old) {
-    return -EAGAIN;
-  }
-  uintptr_t *s = (uintptr_t *)realloc(t->slots, n * sizeof *s);
-  if (s == NULL) {
-    return -ENOMEM;
-  }
-  uint32_t first = old != 0 ? old : 1;
-  if (old == 0) {
-    s[0] = free_entry(0, 0); /* slot 0 is never handed out */
-  }
-  for (uint32_t i = first; i < n; i++) {
-    s[i] = free_entry(i + 1 < n ? i + 1 : 0, 0);
-  }
-  t->slots = s;
-  t->nslots = n;
-  if (t->free_tail != 0) {
-    s[t->free_tail] = free_entry(first, entry_gen(s[t->free_tail]));
-  } else {
-    t->free_head = first;
-  }
-  t->free_tail = n - 1;
-  return 0;
-}
-
-static int slot_take(dyco__athread *t, dyco__asym *co) {
-  if (t->free_head == 0) {
-    int err = slots_grow(t);
-    if (err != 0) {
-      return err;
-    }
-  }
-  uint32_t slot = t->free_head;
-  uintptr_t e = t->slots[slot];
-  t->free_head = (uint32_t)(e >> 8);
-  if (t->free_head == 0) {
-    t->free_tail = 0;
-  }
-  t->slots[slot] = (uintptr_t)co;
-  co->cid = (int32_t)((entry_gen(e) << DYCO__A_GEN_SHIFT) | DYCO__A_TAG | slot);
-  return 0;
-}
-
-/* A freed slot goes to the tail: reused as late as possible, so that a
- * stale cid meets another generation for as long as possible. */
-static void slot_give_back(dyco__athread *t, dyco__asym *co) {
-  uint32_t slot = (uint32_t)co->cid & DYCO__A_SLOT_MASK;
-  uint32_t gen =
-      (((uint32_t)co->cid >> DYCO__A_GEN_SHIFT) + 1) & DYCO__A_GEN_MASK;
-  t->slots[slot] = free_entry(0, gen);
-  if (t->free_tail != 0) {
-    t->slots[t->free_tail] =
-        free_entry(slot, entry_gen(t->slots[t->free_tail]));
-  } else {
-    t->free_head = slot;
-  }
-  t->free_tail = slot;
 }
 
 /* --- Making and freeing ------------------------------------------------- */
@@ -189,12 +115,13 @@ dyco__asym *dyco__asym_new(dyco__athread *t, proc_coroutine func, void *arg,
     }
   }
   memset(co, 0, sizeof *co);
-  int e = slot_take(t, co);
-  if (e != 0) {
+  int32_t cid = dyco__slots_take(&t->slots, co);
+  if (cid < 0) {
     free(co);
-    *err = e;
+    *err = cid;
     return NULL;
   }
+  co->cid = cid;
   co->state = DYCO__A_NEW;
   co->flags = DYCO__AF_SHARED;
   co->func = func;
@@ -216,7 +143,7 @@ void dyco__asym_release(dyco__athread *t, dyco__asym *co) {
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
     dyco__astack_put(t, co->stack, co->stack_size, co->guard);
   }
-  slot_give_back(t, co);
+  dyco__slots_give_back(&t->slots, co->cid);
   t->count--;
   t->freed++;
   co->cid = 0;
@@ -881,9 +808,9 @@ int dyco_asymcoro_getStats(dyco_asymcoro_stats *st) {
   st->freed = t->freed;
   st->shared_saves = t->saves;
   st->shared_bytes = t->save_bytes;
-  for (uint32_t i = 1; i < t->nslots; i++) {
-    uintptr_t e = t->slots[i];
-    if (!(e & 1u)) {
+  for (uint32_t i = 1; i < t->slots.n; i++) {
+    void *e = dyco__slots_at(&t->slots, i);
+    if (e != NULL) {
       st->saved_bytes += ((const dyco__asym *)e)->saved_cap;
     }
   }
@@ -903,9 +830,9 @@ static void thread_gone(void *p) {
   }
   /* Scheduler coroutines' root records outlive this when the scheduler is
    * freed after asym: they must not point at freed coroutines. */
-  for (uint32_t i = 1; i < t->nslots; i++) {
-    uintptr_t e = t->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < t->slots.n; i++) {
+    void *e = dyco__slots_at(&t->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco__asym *co = (dyco__asym *)e;
@@ -917,9 +844,9 @@ static void thread_gone(void *p) {
   const char *sp = (const char *)__builtin_frame_address(0);
   int on_shared =
       t->shared_lo != NULL && sp >= t->shared_lo && sp < t->shared_hi;
-  for (uint32_t i = 1; i < t->nslots; i++) {
-    uintptr_t e = t->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < t->slots.n; i++) {
+    void *e = dyco__slots_at(&t->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco__asym *co = (dyco__asym *)e;
@@ -945,6 +872,6 @@ static void thread_gone(void *p) {
   }
   dyco__astack_cache_destroy(t);
   dyco__aoverflow_thread_done(t);
-  free(t->slots);
+  dyco__slots_destroy(&t->slots);
   memset(t, 0, sizeof *t);
 }

@@ -422,9 +422,9 @@ static void segv_handler(int sig, siginfo_t *info, void *uctx) {
   const dyco__athread *t = &dyco__athr;
   const char *addr = (const char *)info->si_addr;
   if (t->ready) {
-    for (uint32_t i = 1; i < t->nslots; i++) {
-      uintptr_t e = t->slots[i];
-      if (e & 1u) {
+    for (uint32_t i = 1; i < t->slots.n; i++) {
+      const void *e = dyco__slots_at(&t->slots, i);
+      if (e == NULL) {
         continue;
       }
       const dyco__asym *co = (const dyco__asym *)e;

@@ -18,92 +18,12 @@ static inline int get_state(const dyco_coroutine *co) {
 
 /* --- Slots: cid -> coroutine --------------------------------------------- */
 
-static inline uintptr_t free_entry(uint32_t next, uint32_t gen) {
-  return ((uintptr_t)next << 8) | ((uintptr_t)gen << 1) | 1u;
-}
-
-static int slots_grow(dyco_schedule *s) {
-  uint32_t old = s->nslots;
-  uint64_t want = old != 0 ? (uint64_t)old * 2 : 1024;
-  if (want > (uint64_t)DYCO__MAX_SLOTS + 1) {
-    want = DYCO__MAX_SLOTS + 1;
-  }
-  uint32_t n = (uint32_t)want;
-  if (n <= old) {
-    return -EAGAIN;
-  }
-  uintptr_t *t = (uintptr_t *)realloc(s->slots, n * sizeof *t);
-  if (t == NULL) {
-    return -ENOMEM;
-  }
-  uint32_t first = old != 0 ? old : 1;
-  if (old == 0) {
-    t[0] = free_entry(0, 0); /* slot 0 is never handed out */
-  }
-  for (uint32_t i = first; i < n; i++) {
-    t[i] = free_entry(i + 1 < n ? i + 1 : 0, 0);
-  }
-  s->slots = t;
-  s->nslots = n;
-  if (s->free_tail != 0) {
-    uintptr_t e = t[s->free_tail];
-    t[s->free_tail] = free_entry(first, (uint32_t)((e >> 1) & DYCO__GEN_MASK));
-  } else {
-    s->free_head = first;
-  }
-  s->free_tail = n - 1;
-  return 0;
-}
-
-static int slot_take(dyco_schedule *s, dyco_coroutine *co) {
-  if (s->free_head == 0) {
-    int err = slots_grow(s);
-    if (err != 0) {
-      return err;
-    }
-  }
-  uint32_t slot = s->free_head;
-  uintptr_t e = s->slots[slot];
-  s->free_head = (uint32_t)(e >> 8);
-  if (s->free_head == 0) {
-    s->free_tail = 0;
-  }
-  uint32_t gen = (uint32_t)((e >> 1) & DYCO__GEN_MASK);
-  s->slots[slot] = (uintptr_t)co;
-  co->cid = (int32_t)((gen << DYCO__GEN_SHIFT) | slot);
-  return 0;
-}
-
-/* Freed slots go to the tail: a slot is reused as late as possible, so a
- * stale cid is rejected by its generation for as long as possible. */
-static void slot_give_back(dyco_schedule *s, dyco_coroutine *co) {
-  uint32_t slot = (uint32_t)co->cid & DYCO__SLOT_MASK;
-  uint32_t gen = (((uint32_t)co->cid >> DYCO__GEN_SHIFT) + 1) & DYCO__GEN_MASK;
-  s->slots[slot] = free_entry(0, gen);
-  if (s->free_tail != 0) {
-    uintptr_t e = s->slots[s->free_tail];
-    s->slots[s->free_tail] =
-        free_entry(slot, (uint32_t)((e >> 1) & DYCO__GEN_MASK));
-  } else {
-    s->free_head = slot;
-  }
-  s->free_tail = slot;
-}
-
 dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid) {
   if (s == NULL || cid <= 0) {
     return NULL;
   }
-  uint32_t slot = (uint32_t)cid & DYCO__SLOT_MASK;
-  if (slot >= s->nslots) {
-    return NULL;
-  }
-  uintptr_t e = s->slots[slot];
-  if (e & 1u) {
-    return NULL;
-  }
-  dyco_coroutine *co = (dyco_coroutine *)e;
-  return co->cid == cid ? co : NULL;
+  dyco_coroutine *co = (dyco_coroutine *)dyco__slots_get(&s->slots, cid);
+  return co != NULL && co->cid == cid ? co : NULL;
 }
 
 /* --- Ext records ------------------------------------------------------------
@@ -206,12 +126,13 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
     *err = -ENOMEM;
     return NULL;
   }
-  int e = slot_take(s, co);
-  if (e != 0) {
+  int32_t cid = dyco__slots_take(&s->slots, co);
+  if (cid < 0) {
     dyco__slab_free(&s->slab, co, sizeof *co);
-    *err = e;
+    *err = cid;
     return NULL;
   }
+  co->cid = cid;
   /* Every field, without a memset (this is the spawn path). */
 #if DYCO_CONTEXT_SP_ONLY
   co->ctx.sp = NULL;
@@ -237,7 +158,7 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
 #if DYCO_CONTEXT_SP_ONLY
   if (DYCO__UNLIKELY(s->tools) && tools_record_new(s, co) != 0) {
     dyco__ext_free(s, co);
-    slot_give_back(s, co);
+    dyco__slots_give_back(&s->slots, co->cid);
     dyco__slab_free(&s->slab, co, sizeof *co);
     *err = -ENOMEM;
     return NULL;
@@ -527,7 +448,7 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
     dyco_context_destroy(&co->ctx);
 #endif
   }
-  slot_give_back(s, co);
+  dyco__slots_give_back(&s->slots, co->cid);
   dyco__slab_free(&s->slab, co, sizeof *co);
   s->count--;
   s->finished++;
@@ -679,9 +600,9 @@ int dyco__loop(dyco_schedule *s) {
 void dyco__kill_all(dyco_schedule *s) {
   /* Nothing can be waiting any more once each waiter is claimed here; wakes
    * other threads claimed first are on their way: wait for them. */
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco_coroutine *co = (dyco_coroutine *)e;
@@ -697,9 +618,9 @@ void dyco__kill_all(dyco_schedule *s) {
       (dyco__runq){NULL, NULL, 0};
   s->handoff = NULL;
   s->running = NULL;
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco__co_free(s, (dyco_coroutine *)e);

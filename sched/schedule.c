@@ -122,6 +122,7 @@ static dyco_schedule *create(size_t stack_size, int *err) {
   s->page = (size_t)sysconf(_SC_PAGESIZE);
   s->thread = pthread_self();
   dyco__slab_init(&s->slab);
+  dyco__slots_init(&s->slots, 0, DYCO__CID_SCHED_MAX, 1024);
   int e = dyco__shared_stack_init(s, stack_size);
   if (e == 0) {
     e = dyco__poll_init(s);
@@ -165,7 +166,7 @@ static void destroy(dyco_schedule *s) {
   dyco__poll_destroy(s);
   dyco__shared_stack_destroy(s);
   dyco__overflow_thread_done(s);
-  free(s->slots);
+  dyco__slots_destroy(&s->slots);
   free(s->heap);
   dyco__slab_destroy(&s->slab);
   if (dyco__tls_sched == s) {
@@ -192,9 +193,9 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
     if (want != s->shared_size) {
       /* Saved stacks hold addresses inside the shared stack: it can move
        * only while nobody has started on it. */
-      for (uint32_t i = 1; i < s->nslots; i++) {
-        uintptr_t e = s->slots[i];
-        if (e & 1u) {
+      for (uint32_t i = 1; i < s->slots.n; i++) {
+        void *e = dyco__slots_at(&s->slots, i);
+        if (e == NULL) {
           continue;
         }
         const dyco_coroutine *co = (const dyco_coroutine *)e;
@@ -487,9 +488,9 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
   memset(st, 0, sizeof *st);
   st->sched_id = s->id;
   st->coroutines = s->count;
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     st->by_state[public_state(s, (const dyco_coroutine *)e)]++;
@@ -525,9 +526,9 @@ int dyco_schedule_dump(FILE *out) {
   fprintf(out, "%10s %-8s %-6s %6s %10s %8s %10s %8s\n", "cid", "state", "wait",
           "fd", "timeout_ms", "stack", "used", "scheds");
   int listed = 0;
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco_coroutine_info info;

@@ -8,6 +8,7 @@
 
 #include "asym/asymcoro.h"
 #include "base/hints.h"
+#include "base/slots.h"
 #include "context/context.h"
 #include "sched/wait.h"
 
@@ -86,12 +87,8 @@ typedef struct dyco__athread {
   dyco__asym *current;
   dyco__aroot main; /* the thread as a root */
 
-  /* Coroutines by slot: a pointer, or a free entry (odd) holding the next
-   * free slot and the slot's generation. */
-  uintptr_t *slots;
-  uint32_t nslots;
-  uint32_t free_head; /* 0: none (slot 0 is never used) */
-  uint32_t free_tail;
+  /* Coroutines by cid (the asymmetric range of base/ids.h). */
+  dyco__slots slots;
   uint32_t count;
 
   /* The shared stack [shared_lo, shared_hi), a guard below. */
@@ -158,30 +155,18 @@ static inline void *dyco__aswitch(const dyco__athread *t, dyco_context *from,
 
 /* --- cids -------------------------------------------------------------- */
 
-/* cid = generation << 24 | 0xF00000 | slot: the scheduler's slots stop
- * below 0xF00000 (sched/internal/sched.h), so the two never collide. */
-#define DYCO__A_TAG 0x00F00000u
-#define DYCO__A_SLOT_MASK 0x000FFFFFu
-#define DYCO__A_MAX_SLOTS DYCO__A_SLOT_MASK
-_Static_assert(DYCO__A_MAX_SLOTS == DYCO_ASYMCORO_MAX,
+/* Asymmetric cids are the asymmetric range of the id space (base/ids.h):
+ * never equal to a scheduler coroutine's. */
+_Static_assert(DYCO__CID_ASYM_MAX == DYCO_ASYMCORO_MAX,
                "asym/asymcoro.h says how many coroutines a thread holds");
-#define DYCO__A_GEN_SHIFT 24
-#define DYCO__A_GEN_MASK 0x7Fu
 
 static inline dyco__asym *dyco__asym_find(const dyco__athread *t, int cid) {
-  if (DYCO__UNLIKELY(((uint32_t)cid & 0x80F00000u) != DYCO__A_TAG)) {
-    return NULL;
+  if (DYCO__UNLIKELY(((uint32_t)cid & (0x80000000u | DYCO__CID_ASYM_FIRST)) !=
+                     DYCO__CID_ASYM_FIRST)) {
+    return NULL; /* not a positive asymmetric cid */
   }
-  uint32_t slot = (uint32_t)cid & DYCO__A_SLOT_MASK;
-  if (DYCO__UNLIKELY(slot >= t->nslots)) {
-    return NULL;
-  }
-  uintptr_t e = t->slots[slot];
-  if (DYCO__UNLIKELY(e & 1u)) {
-    return NULL;
-  }
-  dyco__asym *co = (dyco__asym *)e;
-  return DYCO__LIKELY(co->cid == cid) ? co : NULL;
+  dyco__asym *co = (dyco__asym *)dyco__slots_get(&t->slots, cid);
+  return DYCO__LIKELY(co != NULL && co->cid == cid) ? co : NULL;
 }
 
 /* --- asymcoro.c ---------------------------------------------------------- */

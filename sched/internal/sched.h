@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/hints.h"
+#include "base/slots.h"
 #include "context/context.h"
 #include "sched/coroutine.h"
 #include "sched/internal/slab.h"
@@ -241,12 +242,8 @@ struct dyco_schedule {
   size_t shared_map_size;
   dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
 
-  /* Coroutines by slot: a pointer, or a free entry (odd) holding the next
-   * free slot and the slot's generation. */
-  uintptr_t *slots;
-  uint32_t nslots;
-  uint32_t free_head; /* 0: none (slot 0 is never used) */
-  uint32_t free_tail;
+  /* Coroutines by cid (the scheduler's range of base/ids.h). */
+  dyco__slots slots;
   uint32_t count;    /* live coroutines */
   uint32_t sleeping; /* of which in dyco_coroutine_sleep */
   uint32_t waiting;  /* of which waiting on a queue or fd */
@@ -308,15 +305,10 @@ struct dyco_schedule {
   uint64_t polls;
 };
 
-/* A cid is generation << 24 | slot. Slots from 0xF00000 up are left to
- * asymmetric coroutines (asym/), so that the two kinds of ids never meet:
- * a scheduler holds at most 15,728,639 coroutines. */
-#define DYCO__SLOT_MASK ((1u << 24) - 1)
-#define DYCO__MAX_SLOTS (0xF00000u - 1)
-_Static_assert(DYCO__MAX_SLOTS == DYCO_COROUTINES_MAX,
+/* A scheduler's cids are the scheduler's range of the id space
+ * (base/ids.h): asymmetric coroutines (asym/) have the other one. */
+_Static_assert(DYCO__CID_SCHED_MAX == DYCO_COROUTINES_MAX,
                "sched/coroutine.h says how many coroutines a scheduler holds");
-#define DYCO__GEN_SHIFT 24
-#define DYCO__GEN_MASK 0x7fu
 
 /* --- schedule.c ---------------------------------------------------------- */
 
