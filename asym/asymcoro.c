@@ -32,25 +32,16 @@ __thread dyco__athread dyco__athr;
 #define SAVE_SLACK 4096
 #endif
 
-/* dyco_context_switch under a second name, typed as returning the int
- * that the other side passes (a cid, or 0): resume can then end with a
- * jump to it rather than a call.
- * That matters: a switch never returns to the call that entered it, so a
- * `ret` after it (resume's own, to its caller) would find the processor's
- * return-stack predictor pointing at the coroutine's call of yield and
- * miss, every round trip. Every supported ABI returns an int in the low
- * part of the register that returns a pointer. */
-int dyco__aswitch_int(dyco_context *from, dyco_context *to,
-                      void *value) __asm__("dyco_context_switch");
-
-/* switch_int, or under a tool found at run time the switch that tells it. */
+/* dyco_context_switch_int (which resume ends with a jump into: see
+ * context/context.h), or under a tool found at run time the switch that
+ * tells it. */
 static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
                               dyco_context *to) {
   if (DYCO__UNLIKELY(t->tools)) {
     return (int)(intptr_t)dyco_context_switch_tools(&from->sp, &to->sp, NULL,
                                                     from, to);
   }
-  return dyco__aswitch_int(from, to, NULL);
+  return dyco_context_switch_int(from, to, NULL);
 }
 
 /* Coroutine structures kept for reuse. Under AddressSanitizer none are, so
@@ -68,19 +59,26 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void thread_gone(void *p);
 
+/* asym as the thread's nested runner (base/thread.h). */
+#define THREAD_OF(r) \
+  ((dyco__athread *)(void *)((char *)(r) - offsetof(dyco__athread, runner)))
+
 /* What dyco_coroutine_coroID asks first: the asymmetric coroutine running
  * on this thread, if any. */
-static int running_cid(void) {
-  if (dyco__athr.count == 0) {
+static int runner_running(dyco__runner *r) {
+  if (THREAD_OF(r)->count == 0) {
     return 0;
   }
-  return dyco_asymcoro_coroID();
+  int cid = dyco_asymcoro_coroID();
+  return cid > 0 ? cid : 0;
 }
 
-static void make_exit_key(void) {
-  pthread_key_create(&exit_key, thread_gone);
-  dyco_coroutine_setCoroIDHook(running_cid);
+static int runner_overflow(dyco__runner *r, const char *addr,
+                           dyco__overflow *out) {
+  return dyco__astack_overflow(THREAD_OF(r), addr, out);
 }
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, thread_gone); }
 
 dyco__athread *dyco__athread_get(void) {
   dyco__athread *t = &dyco__athr;
@@ -91,9 +89,12 @@ dyco__athread *dyco__athread_get(void) {
 #if DYCO_CONTEXT_SP_ONLY
   t->tools = dyco_context_tools() != 0;
 #endif
-  t->page = (size_t)sysconf(_SC_PAGESIZE);
   dyco__slots_init(&t->slots, DYCO__CID_ASYM_FIRST, DYCO__CID_ASYM_MAX, 256);
-  t->sched_in_run = dyco_coroutine_runFlag();
+  t->base = dyco__thread_self();
+  t->runner.leave = NULL; /* nothing leaves an asymmetric stack this way */
+  t->runner.running = runner_running;
+  t->runner.overflow = runner_overflow;
+  dyco__thread_set_nested(&t->runner);
   pthread_setspecific(exit_key, t);
   t->ready = 1;
   return t;
@@ -141,7 +142,7 @@ void dyco__asym_release(dyco__athread *t, dyco__asym *co) {
     dyco_context_destroy(&co->ctx);
   }
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
-    dyco__astack_put(t, co->stack, co->stack_size, co->guard);
+    dyco__stack_put(&t->stacks, co->stack, co->stack_size, co->guard);
   }
   dyco__slots_give_back(&t->slots, co->cid);
   t->count--;
@@ -311,11 +312,12 @@ static dyco__asym *find_running(dyco__athread *t, const char *sp,
 
 /* For a resume that did not find its caller in t->current: who resumes
  * (*cur, NULL for a root) under which root. A scheduler coroutine resuming
- * from its own stack is told to the scheduler (dyco_coroutine_leaveStack),
- * which must know where it left its stack while it runs on co's. */
+ * from its own stack is told to the scheduler, the thread's driver
+ * (dyco__thread_leave), which must know where it left its stack while it
+ * runs on co's. */
 static int find_resumer(dyco__athread *t, dyco__asym *co, const char *sp,
                         dyco__asym **cur, dyco__aroot **root) {
-  int scid = dyco_coroutine_leaveStack(&co->resumer);
+  int scid = dyco__thread_leave(&co->resumer);
   dyco__aroot *r;
   if (scid > 0) {
     int err;
@@ -323,8 +325,8 @@ static int find_resumer(dyco__athread *t, dyco__asym *co, const char *sp,
     if (r == NULL) {
       return err;
     }
-  } else if (scid == -ENOMEM) {
-    return -ENOMEM;
+  } else if (scid < 0) {
+    return scid;
   } else {
     r = &t->main;
   }
@@ -563,19 +565,19 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
     t->shared_root = root;
   }
   enter(t, co, cur, root);
-  return dyco__aswitch_int(&co->resumer, &co->ctx, NULL);
+  return dyco_context_switch_int(&co->resumer, &co->ctx, NULL);
 }
 
 /* A resume by a root, as far as asym knows (no asymmetric coroutine ran
  * last): the thread, or the scheduler coroutine seen last, whose chain
- * must be empty. The scheduler learns where its coroutine leaves its
- * stack. */
+ * must be empty. The scheduler (the thread's driver) learns where its
+ * coroutine leaves its stack. */
 static __attribute__((noinline)) int resume_from_sched(dyco__asym *co) {
-  int scid = dyco_coroutine_leaveStack(&co->resumer);
+  int scid = dyco__thread_leave(&co->resumer);
   /* Only co itself is kept across the call (one register to save). */
   __asm__("" : "+r"(co));
   dyco__athread *t = &dyco__athr;
-  dyco__aroot *r = scid == -EPERM                    ? &t->main
+  dyco__aroot *r = scid == 0                         ? &t->main
                    : scid > 0 && scid == t->root_cid ? t->root_rec
                                                      : NULL;
   if (DYCO__LIKELY(r != NULL && r->top == NULL && ready_to_run(t, co, r))) {
@@ -585,9 +587,9 @@ static __attribute__((noinline)) int resume_from_sched(dyco__asym *co) {
 }
 
 static inline int resume_from_root(dyco__athread *t, dyco__asym *co) {
-  /* No scheduler runs: the thread's own code resumes, and no call to the
-   * scheduler is needed. */
-  if (DYCO__LIKELY(*t->sched_in_run == 0 && t->main.top == NULL &&
+  /* No scheduler runs (the thread has no driver): the thread's own code
+   * resumes, and no call to the scheduler is needed. */
+  if (DYCO__LIKELY(t->base->driver == NULL && t->main.top == NULL &&
                    ready_to_run(t, co, &t->main))) {
     return run(t, co, NULL, &t->main);
   }
@@ -693,7 +695,7 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
   /* Checked before anything changes: on error the old stack stays. */
   size_t size = stacksize;
   char *fresh = NULL;
-  const size_t guard = dyco_schedule_getStackGuard();
+  const size_t guard = dyco__stack_guard();
   if (stacksize != 0 && stackptr != NULL) {
     /* The caller's memory cannot grow: what dyco_context_make will use of
      * it (its top aligned down) must hold the minimum. */
@@ -704,18 +706,18 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
       return -EINVAL;
     }
   } else if (stacksize != 0) {
-    int err = dyco__astack_size(t, stacksize, &size);
+    int err = dyco__stack_size(stacksize, &size);
     if (err != 0) {
       return err;
     }
-    fresh = dyco__astack_get(t, size, guard);
+    fresh = dyco__stack_get(&t->stacks, size, guard);
     if (fresh == NULL) {
       return -ENOMEM;
     }
   }
   /* Whatever it had goes. */
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
-    dyco__astack_put(t, co->stack, co->stack_size, co->guard);
+    dyco__stack_put(&t->stacks, co->stack, co->stack_size, co->guard);
   }
   co->stack = NULL;
   co->stack_size = 0;
@@ -814,8 +816,7 @@ int dyco_asymcoro_getStats(dyco_asymcoro_stats *st) {
       st->saved_bytes += ((const dyco__asym *)e)->saved_cap;
     }
   }
-  st->private_stacks = dyco__astack_in_use(t);
-  st->cached_stacks = dyco__astack_cached(t);
+  dyco__stack_cache_count(&t->stacks, &st->private_stacks, &st->cached_stacks);
   st->pools = t->npools;
   return 0;
 }
@@ -870,8 +871,10 @@ static void thread_gone(void *p) {
   if (!on_shared) {
     dyco__ashared_unmap(t);
   }
-  dyco__astack_cache_destroy(t);
-  dyco__aoverflow_thread_done(t);
+  dyco__stack_cache_destroy(&t->stacks);
   dyco__slots_destroy(&t->slots);
+  if (t->base->nested == &t->runner) {
+    dyco__thread_set_nested(NULL);
+  }
   memset(t, 0, sizeof *t);
 }

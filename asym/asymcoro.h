@@ -19,8 +19,8 @@ extern "C" {
  * (no scheduler needed), a coroutine of the thread's scheduler (which keeps
  * scheduling its other coroutines meanwhile), or another asymmetric
  * coroutine. Its cid (> 0) names it in the thread that created it, and only
- * there; asymmetric cids never equal a scheduler coroutine's cid (unless
- * that scheduler once held more than 8,388,607 coroutines at once).
+ * there; asymmetric cids never equal a scheduler coroutine's cid (the two
+ * kinds have separate ranges of slots).
  *
  * Stacks: by default a coroutine runs on the thread's asymmetric shared
  * stack (DYCO_ASYMCORO_SHARED_STACK bytes, guarded): a coroutine suspended

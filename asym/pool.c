@@ -62,15 +62,16 @@ static int fit_stacks(dyco__apool *p) {
     want = 0;
   }
   while (p->nstacks > want) {
-    dyco__astack_put(p->owner, p->stacks[--p->nstacks], p->stacksize, p->guard);
+    dyco__stack_put(&p->owner->stacks, p->stacks[--p->nstacks], p->stacksize,
+                    p->guard);
   }
   while (p->nstacks < want) {
-    char *st = dyco__astack_get(p->owner, p->stacksize, p->guard);
+    char *st = dyco__stack_get(&p->owner->stacks, p->stacksize, p->guard);
     if (st == NULL) {
       return -ENOMEM;
     }
     if (keep_stack(p, st) != 0) {
-      dyco__astack_put(p->owner, st, p->stacksize, p->guard);
+      dyco__stack_put(&p->owner->stacks, st, p->stacksize, p->guard);
       return -ENOMEM;
     }
   }
@@ -106,15 +107,14 @@ static int check_total(int total, size_t stacksize, size_t guard) {
   if (total < 1 || (unsigned)total > DYCO_ASYMCORO_MAX) {
     return -EINVAL;
   }
-  return stacksize != 0 ? dyco__astack_fits((size_t)total, stacksize, guard)
-                        : 0;
+  return stacksize != 0 ? dyco__stack_fits((size_t)total, stacksize, guard) : 0;
 }
 
 dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
   dyco__athread *t = dyco__athread_get();
   size_t size = 0;
-  const size_t guard = dyco_schedule_getStackGuard();
-  int err = stacksize != 0 ? dyco__astack_size(t, stacksize, &size) : 0;
+  const size_t guard = dyco__stack_guard();
+  int err = stacksize != 0 ? dyco__stack_size(stacksize, &size) : 0;
   if (err == 0) {
     err = check_total(totalsize, size, guard);
   }
@@ -282,7 +282,7 @@ void dyco__apool_release(dyco__athread *t, dyco__asym *co) {
   if (co->stack != NULL) {
     if (p->dying || p->nstacks >= p->total - p->busy ||
         keep_stack(p, co->stack) != 0) {
-      dyco__astack_put(t, co->stack, p->stacksize, p->guard);
+      dyco__stack_put(&t->stacks, co->stack, p->stacksize, p->guard);
     }
     co->stack = NULL;
     co->guard = 0;

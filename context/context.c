@@ -295,6 +295,12 @@ void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value) {
 void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
   return raw_switch(from_sp, to_sp, value);
 }
+
+/* The .S file makes this name another for the assembly switch itself: here
+ * the conversion is a real call's. */
+int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value) {
+  return (int)(intptr_t)dyco_context_switch(from, to, value);
+}
 #endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
 
 void *dyco_context_switch_tools(void **from_sp, void *const *to_sp, void *value,

@@ -435,7 +435,7 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
     if (co->flags & DYCO__F_POOL) {
       dyco__pool_release(s, co, e);
     } else if (e->stack != NULL && e->guard != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size, e->guard);
+      dyco__stack_put(&s->stacks, e->stack, e->stack_size, e->guard);
     }
     dyco__ext_free(s, co);
   }

@@ -56,22 +56,12 @@ int dyco_schedule_coroID(void) {
   return s->running->cid;
 }
 
-/* Set by asym once a thread makes its first asymmetric coroutine. */
-static int (*coroid_hook)(void);
-
-void dyco_coroutine_setCoroIDHook(int (*hook)(void)) {
-  __atomic_store_n(&coroid_hook, hook, __ATOMIC_RELEASE);
-}
-
+/* The innermost coroutine the thread runs: an asymmetric one (asym/, the
+ * thread's nested runner) when one runs, else the scheduler's (its driver
+ * while it runs). Asked of base, which knows both (base/thread.h). */
 int dyco_coroutine_coroID(void) {
-  int (*hook)(void) = __atomic_load_n(&coroid_hook, __ATOMIC_ACQUIRE);
-  if (hook != NULL) {
-    int inner = hook();
-    if (inner > 0) {
-      return inner;
-    }
-  }
-  return dyco_schedule_coroID();
+  int id = dyco__thread_running();
+  return id > 0 ? id : -EPERM;
 }
 
 /* --- Stacks -------------------------------------------------------------- */
@@ -100,7 +90,7 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
       return -EINVAL;
     }
   } else if (stacksize != 0) {
-    int err = dyco__stack_size(s->page, stacksize, &size);
+    int err = dyco__stack_size(stacksize, &size);
     if (err != 0) {
       return err;
     }
@@ -112,7 +102,7 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   char *fresh = NULL;
   const size_t guard = dyco__stack_guard();
   if (stacksize != 0 && stackptr == NULL) {
-    fresh = dyco__stack_get(s, size, guard);
+    fresh = dyco__stack_get(&s->stacks, size, guard);
     if (fresh == NULL) {
       return -ENOMEM;
     }
@@ -120,7 +110,7 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   /* Whatever it had goes. */
   if (e != NULL && e->stack != NULL) {
     if (e->guard != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size, e->guard);
+      dyco__stack_put(&s->stacks, e->stack, e->stack_size, e->guard);
     }
     e->stack = NULL;
     e->stack_size = 0;
@@ -183,35 +173,6 @@ int dyco_coroutine_checkStack(void) {
   }
   size_t used = dyco__co_stack_used(s, co);
   return used > size / 8 * 7 ? 1 : 0;
-}
-
-/* The part of dyco_coroutine_leaveStack that runs inside a coroutine. */
-static __attribute__((noinline)) int leave_stack(
-    dyco_schedule *s, const struct dyco_context *from) {
-  dyco_coroutine *co = s->running;
-  if (from == NULL) {
-    return -EINVAL;
-  }
-  /* From a second foreign stack: the first one's mark still holds. */
-  if (!dyco__co_on_own_stack(s, co, __builtin_frame_address(0))) {
-    return co->cid;
-  }
-  dyco__ext *e = dyco__ext_get(s, co, 1);
-  if (e == NULL) {
-    return -ENOMEM;
-  }
-  e->foreign = from;
-  return co->cid;
-}
-
-int dyco_coroutine_leaveStack(const struct dyco_context *from) {
-  /* Outside a coroutine (asym calls this for every resume by a thread's
-   * own code): as cheap as can be. */
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
-  return leave_stack(s, from);
 }
 
 /* --- Udata, counts, urgency ----------------------------------------------- */

@@ -45,15 +45,16 @@ static int fit_stacks(dyco_coropool *cp) {
     want = 0;
   }
   while (cp->nstacks > want) {
-    dyco__stack_put(s, cp->stacks[--cp->nstacks], cp->stacksize, cp->guard);
+    dyco__stack_put(&s->stacks, cp->stacks[--cp->nstacks], cp->stacksize,
+                    cp->guard);
   }
   while (cp->nstacks < want) {
-    char *st = dyco__stack_get(s, cp->stacksize, cp->guard);
+    char *st = dyco__stack_get(&s->stacks, cp->stacksize, cp->guard);
     if (st == NULL) {
       return -ENOMEM;
     }
     if (keep_stack(cp, st) != 0) {
-      dyco__stack_put(s, st, cp->stacksize, cp->guard);
+      dyco__stack_put(&s->stacks, st, cp->stacksize, cp->guard);
       return -ENOMEM;
     }
   }
@@ -85,7 +86,7 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
   const size_t guard = dyco__stack_guard();
   int err = 0;
   if (stacksize != 0) {
-    err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stacksize, &size);
+    err = dyco__stack_size(stacksize, &size);
   }
   if (err == 0) {
     err = check_total(totalsize, size, guard);
@@ -263,7 +264,7 @@ void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *e) {
   if (e->stack != NULL) {
     if (cp->dying || cp->nstacks >= cp->total - cp->busy ||
         keep_stack(cp, e->stack) != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size, cp->guard);
+      dyco__stack_put(&s->stacks, e->stack, e->stack_size, cp->guard);
     }
     e->stack = NULL;
     e->guard = 0;

@@ -13,10 +13,6 @@
 
 __thread dyco_schedule *dyco__tls_sched;
 
-/* Nonzero while dyco_schedule_run runs on this thread (see
- * dyco_coroutine_runFlag). */
-static __thread int tls_in_run;
-
 /* Set when this thread's scheduler was aborted, until a new one is made:
  * dyco_schedule_run then says so again instead of starting an empty one. */
 static __thread int tls_aborted;
@@ -41,8 +37,6 @@ int dyco_schedule_setDefaultStack(size_t stack_size) {
   __atomic_store_n(&default_stack, stack_size, __ATOMIC_RELAXED);
   return 0;
 }
-
-const int *dyco_coroutine_runFlag(void) { return &tls_in_run; }
 
 /* --- The registry: every live scheduler, by id ------------------------- */
 
@@ -119,10 +113,10 @@ static dyco_schedule *create(size_t stack_size, int *err) {
 #if DYCO_CONTEXT_SP_ONLY
   s->tools = dyco_context_tools() != 0;
 #endif
-  s->page = (size_t)sysconf(_SC_PAGESIZE);
   s->thread = pthread_self();
   dyco__slab_init(&s->slab);
   dyco__slots_init(&s->slots, 0, DYCO__CID_SCHED_MAX, 1024);
+  dyco__sched_runner_init(s);
   int e = dyco__shared_stack_init(s, stack_size);
   if (e == 0) {
     e = dyco__poll_init(s);
@@ -137,7 +131,6 @@ static dyco_schedule *create(size_t stack_size, int *err) {
     *err = e;
     return NULL;
   }
-  dyco__overflow_thread_init(s);
   dyco__tls_sched = s;
   tls_aborted = 0;
   pthread_setspecific(exit_key, s);
@@ -150,8 +143,7 @@ dyco_schedule *dyco__sched_get(int *err) {
     return s;
   }
   size_t want;
-  int e = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stack_or_default(0),
-                           &want);
+  int e = dyco__stack_size(stack_or_default(0), &want);
   if (e != 0) {
     *err = e;
     return NULL;
@@ -162,10 +154,9 @@ dyco_schedule *dyco__sched_get(int *err) {
 static void destroy(dyco_schedule *s) {
   registry_remove(s);
   dyco__kill_all(s);
-  dyco__stack_cache_destroy(s);
+  dyco__stack_cache_destroy(&s->stacks);
   dyco__poll_destroy(s);
   dyco__shared_stack_destroy(s);
-  dyco__overflow_thread_done(s);
   dyco__slots_destroy(&s->slots);
   free(s->heap);
   dyco__slab_destroy(&s->slab);
@@ -178,8 +169,7 @@ static void destroy(dyco_schedule *s) {
 
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
   size_t want;
-  int err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE),
-                             stack_or_default(stack_size), &want);
+  int err = dyco__stack_size(stack_or_default(stack_size), &want);
   if (err != 0) {
     return err;
   }
@@ -203,21 +193,17 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
           return -EBUSY;
         }
       }
-      char *old_map = s->shared_map;
-      size_t old_size = s->shared_map_size;
       char *old_base = s->shared_base;
       size_t old_stack = s->shared_size;
       size_t old_guard = s->shared_guard;
       err = dyco__shared_stack_init(s, want);
       if (err != 0) {
-        s->shared_map = old_map;
-        s->shared_map_size = old_size;
         s->shared_base = old_base;
         s->shared_size = old_stack;
         s->shared_guard = old_guard;
         return err;
       }
-      munmap(old_map, old_size);
+      dyco__stack_unmap(old_base, old_stack, old_guard);
       s->occupant = NULL;
     }
   }
@@ -263,9 +249,12 @@ int dyco_schedule_run(void) {
     return -EDEADLK;
   }
   s->in_run = 1;
-  tls_in_run = 1;
+  /* While it runs, the scheduler is the thread's driver (base/thread.h):
+   * what other layers ask which coroutine runs, and tell when one leaves
+   * its stack. */
+  dyco__runner *outer = dyco__thread_set_driver(&s->runner);
   int r = dyco__loop(s);
-  tls_in_run = 0;
+  dyco__thread_set_driver(outer);
   s->in_run = 0;
   if (r == -ECANCELED) {
     destroy(s);
@@ -501,10 +490,7 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
   st->shared_stack_saves = s->saves;
   st->shared_stack_bytes = s->save_bytes;
   st->polls = s->polls;
-  for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
-    st->private_stacks += s->stacks.classes[i].in_use;
-    st->cached_stacks += s->stacks.classes[i].nfree;
-  }
+  dyco__stack_cache_count(&s->stacks, &st->private_stacks, &st->cached_stacks);
   st->guard_regions = dyco__stack_guard_regions();
   return 0;
 }

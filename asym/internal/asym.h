@@ -9,6 +9,8 @@
 #include "asym/asymcoro.h"
 #include "base/hints.h"
 #include "base/slots.h"
+#include "base/stack.h"
+#include "base/thread.h"
 #include "context/context.h"
 #include "sched/wait.h"
 
@@ -69,16 +71,6 @@ struct dyco__asym {
   dyco__asym *next_free;
 };
 
-/* Private stacks of one size. */
-typedef struct dyco__astack_class {
-  size_t size;
-  size_t guard;
-  char **free;
-  uint32_t nfree;
-  uint32_t cap;
-  uint32_t in_use;
-} dyco__astack_class;
-
 /* Everything asym keeps per thread. Zero until first used. */
 typedef struct dyco__athread {
   /* The asymmetric coroutine running now, as far as asym knows: checked
@@ -111,27 +103,22 @@ typedef struct dyco__athread {
   /* The root record of the scheduler coroutine seen last. */
   int root_cid;
   dyco__aroot *root_rec;
-  /* Nonzero while the thread's scheduler runs (dyco_coroutine_runFlag):
-   * when zero, a resume with no asymmetric coroutine running comes from
-   * the thread's own code. */
-  const int *sched_in_run;
+  /* The thread's record in base (base/thread.h): while it has no driver
+   * (no scheduler runs on the thread), a resume with no asymmetric
+   * coroutine running comes from the thread's own code. */
+  dyco__thread *base;
+  /* What asym answers the thread's other layers, as its nested runner. */
+  dyco__runner runner;
 
   dyco__asym *free_list; /* coroutine structures for reuse */
   uint32_t nfree;
 
-  dyco__astack_class *classes;
-  uint32_t nclasses;
-  size_t page;
+  dyco__stack_cache stacks; /* private stacks (base/stack.h) */
 
   dyco__apool *pools; /* every pool of the thread, linked */
   uint32_t npools;
 
-  /* The alternate signal stack asym gave the thread for overflow reports,
-   * when it had none. */
-  void *altstack;
-  size_t altstack_size;
-
-  int ready; /* set up (page size, exit hook) */
+  int ready; /* set up (slots, runner, exit hook) */
   /* Nonzero when a tool found at run time must hear of every switch and
    * copy (dyco_context_tools, in a build that keeps stack pointers only). */
   int tools;
@@ -213,29 +200,11 @@ void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
 /* Unmaps the shared stack and the mover's. */
 void dyco__ashared_unmap(dyco__athread *t);
 
-/* The size of a stack asym maps for a caller who asked for `want` bytes:
- * at least DYCO_CONTEXT_STACK_MIN, rounded up to whole pages, in *out. 0, or
- * -EINVAL above DYCO_STACK_SIZE_MAX. */
-int dyco__astack_size(dyco__athread *t, size_t want, size_t *out);
-
-/* Whether `count` stacks of `size` bytes and `guard` fit the address space:
- * 0 or -ENOMEM. */
-int dyco__astack_fits(size_t count, size_t size, size_t guard);
-
-/* A private stack of `size` bytes (from dyco__astack_size) from the cache,
- * with `guard` bytes of guard below it. NULL when out of memory. */
-char *dyco__astack_get(dyco__athread *t, size_t size, size_t guard);
-void dyco__astack_put(dyco__athread *t, char *stack, size_t size, size_t guard);
-
-/* Makes sure an overflow of one of this thread's guarded stacks is
- * reported (the SIGSEGV handler, and an alternate signal stack for the
- * thread if it has none). Undone for the thread by
- * dyco__aoverflow_thread_done. */
-void dyco__aoverflow_thread_init(dyco__athread *t);
-void dyco__aoverflow_thread_done(dyco__athread *t);
-void dyco__astack_cache_destroy(dyco__athread *t);
-uint64_t dyco__astack_in_use(const dyco__athread *t);
-uint64_t dyco__astack_cached(const dyco__athread *t);
+/* For the overflow report (base/thread.h), from the SIGSEGV handler: 1
+ * when addr lies in the guard below a stack of one of the thread's
+ * asymmetric coroutines, with *out filled in. */
+int dyco__astack_overflow(const dyco__athread *t, const char *addr,
+                          dyco__overflow *out);
 
 /* --- pool.c -------------------------------------------------------------- */
 

@@ -12,6 +12,8 @@
 #include "base/clock.h"
 #include "base/hints.h"
 #include "base/slots.h"
+#include "base/stack.h"
+#include "base/thread.h"
 #include "context/context.h"
 #include "sched/coroutine.h"
 #include "sched/internal/slab.h"
@@ -138,7 +140,8 @@ struct dyco__ext {
   char *stack;    /* private stack, NULL when shared */
   size_t stack_size;
   dyco_coropool *pool;
-  /* Set by dyco_coroutine_leaveStack: where it left its own stack. */
+  /* Set when it leaves its own stack for another one, still running (the
+   * scheduler's leave, base/thread.h): where it left its own stack. */
   const dyco_context *foreign;
   /* What a tool found at run time knows of its context (see
    * dyco_schedule.tools); NULL otherwise. */
@@ -173,30 +176,6 @@ typedef struct dyco__fdslot {
 } __attribute__((aligned(64))) dyco__fdslot;
 
 #define DYCO__FD_PAGE 256
-
-/* Private stacks of one size, carved from shared mappings. */
-typedef struct dyco__stack_class {
-  size_t size;  /* usable bytes (a multiple of the page size) */
-  size_t guard; /* bytes of guard below each */
-  char **free;  /* free stacks, coldest first: the lowest usable address */
-  uint32_t nfree;
-  uint32_t cap;
-  uint32_t in_use;
-  uint32_t trimmed; /* free[0..trimmed) have given their memory back */
-} dyco__stack_class;
-
-typedef struct dyco__stack_map {
-  char *base;
-  size_t bytes;
-} dyco__stack_map;
-
-typedef struct dyco__stack_cache {
-  dyco__stack_class *classes;
-  uint32_t nclasses;
-  dyco__stack_map *maps;
-  uint32_t nmaps;
-  uint32_t maps_cap;
-} dyco__stack_cache;
 
 /* Something handed to a scheduler by another thread. */
 typedef struct dyco__inbox_item {
@@ -238,8 +217,6 @@ struct dyco_schedule {
   char *shared_base;
   size_t shared_size;
   size_t shared_guard;
-  char *shared_map;
-  size_t shared_map_size;
   dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
 
   /* Coroutines by cid (the scheduler's range of base/ids.h). */
@@ -279,8 +256,11 @@ struct dyco_schedule {
   int evfd;
   uint32_t pending_wakes; /* atomic: wakes from other threads in flight */
 
-  dyco__stack_cache stacks;
+  dyco__stack_cache stacks; /* private stacks (base/stack.h) */
   dyco__slab slab;
+  /* What the thread's other layers know of the scheduler while it runs
+   * (base/thread.h: it is the thread's driver then). */
+  dyco__runner runner;
 
   int64_t loopwait_ns; /* 0: no limit */
   int id;
@@ -289,13 +269,8 @@ struct dyco_schedule {
   int in_run;
   int stop;
   int aborting;
-  size_t page;
 
   dyco_context loop_tools; /* the loop's record when `tools` is set */
-
-  /* The alternate signal stack this thread got for overflow reports. */
-  void *altstack;
-  size_t altstack_size;
 
   uint64_t created;
   uint64_t finished;
@@ -383,12 +358,16 @@ void dyco__kill_all(dyco_schedule *s);
 dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create);
 void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
 
-/* --- stack.c: the shared stack and the private stack cache -------------- */
+/* --- stack.c: the shared stack, the scheduler as the thread's driver ----- */
 
-/* The size of a stack dyco maps for a caller who asked for `want` bytes:
- * at least DYCO_CONTEXT_STACK_MIN, rounded up to whole pages, in *out.
- * 0, or -EINVAL above DYCO_STACK_SIZE_MAX. */
-int dyco__stack_size(size_t page, size_t want, size_t *out);
+/* The limits base keeps for every layer are the public ones. */
+_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN,
+               "base/stack.h rounds stacks up to the context layer's minimum");
+_Static_assert(DYCO__STACK_SIZE_MAX == DYCO_STACK_SIZE_MAX,
+               "sched/coroutine.h says the largest stack dyco maps");
+_Static_assert(DYCO__STACK_GUARD_DEFAULT == DYCO_STACK_GUARD_DEFAULT &&
+                   DYCO__STACK_GUARD_MAX == DYCO_STACK_GUARD_MAX,
+               "sched/schedule.h says the guard's default and limit");
 
 /* Maps a shared stack of `size` bytes (from dyco__stack_size) with the
  * current guard below it. 0 or -ENOMEM. */
@@ -403,24 +382,9 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next);
 /* Releases co's saved shared-stack bytes. */
 void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co);
 
-/* A private stack of `size` bytes (from dyco__stack_size) from s's cache,
- * with `guard` bytes of guard below it (a multiple of the page size).
- * NULL when out of memory. */
-char *dyco__stack_get(dyco_schedule *s, size_t size, size_t guard);
-void dyco__stack_put(dyco_schedule *s, char *stack, size_t size, size_t guard);
-void dyco__stack_cache_destroy(dyco_schedule *s);
-/* What dyco_schedule_getStackGuard returns, for stacks made now. */
-size_t dyco__stack_guard(void);
-/* Whether `count` stacks of `size` bytes, each with `guard`, can be
- * mapped at all: 0, or -ENOMEM when they exceed the address space. */
-int dyco__stack_fits(size_t count, size_t size, size_t guard);
-/* 1 when guards are guard regions (MADV_GUARD_INSTALL), 0 for mprotect. */
-int dyco__stack_guard_regions(void);
-
-/* Sets up the overflow report for this thread (handler + alternate signal
- * stack); undone by dyco__overflow_thread_done. */
-void dyco__overflow_thread_init(dyco_schedule *s);
-void dyco__overflow_thread_done(dyco_schedule *s);
+/* Fills s->runner: what s answers as the thread's driver (base/thread.h)
+ * while dyco_schedule_run runs. */
+void dyco__sched_runner_init(dyco_schedule *s);
 
 /* Makes co's context on its private stack or (already installed) on the
  * shared stack. Every stack dyco accepts is big enough: a failure is a bug,
