@@ -503,7 +503,7 @@ static void gather(dyco_schedule *s) {
   /* The clock only when a timer may be due (no system call either way:
    * the vDSO answers, but it still costs some 20 ns). */
   uint64_t now = 0;
-  if (s->heap_len != 0) {
+  if (s->timers.len != 0) {
     now = dyco__now_ns();
     dyco__timers_fire(s, now);
   }
@@ -524,7 +524,7 @@ static void gather(dyco_schedule *s) {
   if (s->count == 0) {
     return;
   }
-  int64_t wait = s->heap_len != 0 ? dyco__timer_next(s, now) : -1;
+  int64_t wait = s->timers.len != 0 ? dyco__timer_next(s, now) : -1;
   if (s->loopwait_ns > 0 && (wait < 0 || wait > s->loopwait_ns)) {
     wait = s->loopwait_ns;
   }
@@ -552,7 +552,7 @@ static void gather(dyco_schedule *s) {
   dyco__poll(s, wait);
   __atomic_store_n(&s->sleeping_in_poll, 0, __ATOMIC_RELAXED);
   inbox_drain(s);
-  if (s->heap_len != 0) {
+  if (s->timers.len != 0) {
     dyco__timers_fire(s, dyco__now_ns());
   }
 }

@@ -158,7 +158,7 @@ static void destroy(dyco_schedule *s) {
   dyco__poll_destroy(s);
   dyco__shared_stack_destroy(s);
   dyco__slots_destroy(&s->slots);
-  free(s->heap);
+  dyco__heap_destroy(&s->timers);
   dyco__slab_destroy(&s->slab);
   if (dyco__tls_sched == s) {
     dyco__tls_sched = NULL;

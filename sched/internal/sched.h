@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/heap.h"
 #include "base/hints.h"
 #include "base/slots.h"
 #include "base/stack.h"
@@ -225,10 +226,8 @@ struct dyco_schedule {
   uint32_t sleeping; /* of which in dyco_coroutine_sleep */
   uint32_t waiting;  /* of which waiting on a queue or fd */
 
-  /* Timers: a binary min-heap on deadline. */
-  dyco_coroutine **heap;
-  uint32_t heap_len;
-  uint32_t heap_cap;
+  /* Timers: coroutines in a binary min-heap on deadline (base/heap.h). */
+  dyco__heap timers;
 
   /* epoll and the fd table. */
   int epfd;
@@ -361,8 +360,10 @@ void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
 /* --- stack.c: the shared stack, the scheduler as the thread's driver ----- */
 
 /* The limits base keeps for every layer are the public ones. */
-_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN,
-               "base/stack.h rounds stacks up to the context layer's minimum");
+_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN &&
+                   DYCO__STACK_ALIGN == DYCO_CONTEXT_STACK_ALIGN,
+               "base/stack.h checks stacks against the context layer's "
+               "minimum and alignment");
 _Static_assert(DYCO__STACK_SIZE_MAX == DYCO_STACK_SIZE_MAX,
                "sched/coroutine.h says the largest stack dyco maps");
 _Static_assert(DYCO__STACK_GUARD_DEFAULT == DYCO_STACK_GUARD_DEFAULT &&
