@@ -20,8 +20,7 @@
 #define MOVER_STACK (32 * 1024)
 #endif
 
-/* --- The shared stack ------------------------------------------------------
- */
+/* --- The shared stack ----------------------------------------------------- */
 
 int dyco__ashared_map(dyco__athread *t) {
   if (DYCO__LIKELY(t->shared_lo != NULL)) {
@@ -197,8 +196,7 @@ void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
 
 int dyco__ashared_mover_ready(dyco__athread *t) { return mover_ready(t); }
 
-/* --- Overflow reports -------------------------------------------------------
- */
+/* --- Overflow reports ----------------------------------------------------- */
 
 static int in_guard(const char *addr, const char *lo, size_t guard) {
   return lo != NULL && guard != 0 && addr < lo && (size_t)(lo - addr) <= guard;

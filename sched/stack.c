@@ -11,8 +11,7 @@
 #include "base/thread.h"
 #include "sched/internal/sched.h"
 
-/* --- The guard setting -----------------------------------------------------
- */
+/* --- The guard setting ---------------------------------------------------- */
 
 int dyco_schedule_setStackGuard(size_t bytes) {
   return dyco__stack_set_guard(bytes);
@@ -20,8 +19,7 @@ int dyco_schedule_setStackGuard(size_t bytes) {
 
 size_t dyco_schedule_getStackGuard(void) { return dyco__stack_guard(); }
 
-/* --- The shared stack ------------------------------------------------------
- */
+/* --- The shared stack ----------------------------------------------------- */
 
 int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
   const size_t guard = dyco__stack_guard();
@@ -201,8 +199,7 @@ size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
   return (size_t)(top - low);
 }
 
-/* --- The scheduler as the thread's driver (base/thread.h) ------------------
- */
+/* --- The scheduler as the thread's driver (base/thread.h) ----------------- */
 
 #define SCHED_OF(r) \
   ((dyco_schedule *)(void *)((char *)(r) - offsetof(dyco_schedule, runner)))
