@@ -34,6 +34,9 @@ static size_t stack_or_default(size_t stack_size) {
 }
 
 int dyco_schedule_setDefaultStack(size_t stack_size) {
+  if (stack_size > DYCO_STACK_SIZE_MAX) {
+    return -EINVAL; /* said here, not by the scheduler made later */
+  }
   __atomic_store_n(&default_stack, stack_size, __ATOMIC_RELAXED);
   return 0;
 }

@@ -163,9 +163,9 @@ void dyco_waitgroup_destroy(dyco_waitgroup **pg) {
   waiter *w;
   while ((w = (waiter *)dyco__heap_top(&g->heap)) != NULL) {
     heap_remove(g, w);
-    dyco_waitq_wakeOne(&w->q, DYCO__SYNC_CLOSED);
+    dyco_waitq_wakeOne(&w->q, DYCO__SYNC_DESTROYED);
   }
-  dyco_waitq_wakeAll(&g->all, DYCO__SYNC_CLOSED);
+  dyco_waitq_wakeAll(&g->all, DYCO__SYNC_DESTROYED);
   finish(g);
 }
 
@@ -247,7 +247,7 @@ static int outcome(int r, intptr_t v) {
   if (r != 0) {
     return r;
   }
-  return v >= COUNT_BASE ? (int)(v - COUNT_BASE) : -ECANCELED;
+  return v >= COUNT_BASE ? (int)(v - COUNT_BASE) : DYCO__SYNC_EDESTROYED;
 }
 
 int dyco_waitgroup_wait(dyco_waitgroup *g, int target, int timeout) {

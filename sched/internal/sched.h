@@ -254,6 +254,12 @@ struct dyco_schedule {
   int sleeping_in_poll; /* atomic: 1 while in (or about to be in) epoll_wait */
   int evfd;
   uint32_t pending_wakes; /* atomic: wakes from other threads in flight */
+  /* Spawns from the inbox that could not be created yet (no memory, or
+   * DYCO_COROUTINES_MAX reached), oldest first: tried again every round
+   * (at least every millisecond) until they are; the loop does not end
+   * while one is left. A spawn accepted is never dropped. */
+  dyco__inbox_item *spawn_head;
+  dyco__inbox_item *spawn_tail;
 
   dyco__stack_cache stacks; /* private stacks (base/stack.h) */
   dyco__slab slab;
@@ -299,6 +305,13 @@ void dyco__deliver(dyco_coroutine *co);
 
 /* Pushes an item to s's inbox and wakes s's thread if it sleeps. */
 void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item);
+
+/* Tests only: while it is above 0, each coroutine this thread's scheduler
+ * tries to create for a spawn (dyco_schedule_spawn) fails as if memory had
+ * run out, and the count goes down by one. Visible to the tests, which
+ * link sched as a shared library (sched/spawn_test.cc declares it). */
+extern __thread int dyco__test_spawn_failures
+    __attribute__((visibility("default")));
 
 /* --- core.c: creating, switching, ending --------------------------------- */
 
