@@ -49,25 +49,9 @@ void dyco__ashared_unmap(dyco__athread *t) {
 }
 
 /* The bytes of a suspended coroutine, off the shared stack (save) and back
- * on (restore). In a plain build a memcpy, unless a tool was found at run
- * time; in a build for a tool, always the context layer's copies, which
- * tell the tool (a suspended stack holds its frames' poisoned red zones). */
-static inline void save_bytes(const dyco__athread *t, char *buf,
-                              const char *stack, size_t n) {
-  if (DYCO_CONTEXT_SP_ONLY && DYCO__LIKELY(!t->tools)) {
-    memcpy(buf, stack, n);
-  } else {
-    dyco_context_stack_save(buf, stack, n);
-  }
-}
-
-static inline void restore_bytes(const dyco__athread *t, char *stack,
-                                 const char *buf, size_t n) {
-  if (DYCO_CONTEXT_SP_ONLY && DYCO__LIKELY(!t->tools)) {
-    memcpy(stack, buf, n);
-  } else {
-    dyco_context_stack_restore(stack, buf, n);
-  }
+ * on (restore), by base's one copy. */
+static inline int plain_copy(const dyco__athread *t) {
+  return DYCO_CONTEXT_SP_ONLY && !t->tools;
 }
 
 int dyco__ashared_reserve(dyco__athread *t, dyco__asym *co, size_t bytes) {
@@ -104,7 +88,7 @@ static int save(dyco__athread *t, dyco__asym *o, const dyco_context *at) {
   if (err != 0) {
     return err;
   }
-  save_bytes(t, o->saved, low, len);
+  dyco__stack_copy(o->saved, low, len, plain_copy(t), dyco_context_stack_save);
   o->saved_len = (uint32_t)len;
   t->saves++;
   t->save_bytes += len;
@@ -144,7 +128,8 @@ int dyco__ashared_install(dyco__athread *t, dyco__asym *x) {
       return err;
     }
   } else if (o != x) {
-    restore_bytes(t, t->shared_hi - x->saved_len, x->saved, x->saved_len);
+    dyco__stack_copy(t->shared_hi - x->saved_len, x->saved, x->saved_len,
+                     plain_copy(t), dyco_context_stack_restore);
   }
   t->occupant = x;
   return 0;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hints.h"
+
 /* The limits of the public API, which base cannot include: each is checked
  * against its public name where the layers meet (sched/internal/sched.h). */
 #define DYCO__STACK_MIN 4096                   /* DYCO_CONTEXT_STACK_MIN */
@@ -54,6 +56,25 @@ int dyco__stack_guard_regions(void);
  * byte, NULL when out of memory. dyco__stack_unmap unmaps it. */
 char *dyco__stack_map(size_t size, size_t guard);
 void dyco__stack_unmap(char *stack, size_t size, size_t guard);
+
+/* --- Copying a suspended stack ------------------------------------------- */
+
+/* dyco__stack_copy copies n bytes of a suspended coroutine's frames off a
+ * shared stack or back onto it: a memcpy when `plain` (a constant in a plain
+ * build, where only a tool found at run time makes it 0), otherwise
+ * tool_copy, the context layer's dyco_context_stack_save or _restore, which
+ * tell the tool (a suspended stack holds its frames' poisoned red zones).
+ * base sits below context: the copy is passed in, and inlined. */
+static inline void dyco__stack_copy(void *dst, const void *src, size_t n,
+                                    int plain,
+                                    void (*tool_copy)(void *, const void *,
+                                                      size_t)) {
+  if (DYCO__LIKELY(plain)) {
+    __builtin_memcpy(dst, src, n);
+  } else {
+    tool_copy(dst, src, n);
+  }
+}
 
 /* --- A coroutine's private stack ------------------------------------------ */
 
