@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include "base/fdtab.h"
 #include "base/sys.h"
 #include "sched/internal/sched.h"
 
@@ -44,34 +45,10 @@ typedef struct fdreg {
   int32_t owner; /* scheduler id */
 } fdreg;
 
-#define REG_PAGE_BITS 10
-#define REG_PAGE (1u << REG_PAGE_BITS)
-#define REG_DIR 4096u /* fds up to 4 Mi */
-
-static fdreg *reg_pages[REG_DIR];
+static dyco__fdtab regs; /* base/fdtab.h */
 
 static fdreg *fdreg_of(int fd, int create) {
-  uint32_t p = (uint32_t)fd >> REG_PAGE_BITS;
-  if (fd < 0 || p >= REG_DIR) {
-    return NULL;
-  }
-  fdreg *page = __atomic_load_n(&reg_pages[p], __ATOMIC_ACQUIRE);
-  if (page == NULL) {
-    if (!create) {
-      return NULL;
-    }
-    fdreg *fresh = (fdreg *)calloc(REG_PAGE, sizeof *fresh);
-    if (fresh == NULL) {
-      return NULL;
-    }
-    if (__atomic_compare_exchange_n(&reg_pages[p], &page, fresh, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      page = fresh;
-    } else {
-      free(fresh); /* another thread made it first */
-    }
-  }
-  return &page[(uint32_t)fd & (REG_PAGE - 1)];
+  return (fdreg *)dyco__fdtab_get(&regs, fd, create, sizeof(fdreg));
 }
 
 /* Scheduler s registered fd: note it, and return the fd's generation. */
