@@ -368,11 +368,22 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
     co->flags |= DYCO__F_EINTR;
     co->intr_mark = s->intr_epoch;
   }
+  /* The fd's generation: a close through dyco during the wait bumps it. A
+   * close that comes after a wake-up (the fd became ready, then another
+   * coroutine closed it before this one ran again) must end the wait with
+   * EBADF too: by then the number may name a new fd. */
+  const fdreg *reg = fdreg_of(fd, 0);
+  const uint32_t gen =
+      reg != NULL ? __atomic_load_n(&reg->gen, __ATOMIC_ACQUIRE) : 0;
   s->fd_waiters++;
   intptr_t v = 0;
   int r = dyco__wait_on(s, q, kind, timeout, &v);
   s->fd_waiters--;
   co->flags &= (uint16_t)~DYCO__F_EINTR;
+  if (DYCO__UNLIKELY(reg != NULL &&
+                     __atomic_load_n(&reg->gen, __ATOMIC_ACQUIRE) != gen)) {
+    return -EBADF;
+  }
   return r == 0 ? (int)v : r;
 }
 
