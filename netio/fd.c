@@ -171,12 +171,7 @@ int dyco__net_close_range(unsigned first, unsigned last, int flags) {
   if (closes) {
     closing_range(first, last);
   }
-#if defined(SYS_close_range)
-  return (int)syscall(SYS_close_range, first, last, flags);
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
+  return dyco__sys_close_range(first, last, (unsigned)flags);
 }
 
 int dyco__net_closefrom(int lowfd) {
@@ -184,11 +179,9 @@ int dyco__net_closefrom(int lowfd) {
     lowfd = 0; /* as glibc */
   }
   closing_range((unsigned)lowfd, ~0u);
-#if defined(SYS_close_range)
-  if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0) == 0) {
+  if (dyco__sys_close_range((unsigned)lowfd, ~0u, 0) == 0) {
     return 0;
   }
-#endif
   /* No close_range (Linux before 5.9, an emulator): one by one, as glibc
    * falls back to doing. */
   unsigned lim = fd_limit();

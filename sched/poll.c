@@ -256,8 +256,8 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
     ms = (int)((timeout_ns + 999999) / 1000000);
   }
   s->polls++;
-  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms,
-                       s->masked != NULL ? &s->sleep_mask : NULL, (size_t)8);
+  int n = dyco__sys_epoll_pwait(s->epfd, ev, 256, ms,
+                                s->masked != NULL ? &s->sleep_mask : NULL);
   if (n < 0) {
     if (errno == EINTR) {
       /* A signal handler ran on this thread while it slept: the calls that
@@ -300,13 +300,13 @@ void dyco__poll_masked_signals(dyco_schedule *s) {
    * when the poller next sleeps; with coroutines ready it does not sleep,
    * so let it in here (rt_sigsuspend returns at once, after its handler). */
   sigset_t pending;
-  if (syscall(SYS_rt_sigpending, &pending, (size_t)8) != 0) {
+  if (dyco__sys_sigpending(&pending) != 0) {
     return;
   }
   for (int sig = 1; sig < 65; sig++) {
     if (sigismember(&pending, sig) == 1 &&
         sigismember(&s->sleep_mask, sig) == 0) {
-      syscall(SYS_rt_sigsuspend, &s->sleep_mask, (size_t)8);
+      dyco__sys_sigsuspend(&s->sleep_mask);
       s->intr_epoch++;
       dyco__wait_interrupt(s);
       return;
