@@ -34,8 +34,10 @@ int dyco__timers_fire(dyco_schedule *s, uint64_t now) {
       dyco__make_ready(s, co);
     } else if (st == DYCO__WAITING) {
       dyco__wait_timed_out(s, co);
+    } else {
+      /* A waker got there first; the coroutine is on its way. */
+      DYCO__RACE_HIT(DYCO__RACE_TIMEOUT_LOST);
     }
-    /* Otherwise a waker got there first; the coroutine is on its way. */
   }
   return fired;
 }

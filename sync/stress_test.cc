@@ -50,6 +50,9 @@ const char *const kRaceNames[kRaces] = {
     "the last look before sleeping found mail",
 };
 
+// The path the directed test below takes on purpose.
+constexpr int kTimerLostRace = 1;
+
 // A tiny per-coroutine random source (xorshift).
 struct Rng {
   uint32_t x;
@@ -396,6 +399,43 @@ TEST(StressTest, NoWakeUpIsLostAndEveryRacePathIsTaken) {
            static_cast<unsigned long long>(n));
     EXPECT_GT(n, 0u) << "race path not taken: " << kRaceNames[i];
   }
+}
+
+// The rare path on purpose: a waiter's deadline passes while its thread is
+// busy, and another thread's wake claims it meanwhile. When the thread next
+// looks, the wake (first in its inbox) has won: the waiter gets the permit,
+// not -ETIMEDOUT, and the timer finds it claimed.
+TEST(StressTest, AWakeThatBeatsTheDeadlineWinsAndTheTimerStandsDown) {
+  dyco_semaphore *sem = dyco_semaphore_createShared(0);
+  ASSERT_NE(nullptr, sem);
+  const uint64_t before =
+      __atomic_load_n(&dyco__race_hits[kTimerLostRace], __ATOMIC_RELAXED);
+  std::atomic<int> stage{0};
+  int result = 1;
+  std::thread signaller([&] {
+    while (stage.load() != 1) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(0, dyco_semaphore_signal(sem));  // claims the waiter
+    stage = 2;
+  });
+  dyco_test::Go([&] { result = dyco_semaphore_wait(sem, 2); });
+  dyco_test::Go([&] {
+    // The waiter waits now. Hold the thread past its deadline, until the
+    // other thread's wake has been sent.
+    const double until = NowMs() + 10;
+    stage = 1;
+    while (stage.load() != 2 || NowMs() < until) {
+    }
+  });
+  EXPECT_EQ(0, dyco_schedule_run());
+  signaller.join();
+  dyco_schedule_free(dyco_schedule_self());
+  EXPECT_EQ(0, result) << "the wake came first: the permit is the waiter's";
+  EXPECT_EQ(0, dyco_semaphore_value(sem));
+  EXPECT_GT(__atomic_load_n(&dyco__race_hits[kTimerLostRace], __ATOMIC_RELAXED),
+            before);
+  dyco_semaphore_destroy(&sem);
 }
 
 }  // namespace
