@@ -11,6 +11,7 @@
 #endif
 
 #include "asym/internal/asym.h"
+#include "base/fatal.h"
 #include "sched/schedule.h"
 
 __thread dyco__athread dyco__athr;
@@ -31,25 +32,16 @@ __thread dyco__athread dyco__athr;
 #define SAVE_SLACK 4096
 #endif
 
-/* dyco_context_switch under a second name, typed as returning the int
- * that the other side passes (a cid, or 0): resume can then end with a
- * jump to it rather than a call.
- * That matters: a switch never returns to the call that entered it, so a
- * `ret` after it (resume's own, to its caller) would find the processor's
- * return-stack predictor pointing at the coroutine's call of yield and
- * miss, every round trip. Every supported ABI returns an int in the low
- * part of the register that returns a pointer. */
-int dyco__aswitch_int(dyco_context *from, dyco_context *to,
-                      void *value) __asm__("dyco_context_switch");
-
-/* switch_int, or under a tool found at run time the switch that tells it. */
+/* dyco_context_switch_int (which resume ends with a jump into: see
+ * context/context.h), or under a tool found at run time the switch that
+ * tells it. */
 static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
                               dyco_context *to) {
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     return (int)(intptr_t)dyco_context_switch_tools(&from->sp, &to->sp, NULL,
                                                     from, to);
   }
-  return dyco__aswitch_int(from, to, NULL);
+  return dyco_context_switch_int(from, to, NULL);
 }
 
 /* Coroutine structures kept for reuse. Under AddressSanitizer none are, so
@@ -60,11 +52,6 @@ static inline int aswitch_int(const dyco__athread *t, dyco_context *from,
 #define KEEP_FREE 1024
 #endif
 
-void dyco__asym_fatal(const char *msg, int cid) {
-  fprintf(stderr, "dyco: %s (asymmetric coroutine %d)\n", msg, cid);
-  abort();
-}
-
 /* --- The thread's state ------------------------------------------------ */
 
 static pthread_key_t exit_key;
@@ -72,109 +59,45 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void thread_gone(void *p);
 
+/* asym as the thread's nested runner (base/thread.h). */
+#define THREAD_OF(r) \
+  ((dyco__athread *)(void *)((char *)(r) - offsetof(dyco__athread, runner)))
+
 /* What dyco_coroutine_coroID asks first: the asymmetric coroutine running
  * on this thread, if any. */
-static int running_cid(void) {
-  if (dyco__athr.count == 0) {
+static int runner_running(dyco__runner *r) {
+  if (THREAD_OF(r)->count == 0) {
     return 0;
   }
-  return dyco_asymcoro_coroID();
+  int cid = dyco_asymcoro_coroID();
+  return cid > 0 ? cid : 0;
 }
 
-static void make_exit_key(void) {
-  pthread_key_create(&exit_key, thread_gone);
-  dyco_coroutine_setCoroIDHook(running_cid);
+static int runner_overflow(dyco__runner *r, const char *addr,
+                           dyco__overflow *out) {
+  return dyco__astack_overflow(THREAD_OF(r), addr, out);
 }
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, thread_gone); }
 
 dyco__athread *dyco__athread_get(void) {
   dyco__athread *t = &dyco__athr;
-  if (DYCO__A_LIKELY(t->ready)) {
+  if (DYCO__LIKELY(t->ready)) {
     return t;
   }
   pthread_once(&exit_once, make_exit_key);
 #if DYCO_CONTEXT_SP_ONLY
   t->tools = dyco_context_tools() != 0;
 #endif
-  t->page = (size_t)sysconf(_SC_PAGESIZE);
-  t->sched_in_run = dyco_coroutine_runFlag();
+  dyco__slots_init(&t->slots, DYCO__CID_ASYM_FIRST, DYCO__CID_ASYM_MAX, 256);
+  t->base = dyco__thread_self();
+  t->runner.leave = NULL; /* nothing leaves an asymmetric stack this way */
+  t->runner.running = runner_running;
+  t->runner.overflow = runner_overflow;
+  dyco__thread_set_nested(&t->runner);
   pthread_setspecific(exit_key, t);
   t->ready = 1;
   return t;
-}
-
-/* --- Slots: cid -> coroutine --------------------------------------------- */
-
-static inline uintptr_t free_entry(uint32_t next, uint32_t gen) {
-  return ((uintptr_t)next << 8) | ((uintptr_t)gen << 1) | 1u;
-}
-
-static inline uint32_t entry_gen(uintptr_t e) {
-  return (uint32_t)((e >> 1) & DYCO__A_GEN_MASK);
-}
-
-static int slots_grow(dyco__athread *t) {
-  uint32_t old = t->nslots;
-  uint32_t n = old != 0 ? old * 2 : 256;
-  if (n > DYCO__A_MAX_SLOTS + 1) {
-    n = DYCO__A_MAX_SLOTS + 1;
-  }
-  if (n <= old) {
-    return -EAGAIN;
-  }
-  uintptr_t *s = (uintptr_t *)realloc(t->slots, n * sizeof *s);
-  if (s == NULL) {
-    return -ENOMEM;
-  }
-  uint32_t first = old != 0 ? old : 1;
-  if (old == 0) {
-    s[0] = free_entry(0, 0); /* slot 0 is never handed out */
-  }
-  for (uint32_t i = first; i < n; i++) {
-    s[i] = free_entry(i + 1 < n ? i + 1 : 0, 0);
-  }
-  t->slots = s;
-  t->nslots = n;
-  if (t->free_tail != 0) {
-    s[t->free_tail] = free_entry(first, entry_gen(s[t->free_tail]));
-  } else {
-    t->free_head = first;
-  }
-  t->free_tail = n - 1;
-  return 0;
-}
-
-static int slot_take(dyco__athread *t, dyco__asym *co) {
-  if (t->free_head == 0) {
-    int err = slots_grow(t);
-    if (err != 0) {
-      return err;
-    }
-  }
-  uint32_t slot = t->free_head;
-  uintptr_t e = t->slots[slot];
-  t->free_head = (uint32_t)(e >> 8);
-  if (t->free_head == 0) {
-    t->free_tail = 0;
-  }
-  t->slots[slot] = (uintptr_t)co;
-  co->cid = (int32_t)((entry_gen(e) << DYCO__A_GEN_SHIFT) | DYCO__A_TAG | slot);
-  return 0;
-}
-
-/* A freed slot goes to the tail: reused as late as possible, so that a
- * stale cid meets another generation for as long as possible. */
-static void slot_give_back(dyco__athread *t, dyco__asym *co) {
-  uint32_t slot = (uint32_t)co->cid & DYCO__A_SLOT_MASK;
-  uint32_t gen =
-      (((uint32_t)co->cid >> DYCO__A_GEN_SHIFT) + 1) & DYCO__A_GEN_MASK;
-  t->slots[slot] = free_entry(0, gen);
-  if (t->free_tail != 0) {
-    t->slots[t->free_tail] =
-        free_entry(slot, entry_gen(t->slots[t->free_tail]));
-  } else {
-    t->free_head = slot;
-  }
-  t->free_tail = slot;
 }
 
 /* --- Making and freeing ------------------------------------------------- */
@@ -193,12 +116,13 @@ dyco__asym *dyco__asym_new(dyco__athread *t, proc_coroutine func, void *arg,
     }
   }
   memset(co, 0, sizeof *co);
-  int e = slot_take(t, co);
-  if (e != 0) {
+  int32_t cid = dyco__slots_take(&t->slots, co);
+  if (cid < 0) {
     free(co);
-    *err = e;
+    *err = cid;
     return NULL;
   }
+  co->cid = cid;
   co->state = DYCO__A_NEW;
   co->flags = DYCO__AF_SHARED;
   co->func = func;
@@ -218,9 +142,9 @@ void dyco__asym_release(dyco__athread *t, dyco__asym *co) {
     dyco_context_destroy(&co->ctx);
   }
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
-    dyco__astack_put(t, co->stack, co->stack_size, co->guard);
+    dyco__stack_put(&t->stacks, co->stack, co->stack_size, co->guard);
   }
-  slot_give_back(t, co);
+  dyco__slots_give_back(&t->slots, co->cid);
   t->count--;
   t->freed++;
   co->cid = 0;
@@ -388,11 +312,12 @@ static dyco__asym *find_running(dyco__athread *t, const char *sp,
 
 /* For a resume that did not find its caller in t->current: who resumes
  * (*cur, NULL for a root) under which root. A scheduler coroutine resuming
- * from its own stack is told to the scheduler (dyco_coroutine_leaveStack),
- * which must know where it left its stack while it runs on co's. */
+ * from its own stack is told to the scheduler, the thread's driver
+ * (dyco__thread_leave), which must know where it left its stack while it
+ * runs on co's. */
 static int find_resumer(dyco__athread *t, dyco__asym *co, const char *sp,
                         dyco__asym **cur, dyco__aroot **root) {
-  int scid = dyco_coroutine_leaveStack(&co->resumer);
+  int scid = dyco__thread_leave(&co->resumer);
   dyco__aroot *r;
   if (scid > 0) {
     int err;
@@ -400,8 +325,8 @@ static int find_resumer(dyco__athread *t, dyco__asym *co, const char *sp,
     if (r == NULL) {
       return err;
     }
-  } else if (scid == -ENOMEM) {
-    return -ENOMEM;
+  } else if (scid < 0) {
+    return scid;
   } else {
     r = &t->main;
   }
@@ -456,7 +381,7 @@ static inline void enter_slow(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
                               dyco__aroot *root) {
   enter(t, co, cur, root);
 #if DYCO_CONTEXT_SP_ONLY
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     memset(&co->resumer, 0, sizeof co->resumer);
   }
 #endif
@@ -483,7 +408,9 @@ static void *back_to_shared_parent(dyco__athread *t, dyco__asym *co,
     return dyco__ashared_move(t, &co->ctx, p, &co->resumer, value);
   }
   if (dyco__ashared_install(t, p) != 0) {
-    dyco__asym_fatal("out of memory to copy the shared stack", p->cid);
+    dyco__fatal(
+        "out of memory to copy the shared stack (asymmetric coroutine %d)",
+        p->cid);
   }
   return dyco__aswitch(t, &co->ctx, &co->resumer, value);
 }
@@ -500,7 +427,7 @@ static void finish(dyco__asym *co) {
   } else {
     back_to_shared_parent(t, co, p, NULL);
   }
-  dyco__asym_fatal("resumed after it ended", co->cid);
+  dyco__fatal("resumed after it ended (asymmetric coroutine %d)", co->cid);
 }
 
 /* Every asymmetric coroutine starts here, on its stack. */
@@ -638,32 +565,32 @@ static inline int run(dyco__athread *t, dyco__asym *co, dyco__asym *cur,
     t->shared_root = root;
   }
   enter(t, co, cur, root);
-  return dyco__aswitch_int(&co->resumer, &co->ctx, NULL);
+  return dyco_context_switch_int(&co->resumer, &co->ctx, NULL);
 }
 
 /* A resume by a root, as far as asym knows (no asymmetric coroutine ran
  * last): the thread, or the scheduler coroutine seen last, whose chain
- * must be empty. The scheduler learns where its coroutine leaves its
- * stack. */
+ * must be empty. The scheduler (the thread's driver) learns where its
+ * coroutine leaves its stack. */
 static __attribute__((noinline)) int resume_from_sched(dyco__asym *co) {
-  int scid = dyco_coroutine_leaveStack(&co->resumer);
+  int scid = dyco__thread_leave(&co->resumer);
   /* Only co itself is kept across the call (one register to save). */
   __asm__("" : "+r"(co));
   dyco__athread *t = &dyco__athr;
-  dyco__aroot *r = scid == -EPERM                    ? &t->main
+  dyco__aroot *r = scid == 0                         ? &t->main
                    : scid > 0 && scid == t->root_cid ? t->root_rec
                                                      : NULL;
-  if (DYCO__A_LIKELY(r != NULL && r->top == NULL && ready_to_run(t, co, r))) {
+  if (DYCO__LIKELY(r != NULL && r->top == NULL && ready_to_run(t, co, r))) {
     return run(t, co, NULL, r);
   }
   return resume_slow(co);
 }
 
 static inline int resume_from_root(dyco__athread *t, dyco__asym *co) {
-  /* No scheduler runs: the thread's own code resumes, and no call to the
-   * scheduler is needed. */
-  if (DYCO__A_LIKELY(*t->sched_in_run == 0 && t->main.top == NULL &&
-                     ready_to_run(t, co, &t->main))) {
+  /* No scheduler runs (the thread has no driver): the thread's own code
+   * resumes, and no call to the scheduler is needed. */
+  if (DYCO__LIKELY(t->base->driver == NULL && t->main.top == NULL &&
+                   ready_to_run(t, co, &t->main))) {
     return run(t, co, NULL, &t->main);
   }
   return resume_from_sched(co);
@@ -674,16 +601,15 @@ int dyco_asymcororesume(int cid) {
   dyco__asym *co = dyco__asym_find(t, cid);
   /* The fast paths below switch without telling a tool: under a tool
    * found at run time, resume_slow does everything. */
-  if (DYCO__A_LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED &&
-                     !t->tools)) {
+  if (DYCO__LIKELY(co != NULL && co->state <= DYCO__A_SUSPENDED && !t->tools)) {
     dyco__asym *cur = t->current;
     if (cur == NULL) {
       return resume_from_root(t, co);
     }
     /* From the asymmetric coroutine that ran last, if it still runs. */
-    if (DYCO__A_LIKELY(on_stack(t, cur, stack_pointer()) &&
-                       cur->depth < DYCO_ASYMCORO_DEPTH_MAX &&
-                       ready_to_run(t, co, cur->root))) {
+    if (DYCO__LIKELY(on_stack(t, cur, stack_pointer()) &&
+                     cur->depth < DYCO_ASYMCORO_DEPTH_MAX &&
+                     ready_to_run(t, co, cur->root))) {
       return run(t, co, cur, cur->root);
     }
   }
@@ -705,7 +631,9 @@ static __attribute__((noinline)) void yield_slow(dyco__athread *t) {
     /* Whatever happens next, keeping its bytes must not fail later. */
     size_t need = (size_t)(co->hi - sp) + SAVE_SLACK;
     if (need > co->saved_cap && dyco__ashared_reserve(t, co, need) != 0) {
-      dyco__asym_fatal("out of memory to keep the stack of", co->cid);
+      dyco__fatal(
+          "out of memory to keep the stack of (asymmetric coroutine %d)",
+          co->cid);
     }
   }
   dyco__asym *p = co->parent;
@@ -724,11 +652,11 @@ void dyco_asymcoroyield(void) {
   const char *sp = stack_pointer();
   dyco__asym *co = t->current;
   /* As resume: a tool found at run time takes the slow path. */
-  if (DYCO__A_LIKELY(co != NULL && !t->tools && on_stack(t, co, sp))) {
+  if (DYCO__LIKELY(co != NULL && !t->tools && on_stack(t, co, sp))) {
     dyco__asym *p = co->parent;
     /* Its parent (if any) ready to run again, and (on the shared stack)
      * room kept for its bytes. */
-    if (DYCO__A_LIKELY(
+    if (DYCO__LIKELY(
             (p == NULL || !(p->flags & DYCO__AF_SHARED) || t->occupant == p) &&
             (!(co->flags & DYCO__AF_SHARED) ||
              (size_t)(co->hi - sp) + SAVE_SLACK <= co->saved_cap))) {
@@ -764,32 +692,17 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co->state != DYCO__A_NEW || (co->flags & DYCO__AF_POOL)) {
     return -EBUSY;
   }
-  /* Checked before anything changes: on error the old stack stays. */
-  size_t size = stacksize;
-  char *fresh = NULL;
-  const size_t guard = dyco_schedule_getStackGuard();
-  if (stacksize != 0 && stackptr != NULL) {
-    /* The caller's memory cannot grow: what dyco_context_make will use of
-     * it (its top aligned down) must hold the minimum. */
-    uintptr_t lo = (uintptr_t)stackptr;
-    uintptr_t top =
-        (lo + stacksize) & ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
-    if (lo + stacksize < lo || top < lo || top - lo < DYCO_CONTEXT_STACK_MIN) {
-      return -EINVAL;
-    }
-  } else if (stacksize != 0) {
-    int err = dyco__astack_size(t, stacksize, &size);
+  /* Had before anything changes: on error the old stack stays. */
+  dyco__stack_ref fresh = {NULL, 0, 0};
+  if (stacksize != 0) {
+    int err = dyco__stack_for(&t->stacks, stackptr, stacksize, &fresh);
     if (err != 0) {
       return err;
-    }
-    fresh = dyco__astack_get(t, size, guard);
-    if (fresh == NULL) {
-      return -ENOMEM;
     }
   }
   /* Whatever it had goes. */
   if ((co->flags & DYCO__AF_CACHED) && co->stack != NULL) {
-    dyco__astack_put(t, co->stack, co->stack_size, co->guard);
+    dyco__stack_put(&t->stacks, co->stack, co->stack_size, co->guard);
   }
   co->stack = NULL;
   co->stack_size = 0;
@@ -798,13 +711,10 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
   if (stacksize == 0) {
     return 0;
   }
-  if (stackptr != NULL) {
-    co->stack = (char *)stackptr;
-    co->stack_size = stacksize;
-  } else {
-    co->stack = fresh;
-    co->stack_size = size;
-    co->guard = guard;
+  co->stack = fresh.stack;
+  co->stack_size = fresh.size;
+  co->guard = fresh.guard;
+  if (fresh.guard != 0) {
     co->flags |= DYCO__AF_CACHED;
   }
   co->flags &= (uint8_t)~DYCO__AF_SHARED;
@@ -882,14 +792,13 @@ int dyco_asymcoro_getStats(dyco_asymcoro_stats *st) {
   st->freed = t->freed;
   st->shared_saves = t->saves;
   st->shared_bytes = t->save_bytes;
-  for (uint32_t i = 1; i < t->nslots; i++) {
-    uintptr_t e = t->slots[i];
-    if (!(e & 1u)) {
+  for (uint32_t i = 1; i < t->slots.n; i++) {
+    void *e = dyco__slots_at(&t->slots, i);
+    if (e != NULL) {
       st->saved_bytes += ((const dyco__asym *)e)->saved_cap;
     }
   }
-  st->private_stacks = dyco__astack_in_use(t);
-  st->cached_stacks = dyco__astack_cached(t);
+  dyco__stack_cache_count(&t->stacks, &st->private_stacks, &st->cached_stacks);
   st->pools = t->npools;
   return 0;
 }
@@ -904,9 +813,9 @@ static void thread_gone(void *p) {
   }
   /* Scheduler coroutines' root records outlive this when the scheduler is
    * freed after asym: they must not point at freed coroutines. */
-  for (uint32_t i = 1; i < t->nslots; i++) {
-    uintptr_t e = t->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < t->slots.n; i++) {
+    void *e = dyco__slots_at(&t->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco__asym *co = (dyco__asym *)e;
@@ -918,9 +827,9 @@ static void thread_gone(void *p) {
   const char *sp = (const char *)__builtin_frame_address(0);
   int on_shared =
       t->shared_lo != NULL && sp >= t->shared_lo && sp < t->shared_hi;
-  for (uint32_t i = 1; i < t->nslots; i++) {
-    uintptr_t e = t->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < t->slots.n; i++) {
+    void *e = dyco__slots_at(&t->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco__asym *co = (dyco__asym *)e;
@@ -944,8 +853,10 @@ static void thread_gone(void *p) {
   if (!on_shared) {
     dyco__ashared_unmap(t);
   }
-  dyco__astack_cache_destroy(t);
-  dyco__aoverflow_thread_done(t);
-  free(t->slots);
+  dyco__stack_cache_destroy(&t->stacks);
+  dyco__slots_destroy(&t->slots);
+  if (t->base->nested == &t->runner) {
+    dyco__thread_set_nested(NULL);
+  }
   memset(t, 0, sizeof *t);
 }

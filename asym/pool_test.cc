@@ -113,6 +113,18 @@ TEST_F(AsymPoolTest, BadArguments) {
   dyco_coropool *sp2 = sp;
   EXPECT_EQ(-EINVAL, dyco_asymcpool_destroy(&sp2));
   EXPECT_EQ(0, dyco_coropool_destroy(&sp));
+  // ... and the scheduler's functions refuse an asymmetric pool (each
+  // layer's pools say which kind they are: base/pool.h).
+  errno = 0;
+  EXPECT_EQ(-EINVAL, dyco_coropool_available(cp));
+  EXPECT_EQ(-1, dyco_coropool_obtain(cp, CountTwice, nullptr, 0));
+  EXPECT_EQ(EINVAL, errno);
+  EXPECT_EQ(-1, dyco_coropool_obtain_urgent(cp, CountTwice, nullptr, 0));
+  EXPECT_EQ(nullptr, dyco_coropool_resize(cp, 2));
+  dyco_coropool *cp2 = cp;
+  EXPECT_EQ(-EINVAL, dyco_coropool_destroy(&cp2));
+  EXPECT_EQ(cp, cp2);
+  EXPECT_EQ(1, dyco_asymcpool_available(cp));
   // A coroutine of no pool: return ignores it.
   int plain = dyco_asymcoro_create(CountTwice, nullptr);
   dyco_asymcpool_return(plain);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fatal.h"
+#include "base/hints.h"
 #include "context/internal/switch.h"
 
 #if defined(DYCO_CONTEXT_UCONTEXT) || !DYCO__CONTEXT_HAVE_ASM
@@ -71,11 +73,9 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags) __attribute__((weak));
 #endif
 
 void dyco__context_returned(void) {
-  fputs(
-      "dyco: context function returned; a context's function must switch "
-      "away for good instead\n",
-      stderr);
-  abort();
+  dyco__fatal(
+      "context function returned; a context's function must switch away for "
+      "good instead");
 }
 
 /* --- Which tools ----------------------------------------------------------
@@ -108,7 +108,7 @@ static int find_tools(void) {
 
 int dyco_context_tools(void) {
   int t = __atomic_load_n(&found_tools, __ATOMIC_RELAXED);
-  if (__builtin_expect(t < 0, 0)) {
+  if (DYCO__UNLIKELY(t < 0)) {
     t = find_tools();
     __atomic_store_n(&found_tools, t, __ATOMIC_RELAXED);
   }
@@ -294,6 +294,12 @@ void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value) {
  * assembly one. */
 void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
   return raw_switch(from_sp, to_sp, value);
+}
+
+/* The .S file makes this name another for the assembly switch itself: here
+ * the conversion is a real call's. */
+int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value) {
+  return (int)(intptr_t)dyco_context_switch(from, to, value);
 }
 #endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
 

@@ -57,6 +57,16 @@ int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
  * FPCR), so a switch looks to the caller like an ordinary function call. */
 void *dyco_context_switch(dyco_context *from, dyco_context *to, void *value);
 
+/* dyco_context_switch_int is dyco_context_switch for contexts that pass
+ * ints ((void *)(intptr_t) of one, as the value of dyco_context_switch):
+ * it returns that int. Every supported ABI returns an int in the low part of
+ * the register that returns a pointer, so with the assembly switch this is
+ * the very same code, and a function that returns what it returns can end
+ * with a jump into it rather than a call (asym's resume does: a switch never
+ * returns to the call that entered it, so a `ret` after it would miss the
+ * return predictor). */
+int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value);
+
 /* dyco_context_destroy releases what a context holds besides its stack
  * (sanitizer and valgrind bookkeeping). Call it for a context made by
  * dyco_context_make once it will never run again, from another context. The

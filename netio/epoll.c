@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "base/sys.h"
 #include "netio/internal/io.h"
-#include "netio/internal/sys.h"
 #include "sched/coroutine.h"
 
 /* The value stored is fd + 1, so that NULL means "none". */

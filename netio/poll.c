@@ -9,16 +9,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "base/clock.h"
+#include "base/sys.h"
 #include "netio/internal/io.h"
-#include "netio/internal/sys.h"
 #include "sched/coroutine.h"
 #include "sched/wait.h"
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* A relative timeout: for ever, or until `at` (ns on CLOCK_MONOTONIC). */
 typedef struct until {
@@ -29,7 +24,7 @@ typedef struct until {
 static until until_ms(int ms) {
   until u = {ms < 0, 0};
   if (ms >= 0) {
-    u.at = now_ns() + (uint64_t)ms * 1000000u;
+    u.at = dyco__now_ns() + (uint64_t)ms * 1000000u;
   }
   return u;
 }
@@ -50,15 +45,18 @@ static int until_ts(const struct timespec *ts, until *u) {
     u->forever = 1;
     return 0;
   }
-  u->at = now_ns() + (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+  u->at = dyco__now_ns() + (uint64_t)ts->tv_sec * 1000000000u +
+          (uint64_t)ts->tv_nsec;
   return 0;
 }
 
-static int is_zero(const until *u) { return !u->forever && u->at <= now_ns(); }
+static int is_zero(const until *u) {
+  return !u->forever && u->at <= dyco__now_ns();
+}
 
 /* ns left until u (0 when passed). */
 static uint64_t left_ns(const until *u) {
-  uint64_t now = now_ns();
+  uint64_t now = dyco__now_ns();
   return u->at > now ? u->at - now : 0;
 }
 

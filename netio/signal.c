@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/sys.h"
 #include "netio/internal/io.h"
-#include "netio/internal/sys.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
@@ -119,18 +120,12 @@ void dyco_signal_destroy(void) {
   release(st);
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ms left until deadline; -1 without one (timeout < 0). */
 static int left_ms(int timeout, uint64_t deadline) {
   if (timeout < 0) {
     return -1;
   }
-  uint64_t now = now_ms();
+  uint64_t now = dyco__now_ms();
   return now >= deadline ? 0 : (int)(deadline - now);
 }
 
@@ -142,7 +137,8 @@ int dyco_signal_wait(struct signalfd_siginfo *sinfo, int timeout) {
   if (st == NULL || sinfo == NULL) {
     return -EINVAL;
   }
-  const uint64_t deadline = timeout > 0 ? now_ms() + (uint64_t)timeout : 0;
+  const uint64_t deadline =
+      timeout > 0 ? dyco__now_ms() + (uint64_t)timeout : 0;
   for (;;) {
     ssize_t r = dyco__sys_read(st->fd, sinfo, sizeof *sinfo);
     if (r == (ssize_t)sizeof *sinfo) {
@@ -192,13 +188,12 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
     return -ETIMEDOUT;
   }
   const int yield = dyco__net_in_coroutine();
-  const uint64_t deadline = timeout > 0 ? now_ms() + (uint64_t)timeout : 0;
+  const uint64_t deadline =
+      timeout > 0 ? dyco__now_ms() + (uint64_t)timeout : 0;
   int pidfd = -1;
-#if defined(SYS_pidfd_open)
   if (child > 0) {
-    pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+    pidfd = dyco__sys_pidfd_open(child, 0);
   }
-#endif
   int backoff = 1;
   for (;;) {
     int ms = left_ms(timeout, deadline);

@@ -13,8 +13,9 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 
+#include "base/clock.h"
+#include "base/sys.h"
 #include "netio/internal/io.h"
-#include "netio/internal/sys.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
@@ -43,12 +44,6 @@ static inline int would_block(void) {
   return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* After EAGAIN: waits until fd has ev, for at most timeout_ms in all
  * (*deadline, 0 until the first wait, keeps the end). Yields or blocks the
  * thread. A signal handler that runs meanwhile ends the wait with EINTR
@@ -61,7 +56,7 @@ static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
   for (;;) {
     int ms = -1;
     if (timeout_ms >= 0) {
-      uint64_t now = now_ns();
+      uint64_t now = dyco__now_ns();
       if (*deadline == 0) {
         *deadline = now + (uint64_t)timeout_ms * 1000000u;
       }
@@ -229,11 +224,11 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
        * interruptible, as the kernel's wait for room is: the longer the
        * pauses, the rarer a signal that lands between two of them). */
       int ms = snd_ms(e);
-      if (ms >= 0 && deadline != 0 && now_ns() >= deadline) {
+      if (ms >= 0 && deadline != 0 && dyco__now_ns() >= deadline) {
         return -1;
       }
       if (ms >= 0 && deadline == 0) {
-        deadline = now_ns() + (uint64_t)ms * 1000000u;
+        deadline = dyco__now_ns() + (uint64_t)ms * 1000000u;
       }
       int r;
       if (yield) {
@@ -422,7 +417,7 @@ ssize_t dyco__net_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
       errno = EINVAL;
       return -1;
     }
-    end = now_ns() + (uint64_t)timeout->tv_sec * 1000000000u +
+    end = dyco__now_ns() + (uint64_t)timeout->tv_sec * 1000000000u +
           (uint64_t)timeout->tv_nsec;
   }
   int nb = (f & DYCO__FD_USER_NB) || (flags & MSG_DONTWAIT);
@@ -442,7 +437,7 @@ ssize_t dyco__net_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
         nb = 1; /* after the first, the kernel adds MSG_DONTWAIT */
       }
       if (got == vlen || (vec[got - 1].msg_hdr.msg_flags & MSG_OOB) ||
-          (end != 0 && now_ns() >= end)) {
+          (end != 0 && dyco__now_ns() >= end)) {
         result = (ssize_t)got;
         break;
       }
@@ -471,7 +466,7 @@ ssize_t dyco__net_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen,
     }
   }
   if (timeout != NULL && result >= 0) {
-    uint64_t now = now_ns();
+    uint64_t now = dyco__now_ns();
     uint64_t left = end > now ? end - now : 0;
     timeout->tv_sec = (time_t)(left / 1000000000u);
     timeout->tv_nsec = (long)(left % 1000000000u);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fatal.h"
 #include "sched/internal/sched.h"
 
 static inline void set_state(dyco_coroutine *co, int state) {
@@ -17,92 +18,12 @@ static inline int get_state(const dyco_coroutine *co) {
 
 /* --- Slots: cid -> coroutine --------------------------------------------- */
 
-static inline uintptr_t free_entry(uint32_t next, uint32_t gen) {
-  return ((uintptr_t)next << 8) | ((uintptr_t)gen << 1) | 1u;
-}
-
-static int slots_grow(dyco_schedule *s) {
-  uint32_t old = s->nslots;
-  uint64_t want = old != 0 ? (uint64_t)old * 2 : 1024;
-  if (want > (uint64_t)DYCO__MAX_SLOTS + 1) {
-    want = DYCO__MAX_SLOTS + 1;
-  }
-  uint32_t n = (uint32_t)want;
-  if (n <= old) {
-    return -EAGAIN;
-  }
-  uintptr_t *t = (uintptr_t *)realloc(s->slots, n * sizeof *t);
-  if (t == NULL) {
-    return -ENOMEM;
-  }
-  uint32_t first = old != 0 ? old : 1;
-  if (old == 0) {
-    t[0] = free_entry(0, 0); /* slot 0 is never handed out */
-  }
-  for (uint32_t i = first; i < n; i++) {
-    t[i] = free_entry(i + 1 < n ? i + 1 : 0, 0);
-  }
-  s->slots = t;
-  s->nslots = n;
-  if (s->free_tail != 0) {
-    uintptr_t e = t[s->free_tail];
-    t[s->free_tail] = free_entry(first, (uint32_t)((e >> 1) & DYCO__GEN_MASK));
-  } else {
-    s->free_head = first;
-  }
-  s->free_tail = n - 1;
-  return 0;
-}
-
-static int slot_take(dyco_schedule *s, dyco_coroutine *co) {
-  if (s->free_head == 0) {
-    int err = slots_grow(s);
-    if (err != 0) {
-      return err;
-    }
-  }
-  uint32_t slot = s->free_head;
-  uintptr_t e = s->slots[slot];
-  s->free_head = (uint32_t)(e >> 8);
-  if (s->free_head == 0) {
-    s->free_tail = 0;
-  }
-  uint32_t gen = (uint32_t)((e >> 1) & DYCO__GEN_MASK);
-  s->slots[slot] = (uintptr_t)co;
-  co->cid = (int32_t)((gen << DYCO__GEN_SHIFT) | slot);
-  return 0;
-}
-
-/* Freed slots go to the tail: a slot is reused as late as possible, so a
- * stale cid is rejected by its generation for as long as possible. */
-static void slot_give_back(dyco_schedule *s, dyco_coroutine *co) {
-  uint32_t slot = (uint32_t)co->cid & DYCO__SLOT_MASK;
-  uint32_t gen = (((uint32_t)co->cid >> DYCO__GEN_SHIFT) + 1) & DYCO__GEN_MASK;
-  s->slots[slot] = free_entry(0, gen);
-  if (s->free_tail != 0) {
-    uintptr_t e = s->slots[s->free_tail];
-    s->slots[s->free_tail] =
-        free_entry(slot, (uint32_t)((e >> 1) & DYCO__GEN_MASK));
-  } else {
-    s->free_head = slot;
-  }
-  s->free_tail = slot;
-}
-
 dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid) {
   if (s == NULL || cid <= 0) {
     return NULL;
   }
-  uint32_t slot = (uint32_t)cid & DYCO__SLOT_MASK;
-  if (slot >= s->nslots) {
-    return NULL;
-  }
-  uintptr_t e = s->slots[slot];
-  if (e & 1u) {
-    return NULL;
-  }
-  dyco_coroutine *co = (dyco_coroutine *)e;
-  return co->cid == cid ? co : NULL;
+  dyco_coroutine *co = (dyco_coroutine *)dyco__slots_get(&s->slots, cid);
+  return co != NULL && co->cid == cid ? co : NULL;
 }
 
 /* --- Ext records ------------------------------------------------------------
@@ -202,12 +123,13 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
     *err = -ENOMEM;
     return NULL;
   }
-  int e = slot_take(s, co);
-  if (e != 0) {
+  int32_t cid = dyco__slots_take(&s->slots, co);
+  if (cid < 0) {
     dyco__slab_free(&s->slab, co, sizeof *co);
-    *err = e;
+    *err = cid;
     return NULL;
   }
+  co->cid = cid;
   /* Every field, without a memset (this is the spawn path). */
 #if DYCO_CONTEXT_SP_ONLY
   co->ctx.sp = NULL;
@@ -233,7 +155,7 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
 #if DYCO_CONTEXT_SP_ONLY
   if (DYCO__UNLIKELY(s->tools) && tools_record_new(s, co) != 0) {
     dyco__ext_free(s, co);
-    slot_give_back(s, co);
+    dyco__slots_give_back(&s->slots, co->cid);
     dyco__slab_free(&s->slab, co, sizeof *co);
     *err = -ENOMEM;
     return NULL;
@@ -337,7 +259,7 @@ static inline dyco_coroutine *pick_next_queued(dyco_schedule *s) {
  * many are ready, and it keeps pick_next small. */
 static __attribute__((noinline)) dyco_coroutine *next_round(dyco_schedule *s) {
   if ((s->urgent_later.head == NULL && s->normal_later.head == NULL) ||
-      s->heap_len != 0 || s->fd_waiters != 0 || s->spawn_head != NULL ||
+      s->timers.len != 0 || s->fd_waiters != 0 || s->spawn_head != NULL ||
       s->stop || s->aborting ||
       __atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL) {
     return NULL;
@@ -511,11 +433,10 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
   if (DYCO__UNLIKELY(err != 0)) {
     /* setStack and the pools accept only stacks that hold the minimum:
      * running on this one would corrupt memory. */
-    fprintf(stderr,
-            "dyco: coroutine %d cannot start on its %zu-byte stack at %p "
-            "(scheduler %d): %s\n",
-            co->cid, size, (void *)stack, s->id, strerror(-err));
-    abort();
+    dyco__fatal(
+        "coroutine %d cannot start on its %zu-byte stack at %p (scheduler "
+        "%d): %s",
+        co->cid, size, (void *)stack, s->id, strerror(-err));
   }
   co->flags |= DYCO__F_STARTED;
 }
@@ -531,8 +452,7 @@ void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
   s->zombie = co;
   dyco__switch_out(s, co);
   /* Nothing switches back to a zombie. */
-  fprintf(stderr, "dyco: coroutine %d resumed after it ended\n", co->cid);
-  abort();
+  dyco__fatal("coroutine %d resumed after it ended", co->cid);
 }
 
 void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
@@ -552,7 +472,7 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
     if (co->flags & DYCO__F_POOL) {
       dyco__pool_release(s, co, e);
     } else if (e->stack != NULL && e->guard != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size, e->guard);
+      dyco__stack_put(&s->stacks, e->stack, e->stack_size, e->guard);
     }
     dyco__ext_free(s, co);
   }
@@ -565,7 +485,7 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
     dyco_context_destroy(&co->ctx);
 #endif
   }
-  slot_give_back(s, co);
+  dyco__slots_give_back(&s->slots, co->cid);
   s->retired_resumes += co->sched_count;
   dyco__slab_free(&s->slab, co, sizeof *co);
   s->count--;
@@ -665,7 +585,7 @@ static void gather(dyco_schedule *s) {
   /* The clock only when a timer may be due (no system call either way:
    * the vDSO answers, but it still costs some 20 ns). */
   uint64_t now = 0;
-  if (s->heap_len != 0) {
+  if (s->timers.len != 0) {
     now = dyco__now_ns();
     dyco__timers_fire(s, now);
   }
@@ -686,7 +606,7 @@ static void gather(dyco_schedule *s) {
   if (s->count == 0 && s->spawn_head == NULL) {
     return;
   }
-  int64_t wait = s->heap_len != 0 ? dyco__timer_next(s, now) : -1;
+  int64_t wait = s->timers.len != 0 ? dyco__timer_next(s, now) : -1;
   if (s->loopwait_ns > 0 && (wait < 0 || wait > s->loopwait_ns)) {
     wait = s->loopwait_ns;
   }
@@ -718,7 +638,7 @@ static void gather(dyco_schedule *s) {
   dyco__poll(s, wait);
   __atomic_store_n(&s->sleeping_in_poll, 0, __ATOMIC_RELAXED);
   inbox_drain(s);
-  if (s->heap_len != 0) {
+  if (s->timers.len != 0) {
     dyco__timers_fire(s, dyco__now_ns());
   }
 }
@@ -769,9 +689,9 @@ int dyco__loop(dyco_schedule *s) {
 void dyco__kill_all(dyco_schedule *s) {
   /* Nothing can be waiting any more once each waiter is claimed here; wakes
    * other threads claimed first are on their way: wait for them. */
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco_coroutine *co = (dyco_coroutine *)e;
@@ -794,9 +714,9 @@ void dyco__kill_all(dyco_schedule *s) {
       (dyco__runq){NULL, NULL};
   s->handoff = NULL;
   s->running = NULL;
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco__co_free(s, (dyco_coroutine *)e);

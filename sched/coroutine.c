@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 static int create(proc_coroutine func, void *arg, int urgent) {
   if (func == NULL) {
@@ -36,7 +36,7 @@ int dyco_coroutine_create_urgent(proc_coroutine func, void *arg) {
 void dyco__sleep_thread(uint32_t msecs) {
   struct timespec ts = {(time_t)(msecs / 1000),
                         (long)(msecs % 1000) * 1000000L};
-  while (dyco__sys_nanosleep(&ts) != 0 && errno == EINTR) {
+  while (dyco__sys_nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
 
@@ -56,22 +56,12 @@ int dyco_schedule_coroID(void) {
   return s->running->cid;
 }
 
-/* Set by asym once a thread makes its first asymmetric coroutine. */
-static int (*coroid_hook)(void);
-
-void dyco_coroutine_setCoroIDHook(int (*hook)(void)) {
-  __atomic_store_n(&coroid_hook, hook, __ATOMIC_RELEASE);
-}
-
+/* The innermost coroutine the thread runs: an asymmetric one (asym/, the
+ * thread's nested runner) when one runs, else the scheduler's (its driver
+ * while it runs). Asked of base, which knows both (base/thread.h). */
 int dyco_coroutine_coroID(void) {
-  int (*hook)(void) = __atomic_load_n(&coroid_hook, __ATOMIC_ACQUIRE);
-  if (hook != NULL) {
-    int inner = hook();
-    if (inner > 0) {
-      return inner;
-    }
-  }
-  return dyco_schedule_coroID();
+  int id = dyco__thread_running();
+  return id > 0 ? id : -EPERM;
 }
 
 /* --- Stacks -------------------------------------------------------------- */
@@ -88,39 +78,23 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co->flags & DYCO__F_POOL) {
     return -EBUSY; /* the pool owns its stack */
   }
-  /* Checked before anything changes: on error the old stack stays. */
-  size_t size = stacksize;
-  if (stacksize != 0 && stackptr != NULL) {
-    /* The caller's memory cannot grow: what dyco_context_make will use of
-     * it (its top aligned down) must hold the minimum. */
-    uintptr_t lo = (uintptr_t)stackptr;
-    uintptr_t top =
-        (lo + stacksize) & ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
-    if (lo + stacksize < lo || top < lo || top - lo < DYCO_CONTEXT_STACK_MIN) {
-      return -EINVAL;
-    }
-  } else if (stacksize != 0) {
-    int err = dyco__stack_size(s->page, stacksize, &size);
+  /* Had before anything changes: on error the old stack stays. */
+  dyco__stack_ref fresh = {NULL, 0, 0};
+  if (stacksize != 0) {
+    int err = dyco__stack_for(&s->stacks, stackptr, stacksize, &fresh);
     if (err != 0) {
       return err;
     }
   }
   dyco__ext *e = dyco__ext_get(s, co, stacksize != 0);
   if (stacksize != 0 && e == NULL) {
+    dyco__stack_drop(&s->stacks, &fresh);
     return -ENOMEM;
-  }
-  char *fresh = NULL;
-  const size_t guard = dyco__stack_guard();
-  if (stacksize != 0 && stackptr == NULL) {
-    fresh = dyco__stack_get(s, size, guard);
-    if (fresh == NULL) {
-      return -ENOMEM;
-    }
   }
   /* Whatever it had goes. */
   if (e != NULL && e->stack != NULL) {
     if (e->guard != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size, e->guard);
+      dyco__stack_put(&s->stacks, e->stack, e->stack_size, e->guard);
     }
     e->stack = NULL;
     e->stack_size = 0;
@@ -130,15 +104,9 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   if (stacksize == 0) {
     return 0;
   }
-  if (stackptr != NULL) {
-    e->stack = (char *)stackptr;
-    e->stack_size = stacksize;
-    e->guard = 0;
-  } else {
-    e->stack = fresh;
-    e->stack_size = size;
-    e->guard = (uint32_t)guard;
-  }
+  e->stack = fresh.stack;
+  e->stack_size = fresh.size;
+  e->guard = (uint32_t)fresh.guard;
   co->flags |= DYCO__F_PRIVATE;
   return 1;
 }
@@ -183,35 +151,6 @@ int dyco_coroutine_checkStack(void) {
   }
   size_t used = dyco__co_stack_used(s, co);
   return used > size / 8 * 7 ? 1 : 0;
-}
-
-/* The part of dyco_coroutine_leaveStack that runs inside a coroutine. */
-static __attribute__((noinline)) int leave_stack(
-    dyco_schedule *s, const struct dyco_context *from) {
-  dyco_coroutine *co = s->running;
-  if (from == NULL) {
-    return -EINVAL;
-  }
-  /* From a second foreign stack: the first one's mark still holds. */
-  if (!dyco__co_on_own_stack(s, co, __builtin_frame_address(0))) {
-    return co->cid;
-  }
-  dyco__ext *e = dyco__ext_get(s, co, 1);
-  if (e == NULL) {
-    return -ENOMEM;
-  }
-  e->foreign = from;
-  return co->cid;
-}
-
-int dyco_coroutine_leaveStack(const struct dyco_context *from) {
-  /* Outside a coroutine (asym calls this for every resume by a thread's
-   * own code): as cheap as can be. */
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
-  return leave_stack(s, from);
 }
 
 /* --- Udata, counts, urgency ----------------------------------------------- */

@@ -219,39 +219,6 @@ uint64_t dyco_coroutine_getDeadline(void);
  * Returns 0, -EPERM outside a coroutine, -ENOMEM. Never blocks. */
 int dyco_coroutine_narrowDeadline(uint64_t ns, uint64_t *saved);
 
-/* --- Running on a stack the scheduler does not own ----------------------- */
-
-struct dyco_context;
-
-/* dyco_coroutine_leaveStack is for layers that run a coroutine's code on
- * stacks of their own while it still counts as the running coroutine (asym:
- * a coroutine resumes an asymmetric coroutine, which may sleep or wait in
- * the scheduler). Call it right before the running coroutine, still on its
- * own stack, switches to another stack with dyco_context_switch(from, ...),
- * every time it does. Until it is back on its own stack, the scheduler takes
- * dyco_context_stack_low(from) as the lowest byte of its own stack in use:
- * what it copies when another coroutine needs the shared stack, and what
- * dyco_coroutine_checkStack and dyco_coroutine_getInfo measure. `from` must
- * stay valid until the coroutine is back on its own stack. Called while the
- * coroutine already runs on another stack, it changes nothing. Returns the
- * running coroutine's cid, -EPERM outside a coroutine, -EINVAL for a NULL
- * from, -ENOMEM. Never blocks. */
-int dyco_coroutine_leaveStack(const struct dyco_context *from);
-
-/* dyco_coroutine_setCoroIDHook is for a layer that runs coroutines of its
- * own (asym): hook() returns the cid (> 0) of such a coroutine running on
- * the calling thread, or <= 0 when none runs, and dyco_coroutine_coroID
- * asks it first. One hook per process; NULL removes it. Never blocks. */
-void dyco_coroutine_setCoroIDHook(int (*hook)(void));
-
-/* dyco_coroutine_runFlag returns the address of a word of the calling
- * thread that is nonzero while dyco_schedule_run runs on it. While it reads
- * zero no coroutine runs on the thread, so dyco_coroutine_leaveStack would
- * return -EPERM: a layer that switches stacks often (asym, resuming from the
- * thread's own code) reads the word instead of making that call. The address
- * stays valid for the thread's life. Never NULL. */
-const int *dyco_coroutine_runFlag(void);
-
 /* --- Coroutine-local storage, in the spirit of pthread keys ------------- */
 
 /* dyco_coroutine_keyCreate makes a key under which every coroutine of every

@@ -9,8 +9,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include "base/fdtab.h"
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 #define EVFD_TAG UINT64_MAX
 
@@ -44,34 +45,10 @@ typedef struct fdreg {
   int32_t owner; /* scheduler id */
 } fdreg;
 
-#define REG_PAGE_BITS 10
-#define REG_PAGE (1u << REG_PAGE_BITS)
-#define REG_DIR 4096u /* fds up to 4 Mi */
-
-static fdreg *reg_pages[REG_DIR];
+static dyco__fdtab regs; /* base/fdtab.h */
 
 static fdreg *fdreg_of(int fd, int create) {
-  uint32_t p = (uint32_t)fd >> REG_PAGE_BITS;
-  if (fd < 0 || p >= REG_DIR) {
-    return NULL;
-  }
-  fdreg *page = __atomic_load_n(&reg_pages[p], __ATOMIC_ACQUIRE);
-  if (page == NULL) {
-    if (!create) {
-      return NULL;
-    }
-    fdreg *fresh = (fdreg *)calloc(REG_PAGE, sizeof *fresh);
-    if (fresh == NULL) {
-      return NULL;
-    }
-    if (__atomic_compare_exchange_n(&reg_pages[p], &page, fresh, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      page = fresh;
-    } else {
-      free(fresh); /* another thread made it first */
-    }
-  }
-  return &page[(uint32_t)fd & (REG_PAGE - 1)];
+  return (fdreg *)dyco__fdtab_get(&regs, fd, create, sizeof(fdreg));
 }
 
 /* Scheduler s registered fd: note it, and return the fd's generation. */
@@ -94,6 +71,17 @@ static uint32_t fdreg_note(dyco_schedule *s, int fd) {
 /* --- The scheduler's epoll instance ----------------------------------------
  */
 
+/* Closes one of the scheduler's own fds. Under ThreadSanitizer through
+ * libc: TSan follows fds through close(), and a raw close would make a later
+ * fd with the same number look racy. */
+static void close_own(int fd) {
+#if defined(DYCO_TSAN)
+  close(fd);
+#else
+  dyco__sys_close(fd);
+#endif
+}
+
 int dyco__poll_init(dyco_schedule *s) {
   s->epfd = dyco__sys_epoll_create1(EPOLL_CLOEXEC);
   if (s->epfd < 0) {
@@ -102,7 +90,7 @@ int dyco__poll_init(dyco_schedule *s) {
   s->evfd = dyco__sys_eventfd2(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (s->evfd < 0) {
     int err = -errno;
-    dyco__sys_close(s->epfd);
+    close_own(s->epfd);
     s->epfd = -1;
     return err;
   }
@@ -112,8 +100,8 @@ int dyco__poll_init(dyco_schedule *s) {
   ev.data.u64 = EVFD_TAG;
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) != 0) {
     int err = -errno;
-    dyco__sys_close(s->evfd);
-    dyco__sys_close(s->epfd);
+    close_own(s->evfd);
+    close_own(s->epfd);
     s->evfd = s->epfd = -1;
     return err;
   }
@@ -125,10 +113,10 @@ void dyco__poll_destroy(dyco_schedule *s) {
   /* The fds first, while the fd table still stands: under TSan the close
    * is libc's, which a close hook may see and look the fd up. */
   if (s->evfd >= 0) {
-    dyco__sys_close(s->evfd);
+    close_own(s->evfd);
   }
   if (s->epfd >= 0) {
-    dyco__sys_close(s->epfd);
+    close_own(s->epfd);
   }
   s->evfd = s->epfd = -1;
   for (uint32_t i = 0; i < s->fd_dir_len; i++) {
@@ -272,7 +260,7 @@ void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
   if (DYCO__UNLIKELY(s->wd != NULL) && ms != 0) {
     mask = dyco__watchdog_sleep_mask(s, mask);
   }
-  int n = (int)syscall(SYS_epoll_pwait, s->epfd, ev, 256, ms, mask, (size_t)8);
+  int n = dyco__sys_epoll_pwait(s->epfd, ev, 256, ms, mask);
   if (n < 0) {
     if (errno == EINTR) {
       /* A signal handler ran on this thread while it slept: the calls that
@@ -315,13 +303,13 @@ void dyco__poll_masked_signals(dyco_schedule *s) {
    * when the poller next sleeps; with coroutines ready it does not sleep,
    * so let it in here (rt_sigsuspend returns at once, after its handler). */
   sigset_t pending;
-  if (syscall(SYS_rt_sigpending, &pending, (size_t)8) != 0) {
+  if (dyco__sys_sigpending(&pending) != 0) {
     return;
   }
   for (int sig = 1; sig < 65; sig++) {
     if (sigismember(&pending, sig) == 1 &&
         sigismember(&s->sleep_mask, sig) == 0) {
-      syscall(SYS_rt_sigsuspend, &s->sleep_mask, (size_t)8);
+      dyco__sys_sigsuspend(&s->sleep_mask);
       s->intr_epoch++;
       dyco__wait_interrupt(s);
       return;

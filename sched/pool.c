@@ -1,95 +1,43 @@
 /* dyco — sched layer: coroutine pools. A pool caps how many of its
- * coroutines run at once and keeps their stacks ready between uses. */
+ * coroutines run at once and keeps their stacks ready between uses; the
+ * mechanism is base's (base/pool.h), the coroutines and the waiting are the
+ * scheduler's. */
+#include "base/pool.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sched/internal/sched.h"
 
-struct dyco_coropool {
+/* What tells a scheduler's pool from another layer's. */
+static const char sched_pool_kind = 's';
+
+typedef struct sched_pool {
+  dyco_coropool pool; /* first: a dyco_coropool * points here */
   dyco_schedule *sched;
-  size_t stacksize; /* 0: its coroutines use the shared stack */
-  size_t guard;     /* below each of its stacks */
-  int total;
-  int busy;
-  char **stacks; /* idle stacks */
-  int nstacks;
-  int cap;
   dyco_waitq waiters;
-  int dying;
-};
+} sched_pool;
 
-static int keep_stack(dyco_coropool *cp, char *st) {
-  if (cp->nstacks == cp->cap) {
-    int cap = cp->cap != 0 ? cp->cap * 2 : 16;
-    char **a = (char **)realloc(cp->stacks, (size_t)cap * sizeof *a);
-    if (a == NULL) {
-      return -ENOMEM;
-    }
-    cp->stacks = a;
-    cp->cap = cap;
+/* cp as a scheduler's pool, or NULL. */
+static sched_pool *pool_of(dyco_coropool *cp) {
+  if (cp == NULL || cp->kind != &sched_pool_kind) {
+    return NULL;
   }
-  cp->stacks[cp->nstacks++] = st;
-  return 0;
+  return (sched_pool *)(void *)cp;
 }
 
-/* Brings the idle stacks to what total allows. */
-static int fit_stacks(dyco_coropool *cp) {
-  dyco_schedule *s = cp->sched;
-  if (cp->stacksize == 0) {
-    return 0;
+static void maybe_free(void *arg) {
+  sched_pool *sp = (sched_pool *)arg;
+  if (sp->pool.dying && sp->pool.busy == 0 && sp->waiters.refs == 0) {
+    dyco__pool_fini(&sp->pool);
+    free(sp);
   }
-  int want = cp->total - cp->busy;
-  if (want < 0) {
-    want = 0;
-  }
-  while (cp->nstacks > want) {
-    dyco__stack_put(s, cp->stacks[--cp->nstacks], cp->stacksize, cp->guard);
-  }
-  while (cp->nstacks < want) {
-    char *st = dyco__stack_get(s, cp->stacksize, cp->guard);
-    if (st == NULL) {
-      return -ENOMEM;
-    }
-    if (keep_stack(cp, st) != 0) {
-      dyco__stack_put(s, st, cp->stacksize, cp->guard);
-      return -ENOMEM;
-    }
-  }
-  return 0;
-}
-
-static void maybe_free(void *p) {
-  dyco_coropool *cp = (dyco_coropool *)p;
-  if (cp->dying && cp->busy == 0 && cp->waiters.refs == 0) {
-    free(cp->stacks);
-    free(cp);
-  }
-}
-
-/* A pool's size: 1 to DYCO_COROUTINES_MAX coroutines whose stacks the
- * address space can hold. 0 or a negative errno. */
-static int check_total(int total, size_t stacksize, size_t guard) {
-  if (total < 1 || (unsigned)total > DYCO_COROUTINES_MAX) {
-    return -EINVAL;
-  }
-  if (stacksize != 0) {
-    return dyco__stack_fits((size_t)total, stacksize, guard);
-  }
-  return 0;
 }
 
 dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
-  size_t size = 0;
-  const size_t guard = dyco__stack_guard();
-  int err = 0;
-  if (stacksize != 0) {
-    err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stacksize, &size);
-  }
-  if (err == 0) {
-    err = check_total(totalsize, size, guard);
-  }
+  /* At once, before a scheduler is made and anything mapped. */
+  int err = dyco__pool_check(totalsize, DYCO_COROUTINES_MAX, stacksize);
   if (err != 0) {
     errno = -err;
     return NULL;
@@ -99,114 +47,90 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
     errno = -err;
     return NULL;
   }
-  dyco_coropool *cp = (dyco_coropool *)calloc(1, sizeof *cp);
-  if (cp == NULL) {
+  sched_pool *sp = (sched_pool *)calloc(1, sizeof *sp);
+  if (sp == NULL) {
     errno = ENOMEM;
     return NULL;
   }
-  cp->sched = s;
-  cp->stacksize = size;
-  cp->guard = guard;
-  cp->total = totalsize;
-  dyco_waitq_init(&cp->waiters, NULL);
-  if (fit_stacks(cp) != 0) {
-    cp->total = 0;
-    fit_stacks(cp);
-    free(cp->stacks);
-    free(cp);
-    errno = ENOMEM;
-    return NULL;
-  }
-  return cp;
-}
-
-dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
-  if (cp == NULL || cp->sched != dyco__tls_sched) {
-    errno = EINVAL;
-    return NULL;
-  }
-  int err = check_total(newsize, cp->stacksize, cp->guard);
+  err = dyco__pool_init(&sp->pool, &sched_pool_kind, &s->stacks, totalsize,
+                        DYCO_COROUTINES_MAX, stacksize);
   if (err != 0) {
+    free(sp);
     errno = -err;
     return NULL;
   }
-  int old = cp->total;
-  cp->total = newsize;
-  if (fit_stacks(cp) != 0) {
-    cp->total = old;
-    fit_stacks(cp);
-    errno = ENOMEM;
+  sp->sched = s;
+  dyco_waitq_init(&sp->waiters, NULL);
+  return &sp->pool;
+}
+
+/* Waiting for a coroutine of the pool to come back: in the scheduler. */
+static int can_wait(void *arg) {
+  return ((sched_pool *)arg)->sched->running != NULL;
+}
+
+static int wait_return(void *arg, int timeout_ms) {
+  sched_pool *sp = (sched_pool *)arg;
+  intptr_t v;
+  return dyco__wait_on(sp->sched, &sp->waiters, DYCO_WAIT_QUEUE, timeout_ms,
+                       &v);
+}
+
+static int wake_one(void *arg) {
+  return dyco_waitq_wakeOne(&((sched_pool *)arg)->waiters, 0);
+}
+
+static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one};
+
+dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
+  sched_pool *sp = pool_of(cp);
+  if (sp == NULL || sp->sched != dyco__tls_sched) {
+    errno = EINVAL;
     return NULL;
   }
-  for (int free_now = cp->total - cp->busy; free_now > 0; free_now--) {
-    if (!dyco_waitq_wakeOne(&cp->waiters, 0)) {
-      break;
-    }
+  int err = dyco__pool_resize(cp, newsize, DYCO_COROUTINES_MAX, &waiting, sp);
+  if (err != 0) {
+    errno = -err;
+    return NULL;
   }
   return cp;
 }
 
 int dyco_coropool_destroy(dyco_coropool **pcp) {
-  if (pcp == NULL || *pcp == NULL) {
+  if (pcp == NULL) {
     return -EINVAL;
   }
-  dyco_coropool *cp = *pcp;
-  if (cp->sched != dyco__tls_sched) {
+  sched_pool *sp = pool_of(*pcp);
+  if (sp == NULL || sp->sched != dyco__tls_sched) {
     return -EINVAL;
   }
   *pcp = NULL;
-  cp->dying = 1;
-  cp->total = 0;
-  fit_stacks(cp);
-  dyco_waitq_close(&cp->waiters, 0, maybe_free, cp);
-  maybe_free(cp);
+  dyco__pool_close(&sp->pool);
+  dyco_waitq_close(&sp->waiters, 0, maybe_free, sp);
+  maybe_free(sp);
   return 0;
 }
 
 int dyco_coropool_available(dyco_coropool *cp) {
-  if (cp == NULL) {
+  if (pool_of(cp) == NULL) {
     return -EINVAL;
   }
-  int n = cp->total - cp->busy;
-  return n > 0 ? n : 0;
+  return dyco__pool_available(cp);
 }
 
 static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                   int timeout, int urgent) {
-  if (cp == NULL || func == NULL) {
+  sched_pool *sp = pool_of(cp);
+  if (sp == NULL || func == NULL) {
     return -EINVAL;
   }
   dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || cp->sched != s || cp->dying) {
+  if (s == NULL || sp->sched != s || cp->dying) {
     return -EINVAL;
   }
-  uint64_t deadline = timeout > 0 ? dyco__deadline(timeout) : 0;
-  while (cp->busy >= cp->total) {
-    if (s->running == NULL) {
-      return -EAGAIN;
-    }
-    if (timeout == 0) {
-      return 0;
-    }
-    int left = -1;
-    if (timeout > 0) {
-      uint64_t now = dyco__now_ns();
-      if (now >= deadline) {
-        return 0;
-      }
-      left = (int)((deadline - now + 999999) / 1000000);
-    }
-    intptr_t v;
-    int r = dyco__wait_on(s, &cp->waiters, DYCO_WAIT_QUEUE, left, &v);
-    if (r == -EIDRM) {
-      return -EIDRM; /* destroyed: cp is gone */
-    }
-    if (r == -ETIMEDOUT) {
-      return 0;
-    }
-    if (r < 0) {
-      return r;
-    }
+  int r = dyco__pool_wait_free(cp, timeout, &waiting, sp);
+  if (r <= 0) {
+    return r;
   }
   int err;
   dyco_coroutine *co = dyco__co_new(s, func, arg, urgent, &err);
@@ -218,21 +142,19 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
     dyco__co_free(s, co);
     return -ENOMEM;
   }
+  char *stack;
+  if (dyco__pool_take(cp, &stack) != 0) {
+    dyco__co_free(s, co);
+    return -ENOMEM;
+  }
   e->pool = cp;
   co->flags |= DYCO__F_POOL;
-  if (cp->stacksize != 0) {
-    if (cp->nstacks == 0 && fit_stacks(cp) != 0) {
-      e->pool = NULL;
-      co->flags &= (uint16_t)~DYCO__F_POOL;
-      dyco__co_free(s, co);
-      return -ENOMEM;
-    }
-    e->stack = cp->stacks[--cp->nstacks];
+  if (stack != NULL) {
+    e->stack = stack;
     e->stack_size = cp->stacksize;
     e->guard = (uint32_t)cp->guard;
     co->flags |= DYCO__F_PRIVATE;
   }
-  cp->busy++;
   dyco__make_ready(s, co);
   return co->cid;
 }
@@ -257,20 +179,15 @@ int dyco_coropool_obtain_urgent(dyco_coropool *cp, proc_coroutine func,
 }
 
 void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *e) {
-  dyco_coropool *cp = e->pool;
+  sched_pool *sp = (sched_pool *)(void *)e->pool;
+  (void)s;
   (void)co;
-  cp->busy--;
-  if (e->stack != NULL) {
-    if (cp->dying || cp->nstacks >= cp->total - cp->busy ||
-        keep_stack(cp, e->stack) != 0) {
-      dyco__stack_put(s, e->stack, e->stack_size, cp->guard);
-    }
-    e->stack = NULL;
-    e->guard = 0;
-  }
-  if (cp->dying) {
-    maybe_free(cp);
-  } else if (cp->waiters.head != NULL) {
-    dyco_waitq_wakeOne(&cp->waiters, 0);
+  dyco__pool_give_back(e->pool, e->stack);
+  e->stack = NULL;
+  e->guard = 0;
+  if (sp->pool.dying) {
+    maybe_free(sp);
+  } else if (sp->waiters.head != NULL) {
+    dyco_waitq_wakeOne(&sp->waiters, 0);
   }
 }

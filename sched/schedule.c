@@ -8,14 +8,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 __thread dyco_schedule *dyco__tls_sched;
-
-/* Nonzero while dyco_schedule_run runs on this thread (see
- * dyco_coroutine_runFlag). */
-static __thread int tls_in_run;
 
 /* Set when this thread's scheduler was aborted, until a new one is made:
  * dyco_schedule_run then says so again instead of starting an empty one. */
@@ -45,8 +41,6 @@ int dyco_schedule_setDefaultStack(size_t stack_size) {
   return 0;
 }
 
-const int *dyco_coroutine_runFlag(void) { return &tls_in_run; }
-
 /* --- The registry: every live scheduler, by id ------------------------- */
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -75,8 +69,8 @@ const struct dyco__debug_layout dyco__debug = {
     sizeof(void *),
     offsetof(dyco_schedule, id),
     offsetof(dyco_schedule, running),
-    offsetof(dyco_schedule, slots),
-    offsetof(dyco_schedule, nslots),
+    offsetof(dyco_schedule, slots.table),
+    offsetof(dyco_schedule, slots.n),
     offsetof(dyco_schedule, occupant),
     offsetof(dyco_schedule, thread),
     offsetof(dyco_coroutine, state),
@@ -159,9 +153,10 @@ static dyco_schedule *create(size_t stack_size, int *err) {
 #if DYCO_CONTEXT_SP_ONLY
   s->tools = dyco_context_tools() != 0;
 #endif
-  s->page = (size_t)sysconf(_SC_PAGESIZE);
   s->thread = pthread_self();
   dyco__slab_init(&s->slab);
+  dyco__slots_init(&s->slots, 0, DYCO__CID_SCHED_MAX, 1024);
+  dyco__sched_runner_init(s);
   int e = dyco__shared_stack_init(s, stack_size);
   if (e == 0) {
     e = dyco__poll_init(s);
@@ -176,7 +171,6 @@ static dyco_schedule *create(size_t stack_size, int *err) {
     *err = e;
     return NULL;
   }
-  dyco__overflow_thread_init(s);
   dyco__tls_sched = s;
   tls_aborted = 0;
   pthread_setspecific(exit_key, s);
@@ -189,8 +183,7 @@ dyco_schedule *dyco__sched_get(int *err) {
     return s;
   }
   size_t want;
-  int e = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE), stack_or_default(0),
-                           &want);
+  int e = dyco__stack_size(stack_or_default(0), &want);
   if (e != 0) {
     *err = e;
     return NULL;
@@ -202,12 +195,11 @@ static void destroy(dyco_schedule *s) {
   dyco__watchdog_stop(s);
   registry_remove(s);
   dyco__kill_all(s);
-  dyco__stack_cache_destroy(s);
+  dyco__stack_cache_destroy(&s->stacks);
   dyco__poll_destroy(s);
   dyco__shared_stack_destroy(s);
-  dyco__overflow_thread_done(s);
-  free(s->slots);
-  free(s->heap);
+  dyco__slots_destroy(&s->slots);
+  dyco__heap_destroy(&s->timers);
   dyco__slab_destroy(&s->slab);
   if (dyco__tls_sched == s) {
     dyco__tls_sched = NULL;
@@ -218,8 +210,7 @@ static void destroy(dyco_schedule *s) {
 
 int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
   size_t want;
-  int err = dyco__stack_size((size_t)sysconf(_SC_PAGESIZE),
-                             stack_or_default(stack_size), &want);
+  int err = dyco__stack_size(stack_or_default(stack_size), &want);
   if (err != 0) {
     return err;
   }
@@ -233,9 +224,9 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
     if (want != s->shared_size) {
       /* Saved stacks hold addresses inside the shared stack: it can move
        * only while nobody has started on it. */
-      for (uint32_t i = 1; i < s->nslots; i++) {
-        uintptr_t e = s->slots[i];
-        if (e & 1u) {
+      for (uint32_t i = 1; i < s->slots.n; i++) {
+        void *e = dyco__slots_at(&s->slots, i);
+        if (e == NULL) {
           continue;
         }
         const dyco_coroutine *co = (const dyco_coroutine *)e;
@@ -243,21 +234,17 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
           return -EBUSY;
         }
       }
-      char *old_map = s->shared_map;
-      size_t old_size = s->shared_map_size;
       char *old_base = s->shared_base;
       size_t old_stack = s->shared_size;
       size_t old_guard = s->shared_guard;
       err = dyco__shared_stack_init(s, want);
       if (err != 0) {
-        s->shared_map = old_map;
-        s->shared_map_size = old_size;
         s->shared_base = old_base;
         s->shared_size = old_stack;
         s->shared_guard = old_guard;
         return err;
       }
-      munmap(old_map, old_size);
+      dyco__stack_unmap(old_base, old_stack, old_guard);
       s->occupant = NULL;
     }
   }
@@ -303,9 +290,12 @@ int dyco_schedule_run(void) {
     return -EDEADLK;
   }
   s->in_run = 1;
-  tls_in_run = 1;
+  /* While it runs, the scheduler is the thread's driver (base/thread.h):
+   * what other layers ask which coroutine runs, and tell when one leaves
+   * its stack. */
+  dyco__runner *outer = dyco__thread_set_driver(&s->runner);
   int r = dyco__loop(s);
-  tls_in_run = 0;
+  dyco__thread_set_driver(outer);
   s->in_run = 0;
   if (r == -ECANCELED) {
     destroy(s);
@@ -534,9 +524,9 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
   memset(st, 0, sizeof *st);
   st->sched_id = s->id;
   st->coroutines = s->count;
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     st->by_state[public_state(s, (const dyco_coroutine *)e)]++;
@@ -550,10 +540,7 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
   st->shared_stack_saves = s->saves;
   st->shared_stack_bytes = s->save_bytes;
   st->polls = s->polls;
-  for (uint32_t i = 0; i < s->stacks.nclasses; i++) {
-    st->private_stacks += s->stacks.classes[i].in_use;
-    st->cached_stacks += s->stacks.classes[i].nfree;
-  }
+  dyco__stack_cache_count(&s->stacks, &st->private_stacks, &st->cached_stacks);
   st->guard_regions = dyco__stack_guard_regions();
   return 0;
 }
@@ -575,9 +562,9 @@ int dyco_schedule_dump(FILE *out) {
   fprintf(out, "%10s %-8s %-6s %6s %10s %8s %10s %8s\n", "cid", "state", "wait",
           "fd", "timeout_ms", "stack", "used", "scheds");
   int listed = 0;
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco_coroutine_info info;

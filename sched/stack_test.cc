@@ -15,6 +15,7 @@
 #include "tools/testing/fixture.h"
 
 extern "C" {
+#include "base/thread.h"
 #include "context/context.h"
 }
 
@@ -180,6 +181,8 @@ TEST_F(SchedTest, CheckStackSaysStopBeforeTheEnd) {
 }
 
 // --- running on a stack the scheduler does not own ----------------------
+// The scheduler as the thread's driver (base/thread.h): what a layer that
+// runs a coroutine's code on stacks of its own (asym) relies on.
 
 // What asym does: a coroutine switches to a context on a stack of its own
 // making, and sleeps and yields there, while it still counts as running.
@@ -205,7 +208,7 @@ void AwayBody(void *arg) {
   // From the foreign stack a second call changes nothing: the own stack is
   // still in use from where the coroutine left it.
   dyco_context elsewhere{};
-  x->second_call = dyco_coroutine_leaveStack(&elsewhere);
+  x->second_call = dyco__thread_leave(&elsewhere);
   dyco_coroutine_info info;
   dyco_coroutine_getInfo(dyco_coroutine_coroID(), &info);
   x->used_away = info.stack_used;
@@ -226,7 +229,7 @@ __attribute__((noinline)) int GoAway(int seed, int rounds, size_t *used,
   x.rounds = rounds;
   EXPECT_EQ(0, dyco_context_make(&x.away, x.stack.data(), x.stack.size(),
                                  AwayBody, &x));
-  EXPECT_EQ(dyco_coroutine_coroID(), dyco_coroutine_leaveStack(&x.home));
+  EXPECT_EQ(dyco_coroutine_coroID(), dyco__thread_leave(&x.home));
   dyco_context_switch(&x.home, &x.away, nullptr);
   dyco_context_destroy(&x.away);
   *used = x.used_away;
@@ -280,32 +283,38 @@ TEST_F(SchedTest, LeaveStackKeepsTheOwnStackWhileOnAnother) {
 
 TEST_F(SchedTest, LeaveStackOutsideACoroutine) {
   dyco_context c{};
-  EXPECT_EQ(-EPERM, dyco_coroutine_leaveStack(&c));
-  Go([] { EXPECT_EQ(-EINVAL, dyco_coroutine_leaveStack(nullptr)); });
+  EXPECT_EQ(0, dyco__thread_leave(&c));  // no driver: nothing to tell
+  Go([] { EXPECT_EQ(-EINVAL, dyco__thread_leave(nullptr)); });
   ASSERT_EQ(0, dyco_schedule_run());
 }
 
-TEST_F(SchedTest, RunFlagIsSetOnlyWhileTheSchedulerRunsOnThisThread) {
-  const int *flag = dyco_coroutine_runFlag();
-  ASSERT_NE(nullptr, flag);
-  EXPECT_EQ(flag, dyco_coroutine_runFlag());
-  EXPECT_EQ(0, *flag);
-  int inside = 0, other_thread = -1;
-  Go([&] {
-    inside = *dyco_coroutine_runFlag();
-    // Per thread: another thread's word stays zero meanwhile.
+TEST_F(SchedTest, TheSchedulerDrivesTheThreadOnlyWhileItRuns) {
+  dyco__thread *self = dyco__thread_self();
+  EXPECT_EQ(self, dyco__thread_self());
+  EXPECT_EQ(nullptr, self->driver);
+  EXPECT_EQ(0, dyco__thread_running());
+  dyco__runner *inside = nullptr;
+  dyco__runner unset{};
+  dyco__runner *other_thread = &unset;
+  int running = 0, cid = 0;
+  cid = Go([&] {
+    inside = self->driver;
+    running = dyco__thread_running();
+    // Per thread: another thread has no driver meanwhile.
     std::thread([&other_thread] {
-      other_thread = *dyco_coroutine_runFlag();
+      other_thread = dyco__thread_self()->driver;
     }).join();
     dyco_schedcall_stop();
     dyco_coroutine_yield();
   });
   ASSERT_EQ(1, dyco_schedule_run());
-  EXPECT_EQ(1, inside);
-  EXPECT_EQ(0, other_thread);
-  EXPECT_EQ(0, *flag);  // stopped: the coroutine is suspended, none runs
+  EXPECT_NE(nullptr, inside);
+  EXPECT_EQ(cid, running);
+  EXPECT_EQ(nullptr, other_thread);
+  EXPECT_EQ(nullptr, self->driver);  // stopped: the coroutine is suspended
+  EXPECT_EQ(0, dyco__thread_running());
   ASSERT_EQ(0, dyco_schedule_run());
-  EXPECT_EQ(0, *flag);
+  EXPECT_EQ(nullptr, self->driver);
 }
 
 // --- overflow reports

@@ -226,9 +226,9 @@ int dyco_waitq_close(dyco_waitq *q, intptr_t value, void (*release)(void *),
 }
 
 void dyco__wait_interrupt(dyco_schedule *s) {
-  for (uint32_t i = 1; i < s->nslots; i++) {
-    uintptr_t e = s->slots[i];
-    if (e & 1u) {
+  for (uint32_t i = 1; i < s->slots.n; i++) {
+    void *e = dyco__slots_at(&s->slots, i);
+    if (e == NULL) {
       continue;
     }
     dyco_coroutine *co = (dyco_coroutine *)e;

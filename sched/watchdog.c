@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sys.h"
 #include "sched/internal/sched.h"
-#include "sched/internal/sys.h"
 
 /* Frames the handler takes above the coroutine's: itself, the kernel's
  * signal trampoline. */

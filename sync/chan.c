@@ -45,7 +45,7 @@ static inline void cellq_remove(dyco__cell *c) {
 
 static dyco__cell *cell_get(dyco__chan *ch) {
   dyco__cell *c = ch->spare;
-  if (DYCO__SYNC_LIKELY(c != NULL)) {
+  if (DYCO__LIKELY(c != NULL)) {
     ch->spare = c->next;
     ch->nspare--;
   } else {
@@ -64,7 +64,7 @@ static dyco__cell *cell_get(dyco__chan *ch) {
  * ready for the next use). */
 static inline void cell_put(dyco__chan *ch, dyco__cell *c) {
   ch->refs--;
-  if (DYCO__SYNC_UNLIKELY(ch->nspare >= SPARE_MAX)) {
+  if (DYCO__UNLIKELY(ch->nspare >= SPARE_MAX)) {
     free(c);
     return;
   }
@@ -177,7 +177,7 @@ void dyco__chan_release(dyco__chan *ch) {
 static inline __attribute__((always_inline)) int try_send(dyco__chan *ch,
                                                           const void *buf,
                                                           size_t len) {
-  if (DYCO__SYNC_UNLIKELY(ch->closed)) {
+  if (DYCO__UNLIKELY(ch->closed)) {
     return -EPIPE;
   }
   dyco__cell *c;
@@ -306,7 +306,7 @@ static __attribute__((noinline)) int wait_cell(dyco__chan *ch, int send,
 static inline void finish(dyco__chan *ch) {
   int gone = ch->dead && ch->refs == 0;
   dyco__sync_leave(&ch->base);
-  if (DYCO__SYNC_UNLIKELY(gone)) {
+  if (DYCO__UNLIKELY(gone)) {
     dyco__chan_release(ch);
   }
 }
@@ -316,11 +316,11 @@ static inline __attribute__((always_inline)) int chan_send(dyco__chan *ch,
                                                            size_t len,
                                                            int timeout) {
   int r = dyco__sync_enter(&ch->base);
-  if (DYCO__SYNC_UNLIKELY(r != 0)) {
+  if (DYCO__UNLIKELY(r != 0)) {
     return r;
   }
   r = try_send(ch, buf, len);
-  if (DYCO__SYNC_LIKELY(r != 0)) {
+  if (DYCO__LIKELY(r != 0)) {
     dyco__sync_leave(&ch->base);
     return r;
   }
@@ -334,11 +334,11 @@ static inline __attribute__((always_inline)) int chan_recv(dyco__chan *ch,
                                                            size_t *len,
                                                            int timeout) {
   int r = dyco__sync_enter(&ch->base);
-  if (DYCO__SYNC_UNLIKELY(r != 0)) {
+  if (DYCO__UNLIKELY(r != 0)) {
     return r;
   }
   r = try_recv(ch, buf, len);
-  if (DYCO__SYNC_LIKELY(r != 0)) {
+  if (DYCO__LIKELY(r != 0)) {
     dyco__sync_leave(&ch->base);
     return r;
   }
@@ -406,8 +406,8 @@ void dyco_chan_destroy(dyco_chan **chan) {
 }
 
 int dyco_chan_send(dyco_chan *chan, const void *elem, int timeout) {
-  if (DYCO__SYNC_UNLIKELY(chan == NULL ||
-                          (elem == NULL && chan->core.msgmax != 0))) {
+  if (DYCO__UNLIKELY(chan == NULL ||
+                     (elem == NULL && chan->core.msgmax != 0))) {
     return -EINVAL;
   }
   int r = chan_send(&chan->core, elem, chan->core.msgmax, timeout);
@@ -415,7 +415,7 @@ int dyco_chan_send(dyco_chan *chan, const void *elem, int timeout) {
 }
 
 int dyco_chan_recv(dyco_chan *chan, void *elem, int timeout) {
-  if (DYCO__SYNC_UNLIKELY(chan == NULL)) {
+  if (DYCO__UNLIKELY(chan == NULL)) {
     return -EINVAL;
   }
   size_t len;

@@ -67,7 +67,7 @@ int dyco__mutex_lock_as(dyco_mutex *m, dyco__sync_who me, int timeout) {
   if (r != 0) {
     return r;
   }
-  if (DYCO__SYNC_LIKELY(!m->locked)) {
+  if (DYCO__LIKELY(!m->locked)) {
     m->locked = 1;
     m->holder = me;
     dyco__sync_leave(&m->base);
@@ -83,7 +83,7 @@ int dyco__mutex_unlock_as(dyco_mutex *m, dyco__sync_who me) {
   if (r != 0) {
     return r;
   }
-  if (DYCO__SYNC_UNLIKELY(!m->locked || !dyco__sync_same(m->holder, me))) {
+  if (DYCO__UNLIKELY(!m->locked || !dyco__sync_same(m->holder, me))) {
     dyco__sync_leave(&m->base);
     return -EPERM;
   }

@@ -82,7 +82,7 @@ int dyco_semaphore_wait(dyco_semaphore *sem, int timeout) {
   if (r != 0) {
     return r;
   }
-  if (DYCO__SYNC_LIKELY(sem->count > 0)) {
+  if (DYCO__LIKELY(sem->count > 0)) {
     sem->count--;
     dyco__sync_leave(&sem->base);
     return 0;

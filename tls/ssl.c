@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "sched/wait.h"
 
 /* Marks an SSL whose socket dyco has made non-blocking (ex_data). */
@@ -52,12 +53,6 @@ static int prepare(SSL *ssl) {
    * the next edge is then right. (BoringSSL always does.) */
   SSL_set_mode(ssl, SSL_MODE_AUTO_RETRY);
   return 0;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Waits for fd to be ready for `events`: in the scheduler inside a
@@ -106,7 +101,7 @@ static int drive(SSL *ssl, enum op op, void *buf, int num, int timeout) {
   if (prepare(ssl) != 0) {
     return -1;
   }
-  const int64_t deadline = timeout > 0 ? now_ms() + timeout : 0;
+  const int64_t deadline = timeout > 0 ? (int64_t)dyco__now_ms() + timeout : 0;
   for (;;) {
     /* SSL_get_error needs an empty error queue before the call; emptying
      * an empty one costs more than looking at it. */
@@ -135,7 +130,7 @@ static int drive(SSL *ssl, enum op op, void *buf, int num, int timeout) {
     if (timeout == 0) {
       left = 0;
     } else if (timeout > 0) {
-      int64_t rest = deadline - now_ms();
+      int64_t rest = deadline - (int64_t)dyco__now_ms();
       left = rest > 0 ? (int)rest : 0;
     }
     int w = left == 0 ? 0 : wait_fd(SSL_get_fd(ssl), events, left);

@@ -7,11 +7,12 @@
 #include <stdint.h>
 
 #include "asym/asymcoro.h"
+#include "base/hints.h"
+#include "base/slots.h"
+#include "base/stack.h"
+#include "base/thread.h"
 #include "context/context.h"
 #include "sched/wait.h"
-
-#define DYCO__A_LIKELY(x) __builtin_expect(!!(x), 1)
-#define DYCO__A_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* --- Coroutine states --------------------------------------------------- */
 enum {
@@ -70,16 +71,6 @@ struct dyco__asym {
   dyco__asym *next_free;
 };
 
-/* Private stacks of one size. */
-typedef struct dyco__astack_class {
-  size_t size;
-  size_t guard;
-  char **free;
-  uint32_t nfree;
-  uint32_t cap;
-  uint32_t in_use;
-} dyco__astack_class;
-
 /* Everything asym keeps per thread. Zero until first used. */
 typedef struct dyco__athread {
   /* The asymmetric coroutine running now, as far as asym knows: checked
@@ -88,12 +79,8 @@ typedef struct dyco__athread {
   dyco__asym *current;
   dyco__aroot main; /* the thread as a root */
 
-  /* Coroutines by slot: a pointer, or a free entry (odd) holding the next
-   * free slot and the slot's generation. */
-  uintptr_t *slots;
-  uint32_t nslots;
-  uint32_t free_head; /* 0: none (slot 0 is never used) */
-  uint32_t free_tail;
+  /* Coroutines by cid (the asymmetric range of base/ids.h). */
+  dyco__slots slots;
   uint32_t count;
 
   /* The shared stack [shared_lo, shared_hi), a guard below. */
@@ -116,27 +103,22 @@ typedef struct dyco__athread {
   /* The root record of the scheduler coroutine seen last. */
   int root_cid;
   dyco__aroot *root_rec;
-  /* Nonzero while the thread's scheduler runs (dyco_coroutine_runFlag):
-   * when zero, a resume with no asymmetric coroutine running comes from
-   * the thread's own code. */
-  const int *sched_in_run;
+  /* The thread's record in base (base/thread.h): while it has no driver
+   * (no scheduler runs on the thread), a resume with no asymmetric
+   * coroutine running comes from the thread's own code. */
+  dyco__thread *base;
+  /* What asym answers the thread's other layers, as its nested runner. */
+  dyco__runner runner;
 
   dyco__asym *free_list; /* coroutine structures for reuse */
   uint32_t nfree;
 
-  dyco__astack_class *classes;
-  uint32_t nclasses;
-  size_t page;
+  dyco__stack_cache stacks; /* private stacks (base/stack.h) */
 
   dyco__apool *pools; /* every pool of the thread, linked */
   uint32_t npools;
 
-  /* The alternate signal stack asym gave the thread for overflow reports,
-   * when it had none. */
-  void *altstack;
-  size_t altstack_size;
-
-  int ready; /* set up (page size, exit hook) */
+  int ready; /* set up (slots, runner, exit hook) */
   /* Nonzero when a tool found at run time must hear of every switch and
    * copy (dyco_context_tools, in a build that keeps stack pointers only). */
   int tools;
@@ -152,7 +134,7 @@ extern __thread dyco__athread dyco__athr;
  * found at run time, dyco_context_switch_tools. */
 static inline void *dyco__aswitch(const dyco__athread *t, dyco_context *from,
                                   dyco_context *to, void *value) {
-  if (DYCO__A_UNLIKELY(t->tools)) {
+  if (DYCO__UNLIKELY(t->tools)) {
     return dyco_context_switch_tools(&from->sp, &to->sp, value, from, to);
   }
   return dyco_context_switch(from, to, value);
@@ -160,30 +142,24 @@ static inline void *dyco__aswitch(const dyco__athread *t, dyco_context *from,
 
 /* --- cids -------------------------------------------------------------- */
 
-/* cid = generation << 24 | 0xF00000 | slot: the scheduler's slots stop
- * below 0xF00000 (sched/internal/sched.h), so the two never collide. */
-#define DYCO__A_TAG 0x00F00000u
-#define DYCO__A_SLOT_MASK 0x000FFFFFu
-#define DYCO__A_MAX_SLOTS DYCO__A_SLOT_MASK
-_Static_assert(DYCO__A_MAX_SLOTS == DYCO_ASYMCORO_MAX,
+/* Asymmetric cids are the asymmetric range of the id space (base/ids.h):
+ * never equal to a scheduler coroutine's. */
+_Static_assert(DYCO__CID_ASYM_MAX == DYCO_ASYMCORO_MAX,
                "asym/asymcoro.h says how many coroutines a thread holds");
-#define DYCO__A_GEN_SHIFT 24
-#define DYCO__A_GEN_MASK 0x7Fu
+
+/* base checks a caller's stack against the context layer's limits. */
+_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN &&
+                   DYCO__STACK_ALIGN == DYCO_CONTEXT_STACK_ALIGN,
+               "base/stack.h checks stacks against the context layer's "
+               "minimum and alignment");
 
 static inline dyco__asym *dyco__asym_find(const dyco__athread *t, int cid) {
-  if (DYCO__A_UNLIKELY(((uint32_t)cid & 0x80F00000u) != DYCO__A_TAG)) {
-    return NULL;
+  if (DYCO__UNLIKELY(((uint32_t)cid & (0x80000000u | DYCO__CID_ASYM_FIRST)) !=
+                     DYCO__CID_ASYM_FIRST)) {
+    return NULL; /* not a positive asymmetric cid */
   }
-  uint32_t slot = (uint32_t)cid & DYCO__A_SLOT_MASK;
-  if (DYCO__A_UNLIKELY(slot >= t->nslots)) {
-    return NULL;
-  }
-  uintptr_t e = t->slots[slot];
-  if (DYCO__A_UNLIKELY(e & 1u)) {
-    return NULL;
-  }
-  dyco__asym *co = (dyco__asym *)e;
-  return DYCO__A_LIKELY(co->cid == cid) ? co : NULL;
+  dyco__asym *co = (dyco__asym *)dyco__slots_get(&t->slots, cid);
+  return DYCO__LIKELY(co != NULL && co->cid == cid) ? co : NULL;
 }
 
 /* --- asymcoro.c ---------------------------------------------------------- */
@@ -202,10 +178,6 @@ void dyco__asym_release(dyco__athread *t, dyco__asym *co);
 /* Makes co's context on [stack, stack + size), to start in its function.
  * 0, or -EINVAL for a stack too small. */
 int dyco__asym_make(dyco__asym *co, char *stack, size_t size);
-
-/* Prints msg about coroutine cid on stderr and aborts: for states a yield
- * cannot come back from. */
-void dyco__asym_fatal(const char *msg, int cid) __attribute__((noreturn));
 
 /* --- stack.c ------------------------------------------------------------- */
 
@@ -234,29 +206,11 @@ void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
 /* Unmaps the shared stack and the mover's. */
 void dyco__ashared_unmap(dyco__athread *t);
 
-/* The size of a stack asym maps for a caller who asked for `want` bytes:
- * at least DYCO_CONTEXT_STACK_MIN, rounded up to whole pages, in *out. 0, or
- * -EINVAL above DYCO_STACK_SIZE_MAX. */
-int dyco__astack_size(dyco__athread *t, size_t want, size_t *out);
-
-/* Whether `count` stacks of `size` bytes and `guard` fit the address space:
- * 0 or -ENOMEM. */
-int dyco__astack_fits(size_t count, size_t size, size_t guard);
-
-/* A private stack of `size` bytes (from dyco__astack_size) from the cache,
- * with `guard` bytes of guard below it. NULL when out of memory. */
-char *dyco__astack_get(dyco__athread *t, size_t size, size_t guard);
-void dyco__astack_put(dyco__athread *t, char *stack, size_t size, size_t guard);
-
-/* Makes sure an overflow of one of this thread's guarded stacks is
- * reported (the SIGSEGV handler, and an alternate signal stack for the
- * thread if it has none). Undone for the thread by
- * dyco__aoverflow_thread_done. */
-void dyco__aoverflow_thread_init(dyco__athread *t);
-void dyco__aoverflow_thread_done(dyco__athread *t);
-void dyco__astack_cache_destroy(dyco__athread *t);
-uint64_t dyco__astack_in_use(const dyco__athread *t);
-uint64_t dyco__astack_cached(const dyco__athread *t);
+/* For the overflow report (base/thread.h), from the SIGSEGV handler: 1
+ * when addr lies in the guard below a stack of one of the thread's
+ * asymmetric coroutines, with *out filled in. */
+int dyco__astack_overflow(const dyco__athread *t, const char *addr,
+                          dyco__overflow *out);
 
 /* --- pool.c -------------------------------------------------------------- */
 

@@ -160,6 +160,11 @@ dyco__context_switch_ret_asm:
         .globl  dyco_context_switch_sp
         .type   dyco_context_switch_sp, %function
         .set    dyco_context_switch_sp, dyco__context_switch_ret_asm
+/* dyco_context_switch_int: the same switch, declared as returning the int
+ * passed in the low part of the return register. */
+        .globl  dyco_context_switch_int
+        .type   dyco_context_switch_int, %function
+        .set    dyco_context_switch_int, dyco__context_switch_asm
 #endif
 
 /* void *dyco__context_make_asm(void *top,              x0 (16-aligned)

@@ -9,6 +9,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/heap.h"
+#include "base/hints.h"
+#include "base/slots.h"
+#include "base/stack.h"
+#include "base/thread.h"
 #include "context/context.h"
 #include "sched/coroutine.h"
 #include "sched/internal/slab.h"
@@ -22,9 +28,6 @@
 #pragma GCC visibility push(hidden)
 
 typedef struct dyco_coroutine dyco_coroutine;
-
-#define DYCO__LIKELY(x) __builtin_expect(!!(x), 1)
-#define DYCO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* --- Coroutine states (dyco_coroutine.state, read and written atomically:
  * wakers on other threads claim a waiting coroutine with a CAS) --------- */
@@ -150,7 +153,8 @@ struct dyco__ext {
   char *stack;    /* private stack, NULL when shared */
   size_t stack_size;
   dyco_coropool *pool;
-  /* Set by dyco_coroutine_leaveStack: where it left its own stack. */
+  /* Set when it leaves its own stack for another one, still running (the
+   * scheduler's leave, base/thread.h): where it left its own stack. */
   const dyco_context *foreign;
   /* What a tool found at run time knows of its context (see
    * dyco_schedule.tools); NULL otherwise. */
@@ -191,30 +195,6 @@ typedef struct dyco__fdslot {
 } __attribute__((aligned(64))) dyco__fdslot;
 
 #define DYCO__FD_PAGE 256
-
-/* Private stacks of one size, carved from shared mappings. */
-typedef struct dyco__stack_class {
-  size_t size;  /* usable bytes (a multiple of the page size) */
-  size_t guard; /* bytes of guard below each */
-  char **free;  /* free stacks, coldest first: the lowest usable address */
-  uint32_t nfree;
-  uint32_t cap;
-  uint32_t in_use;
-  uint32_t trimmed; /* free[0..trimmed) have given their memory back */
-} dyco__stack_class;
-
-typedef struct dyco__stack_map {
-  char *base;
-  size_t bytes;
-} dyco__stack_map;
-
-typedef struct dyco__stack_cache {
-  dyco__stack_class *classes;
-  uint32_t nclasses;
-  dyco__stack_map *maps;
-  uint32_t nmaps;
-  uint32_t maps_cap;
-} dyco__stack_cache;
 
 /* Something handed to a scheduler by another thread. */
 typedef struct dyco__inbox_item {
@@ -259,24 +239,16 @@ struct dyco_schedule {
   char *shared_base;
   size_t shared_size;
   size_t shared_guard;
-  char *shared_map;
-  size_t shared_map_size;
   dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
 
-  /* Coroutines by slot: a pointer, or a free entry (odd) holding the next
-   * free slot and the slot's generation. */
-  uintptr_t *slots;
-  uint32_t nslots;
-  uint32_t free_head; /* 0: none (slot 0 is never used) */
-  uint32_t free_tail;
+  /* Coroutines by cid (the scheduler's range of base/ids.h). */
+  dyco__slots slots;
   uint32_t count;    /* live coroutines */
   uint32_t sleeping; /* of which in dyco_coroutine_sleep */
   uint32_t waiting;  /* of which waiting on a queue or fd */
 
-  /* Timers: a binary min-heap on deadline. */
-  dyco_coroutine **heap;
-  uint32_t heap_len;
-  uint32_t heap_cap;
+  /* Timers: coroutines in a binary min-heap on deadline (base/heap.h). */
+  dyco__heap timers;
 
   /* epoll and the fd table. */
   int epfd;
@@ -310,8 +282,11 @@ struct dyco_schedule {
   dyco__inbox_item *spawn_head;
   dyco__inbox_item *spawn_tail;
 
-  dyco__stack_cache stacks;
+  dyco__stack_cache stacks; /* private stacks (base/stack.h) */
   dyco__slab slab;
+  /* What the thread's other layers know of the scheduler while it runs
+   * (base/thread.h: it is the thread's driver then). */
+  dyco__runner runner;
 
   int64_t loopwait_ns; /* 0: no limit */
   int id;
@@ -320,17 +295,12 @@ struct dyco_schedule {
   int in_run;
   int stop;
   int aborting;
-  size_t page;
 
   dyco_context loop_tools; /* the loop's record when `tools` is set */
 
   /* The stall watchdog (watchdog.c), NULL when off; read by its signal
    * handler on this thread. */
   struct dyco__watchdog *wd;
-
-  /* The alternate signal stack this thread got for overflow reports. */
-  void *altstack;
-  size_t altstack_size;
 
   uint64_t created;
   uint64_t finished;
@@ -340,15 +310,10 @@ struct dyco_schedule {
   uint64_t polls;
 };
 
-/* A cid is generation << 24 | slot. Slots from 0xF00000 up are left to
- * asymmetric coroutines (asym/), so that the two kinds of ids never meet:
- * a scheduler holds at most 15,728,639 coroutines. */
-#define DYCO__SLOT_MASK ((1u << 24) - 1)
-#define DYCO__MAX_SLOTS (0xF00000u - 1)
-_Static_assert(DYCO__MAX_SLOTS == DYCO_COROUTINES_MAX,
+/* A scheduler's cids are the scheduler's range of the id space
+ * (base/ids.h): asymmetric coroutines (asym/) have the other one. */
+_Static_assert(DYCO__CID_SCHED_MAX == DYCO_COROUTINES_MAX,
                "sched/coroutine.h says how many coroutines a scheduler holds");
-#define DYCO__GEN_SHIFT 24
-#define DYCO__GEN_MASK 0x7fu
 
 /* --- schedule.c ---------------------------------------------------------- */
 
@@ -372,12 +337,6 @@ void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item);
  * link sched as a shared library (sched/spawn_test.cc declares it). */
 extern __thread int dyco__test_spawn_failures
     __attribute__((visibility("default")));
-
-static inline uint64_t dyco__now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* --- core.c: creating, switching, ending --------------------------------- */
 
@@ -451,12 +410,18 @@ void dyco__kill_all(dyco_schedule *s);
 dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create);
 void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
 
-/* --- stack.c: the shared stack and the private stack cache -------------- */
+/* --- stack.c: the shared stack, the scheduler as the thread's driver ----- */
 
-/* The size of a stack dyco maps for a caller who asked for `want` bytes:
- * at least DYCO_CONTEXT_STACK_MIN, rounded up to whole pages, in *out.
- * 0, or -EINVAL above DYCO_STACK_SIZE_MAX. */
-int dyco__stack_size(size_t page, size_t want, size_t *out);
+/* The limits base keeps for every layer are the public ones. */
+_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN &&
+                   DYCO__STACK_ALIGN == DYCO_CONTEXT_STACK_ALIGN,
+               "base/stack.h checks stacks against the context layer's "
+               "minimum and alignment");
+_Static_assert(DYCO__STACK_SIZE_MAX == DYCO_STACK_SIZE_MAX,
+               "sched/coroutine.h says the largest stack dyco maps");
+_Static_assert(DYCO__STACK_GUARD_DEFAULT == DYCO_STACK_GUARD_DEFAULT &&
+                   DYCO__STACK_GUARD_MAX == DYCO_STACK_GUARD_MAX,
+               "sched/schedule.h says the guard's default and limit");
 
 /* Maps a shared stack of `size` bytes (from dyco__stack_size) with the
  * current guard below it. 0 or -ENOMEM. */
@@ -471,24 +436,9 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next);
 /* Releases co's saved shared-stack bytes. */
 void dyco__shared_forget(dyco_schedule *s, dyco_coroutine *co);
 
-/* A private stack of `size` bytes (from dyco__stack_size) from s's cache,
- * with `guard` bytes of guard below it (a multiple of the page size).
- * NULL when out of memory. */
-char *dyco__stack_get(dyco_schedule *s, size_t size, size_t guard);
-void dyco__stack_put(dyco_schedule *s, char *stack, size_t size, size_t guard);
-void dyco__stack_cache_destroy(dyco_schedule *s);
-/* What dyco_schedule_getStackGuard returns, for stacks made now. */
-size_t dyco__stack_guard(void);
-/* Whether `count` stacks of `size` bytes, each with `guard`, can be
- * mapped at all: 0, or -ENOMEM when they exceed the address space. */
-int dyco__stack_fits(size_t count, size_t size, size_t guard);
-/* 1 when guards are guard regions (MADV_GUARD_INSTALL), 0 for mprotect. */
-int dyco__stack_guard_regions(void);
-
-/* Sets up the overflow report for this thread (handler + alternate signal
- * stack); undone by dyco__overflow_thread_done. */
-void dyco__overflow_thread_init(dyco_schedule *s);
-void dyco__overflow_thread_done(dyco_schedule *s);
+/* Fills s->runner: what s answers as the thread's driver (base/thread.h)
+ * while dyco_schedule_run runs. */
+void dyco__sched_runner_init(dyco_schedule *s);
 
 /* Makes co's context on its private stack or (already installed) on the
  * shared stack. Every stack dyco accepts is big enough: a failure is a bug,

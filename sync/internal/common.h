@@ -7,11 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hints.h"
 #include "sched/wait.h"
 #include "sync/flags.h"
-
-#define DYCO__SYNC_LIKELY(x) __builtin_expect(!!(x), 1)
-#define DYCO__SYNC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* What a waker hands a waiter through dyco_waitq_wakeOne. Pointers handed
  * instead (a pubsub message) are never this small. */
@@ -56,8 +54,8 @@ static inline int dyco__sync_enter(dyco__sync_base *b) {
     dyco_spinlock_lock(b->lock);
     return 0;
   }
-  if (DYCO__SYNC_LIKELY(__atomic_load_n(&b->owner, __ATOMIC_RELAXED) ==
-                        dyco__sync_self())) {
+  if (DYCO__LIKELY(__atomic_load_n(&b->owner, __ATOMIC_RELAXED) ==
+                   dyco__sync_self())) {
     return 0;
   }
   return dyco__sync_bind(b);

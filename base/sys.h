@@ -1,8 +1,9 @@
-/* dyco — netio layer, private: the system calls behind every netio function
- * and hook, made with syscall(2) so that they never re-enter a hook and work
- * the same in static and dynamic programs. Each returns -1 and sets errno. */
-#ifndef DYCO_NETIO_INTERNAL_SYS_H_
-#define DYCO_NETIO_INTERNAL_SYS_H_
+/* dyco — base layer: the raw system calls dyco makes for itself, with
+ * syscall(2), so that they never re-enter a libc hook (netio's, or a
+ * sanitizer's interceptor) and work the same in static and dynamic programs.
+ * The one set for every layer. Each returns -1 and sets errno, as libc. */
+#ifndef DYCO_BASE_SYS_H_
+#define DYCO_BASE_SYS_H_
 
 #include <errno.h>
 #include <poll.h>
@@ -48,11 +49,22 @@ static inline int dyco__sys_close(int fd) {
   return (int)syscall(SYS_close, fd);
 }
 
-/* fds netio makes for itself (dyco_epoll_init's, dyco_signal_init's) are
- * made raw as well as closed raw: a ThreadSanitizer found at run time must
- * see neither or both (see sched/internal/sys.h). */
+/* The fds dyco makes for itself (a scheduler's epoll instance and eventfd,
+ * dyco_epoll_init's, dyco_signal_init's) are made raw as well as closed raw,
+ * so that a ThreadSanitizer found at run time (whose libc wrappers follow
+ * fds from their creation to their close) sees neither: a raw close after a
+ * wrapped creation would make the next fd with that number, on another
+ * thread, look racy. */
 static inline int dyco__sys_epoll_create1(int flags) {
   return (int)syscall(SYS_epoll_create1, flags);
+}
+
+static inline int dyco__sys_eventfd2(unsigned int initval, int flags) {
+  return (int)syscall(SYS_eventfd2, initval, flags);
+}
+
+static inline int dyco__sys_pipe2(int fds[2], int flags) {
+  return (int)syscall(SYS_pipe2, fds, flags);
 }
 
 static inline int dyco__sys_signalfd4(const sigset_t *mask, int flags) {
@@ -115,6 +127,13 @@ static inline int dyco__sys_ppoll(struct pollfd *fds, nfds_t n,
   return (int)syscall(SYS_ppoll, fds, n, timeout, NULL, DYCO__SIGSET_BYTES);
 }
 
+/* poll with a zero timeout: what is ready now. The timespec is writable
+ * (qemu-user writes ppoll's back). */
+static inline int dyco__sys_poll_now(struct pollfd *fds, nfds_t n) {
+  struct timespec zero = {0, 0};
+  return dyco__sys_ppoll(fds, n, &zero);
+}
+
 /* poll's timeout in ms (-1: for ever) through ppoll. */
 static inline int dyco__sys_poll(struct pollfd *fds, nfds_t n, int ms) {
   if (ms < 0) {
@@ -124,6 +143,7 @@ static inline int dyco__sys_poll(struct pollfd *fds, nfds_t n, int ms) {
   return dyco__sys_ppoll(fds, n, &ts);
 }
 
+/* epoll_wait as epoll_pwait without a mask: every architecture has it. */
 static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev, int n,
                                        int ms) {
   return (int)syscall(SYS_epoll_pwait, epfd, ev, n, ms, NULL,
@@ -219,4 +239,41 @@ static inline int dyco__sys_nanosleep(const struct timespec *req,
   return (int)syscall(SYS_nanosleep, req, rem);
 }
 
-#endif /* DYCO_NETIO_INTERNAL_SYS_H_ */
+/* The signals pending for the thread (rt_sigpending). */
+static inline int dyco__sys_sigpending(sigset_t *set) {
+  return (int)syscall(SYS_rt_sigpending, set, DYCO__SIGSET_BYTES);
+}
+
+/* Waits with mask in place until a signal handler has run (rt_sigsuspend):
+ * always -1 with errno EINTR. */
+static inline int dyco__sys_sigsuspend(const sigset_t *mask) {
+  return (int)syscall(SYS_rt_sigsuspend, mask, DYCO__SIGSET_BYTES);
+}
+
+/* close_range (Linux 5.9): ENOSYS where the headers or the kernel lack it. */
+static inline int dyco__sys_close_range(unsigned first, unsigned last,
+                                        unsigned flags) {
+#if defined(SYS_close_range)
+  return (int)syscall(SYS_close_range, first, last, flags);
+#else
+  (void)first;
+  (void)last;
+  (void)flags;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* pidfd_open (Linux 5.3): ENOSYS where the headers or the kernel lack it. */
+static inline int dyco__sys_pidfd_open(int pid, unsigned flags) {
+#if defined(SYS_pidfd_open)
+  return (int)syscall(SYS_pidfd_open, pid, flags);
+#else
+  (void)pid;
+  (void)flags;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+#endif /* DYCO_BASE_SYS_H_ */
