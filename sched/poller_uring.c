@@ -135,6 +135,13 @@ static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
     timeout_ns = 0; /* the last look left events behind */
   }
   int r = 0;
+  if (timeout_ns != 0 && io_uring_sq_ready(&u->ring) != 0) {
+    /* Submit apart from the sleep: an io_uring_enter that submits returns
+     * how many it took even when a signal handler interrupted its wait,
+     * and the interruption would be lost. Operations that completed at
+     * once (cached reads) spare the sleep. */
+    io_uring_submit(&u->ring);
+  }
   if (timeout_ns != 0 && io_uring_cq_ready(&u->ring) == 0) {
     struct __kernel_timespec ts;
     struct __kernel_timespec *tsp = NULL;
