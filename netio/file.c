@@ -124,10 +124,36 @@ static long run_ring(const fop *f) {
       o.op_flags = (uint32_t)f->flags;
       break;
   }
+  /* At the file position: io_uring's offset -1 leaves the position where it
+   * was after an O_DIRECT transfer that completes asynchronously (ext4,
+   * Linux 6.x), so the position is read and moved here instead. An
+   * O_APPEND write goes to the end whatever the offset, and leaves the
+   * position there. */
+  int64_t pos = -1;
+  int append = 0;
+  if ((f->op == OP_READ || f->op == OP_WRITE || f->op == OP_READV ||
+       f->op == OP_WRITEV) &&
+      f->off < 0) {
+    if (f->op == OP_WRITE || f->op == OP_WRITEV) {
+      int fl = dyco__sys_fcntl(f->fd, F_GETFL, 0);
+      append = fl >= 0 && (fl & O_APPEND);
+    }
+    if (!append) {
+      pos = (int64_t)lseek64(f->fd, 0, SEEK_CUR);
+      if (pos >= 0) {
+        o.off = (uint64_t)pos;
+      }
+    }
+  }
   long r = dyco_uring_call(&o);
   if (r < 0) {
     errno = (int)-r;
     return -1;
+  }
+  if (pos >= 0 && r > 0) {
+    lseek64(f->fd, (off64_t)(pos + r), SEEK_SET);
+  } else if (append && r > 0) {
+    lseek64(f->fd, 0, SEEK_END);
   }
   return r;
 }
