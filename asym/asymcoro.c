@@ -692,27 +692,12 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co->state != DYCO__A_NEW || (co->flags & DYCO__AF_POOL)) {
     return -EBUSY;
   }
-  /* Checked before anything changes: on error the old stack stays. */
-  size_t size = stacksize;
-  char *fresh = NULL;
-  const size_t guard = dyco__stack_guard();
-  if (stacksize != 0 && stackptr != NULL) {
-    /* The caller's memory cannot grow: what dyco_context_make will use of
-     * it (its top aligned down) must hold the minimum. */
-    uintptr_t lo = (uintptr_t)stackptr;
-    uintptr_t top =
-        (lo + stacksize) & ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
-    if (lo + stacksize < lo || top < lo || top - lo < DYCO_CONTEXT_STACK_MIN) {
-      return -EINVAL;
-    }
-  } else if (stacksize != 0) {
-    int err = dyco__stack_size(stacksize, &size);
+  /* Had before anything changes: on error the old stack stays. */
+  dyco__stack_ref fresh = {NULL, 0, 0};
+  if (stacksize != 0) {
+    int err = dyco__stack_for(&t->stacks, stackptr, stacksize, &fresh);
     if (err != 0) {
       return err;
-    }
-    fresh = dyco__stack_get(&t->stacks, size, guard);
-    if (fresh == NULL) {
-      return -ENOMEM;
     }
   }
   /* Whatever it had goes. */
@@ -726,13 +711,10 @@ int dyco_asymcoro_setStack(int cid, void *stackptr, size_t stacksize) {
   if (stacksize == 0) {
     return 0;
   }
-  if (stackptr != NULL) {
-    co->stack = (char *)stackptr;
-    co->stack_size = stacksize;
-  } else {
-    co->stack = fresh;
-    co->stack_size = size;
-    co->guard = guard;
+  co->stack = fresh.stack;
+  co->stack_size = fresh.size;
+  co->guard = fresh.guard;
+  if (fresh.guard != 0) {
     co->flags |= DYCO__AF_CACHED;
   }
   co->flags &= (uint8_t)~DYCO__AF_SHARED;

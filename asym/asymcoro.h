@@ -20,7 +20,9 @@ extern "C" {
  * scheduling its other coroutines meanwhile), or another asymmetric
  * coroutine. Its cid (> 0) names it in the thread that created it, and only
  * there; asymmetric cids never equal a scheduler coroutine's cid (the two
- * kinds have separate ranges of slots).
+ * kinds are drawn from separate ranges of slots: a scheduler's end at
+ * DYCO_COROUTINES_MAX, just below where the asymmetric ones begin, however
+ * many coroutines either holds).
  *
  * Stacks: by default a coroutine runs on the thread's asymmetric shared
  * stack (DYCO_ASYMCORO_SHARED_STACK bytes, guarded): a coroutine suspended
@@ -60,6 +62,9 @@ int dyco_asymcoro_create(proc_coroutine func, void *arg);
  *               suspended in the scheduler under another scheduler
  *               coroutine (give coroutines that block a private stack),
  *   -ELOOP      it would nest deeper than DYCO_ASYMCORO_DEPTH_MAX,
+ *   -EPERM      called from a stack asym cannot place (neither the
+ *               thread's own, a scheduler coroutine's nor an asymmetric
+ *               coroutine's: a signal handler's alternate stack, say),
  *   -ENOMEM, or -EINVAL for a private stack too small to start on. */
 int dyco_asymcororesume(int cid);
 
@@ -140,8 +145,9 @@ dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize);
 
 /* dyco_asymcpool_destroy frees *cp and sets it to NULL: its idle stacks go
  * at once; coroutines obtained from it stay usable until returned or freed;
- * coroutines waiting in obtain return -ECANCELED. Returns 0, or -EINVAL for
- * NULL, a pool of another thread or not an asymmetric pool. */
+ * coroutines waiting in obtain return -1 with errno EIDRM (docs/errors.md).
+ * Returns 0, or -EINVAL for NULL, a pool of another thread or not an
+ * asymmetric pool. Never blocks. */
 int dyco_asymcpool_destroy(dyco_coropool **cp);
 
 /* dyco_asymcpool_available returns how many of the pool's coroutines can
@@ -155,7 +161,7 @@ int dyco_asymcpool_available(dyco_coropool *cp);
  * cid (> 0), 0 when timeout passed (or was 0) with none free, or -1 on
  * error, as the seed did, with errno set: EAGAIN outside a scheduler
  * coroutine with none free, EINVAL for bad arguments or a pool of another
- * thread, ECANCELED when the pool was destroyed while waiting, ENOMEM. */
+ * thread, EIDRM when the pool was destroyed while waiting, ENOMEM. */
 int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                           int timeout);
 

@@ -107,7 +107,7 @@ int dyco_asymcpool_destroy(dyco_coropool **pcp) {
   }
   *pcp = NULL;
   dyco__pool_close(&p->pool);
-  dyco_waitq_close(&p->waiters, -ECANCELED, maybe_free, p);
+  dyco_waitq_close(&p->waiters, 0, maybe_free, p);
   maybe_free(p);
   return 0;
 }

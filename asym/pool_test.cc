@@ -231,7 +231,7 @@ TEST_F(AsymPoolTest, DestroyWakesTheWaiters) {
   ASSERT_EQ(0, dyco_schedule_run());
   ASSERT_EQ(3u, results.size());
   for (int r : results) {
-    EXPECT_EQ(-ECANCELED, r);
+    EXPECT_EQ(-EIDRM, r);
   }
   dyco_asymcpool_return(held);  // the pool goes with its last coroutine
 }

@@ -20,8 +20,7 @@
 #define MOVER_STACK (32 * 1024)
 #endif
 
-/* --- The shared stack ------------------------------------------------------
- */
+/* --- The shared stack ----------------------------------------------------- */
 
 int dyco__ashared_map(dyco__athread *t) {
   if (DYCO__LIKELY(t->shared_lo != NULL)) {
@@ -50,25 +49,9 @@ void dyco__ashared_unmap(dyco__athread *t) {
 }
 
 /* The bytes of a suspended coroutine, off the shared stack (save) and back
- * on (restore). In a plain build a memcpy, unless a tool was found at run
- * time; in a build for a tool, always the context layer's copies, which
- * tell the tool (a suspended stack holds its frames' poisoned red zones). */
-static inline void save_bytes(const dyco__athread *t, char *buf,
-                              const char *stack, size_t n) {
-  if (DYCO_CONTEXT_SP_ONLY && DYCO__LIKELY(!t->tools)) {
-    memcpy(buf, stack, n);
-  } else {
-    dyco_context_stack_save(buf, stack, n);
-  }
-}
-
-static inline void restore_bytes(const dyco__athread *t, char *stack,
-                                 const char *buf, size_t n) {
-  if (DYCO_CONTEXT_SP_ONLY && DYCO__LIKELY(!t->tools)) {
-    memcpy(stack, buf, n);
-  } else {
-    dyco_context_stack_restore(stack, buf, n);
-  }
+ * on (restore), by base's one copy. */
+static inline int plain_copy(const dyco__athread *t) {
+  return DYCO_CONTEXT_SP_ONLY && !t->tools;
 }
 
 int dyco__ashared_reserve(dyco__athread *t, dyco__asym *co, size_t bytes) {
@@ -105,7 +88,7 @@ static int save(dyco__athread *t, dyco__asym *o, const dyco_context *at) {
   if (err != 0) {
     return err;
   }
-  save_bytes(t, o->saved, low, len);
+  dyco__stack_copy(o->saved, low, len, plain_copy(t), dyco_context_stack_save);
   o->saved_len = (uint32_t)len;
   t->saves++;
   t->save_bytes += len;
@@ -145,7 +128,8 @@ int dyco__ashared_install(dyco__athread *t, dyco__asym *x) {
       return err;
     }
   } else if (o != x) {
-    restore_bytes(t, t->shared_hi - x->saved_len, x->saved, x->saved_len);
+    dyco__stack_copy(t->shared_hi - x->saved_len, x->saved, x->saved_len,
+                     plain_copy(t), dyco_context_stack_restore);
   }
   t->occupant = x;
   return 0;
@@ -197,8 +181,7 @@ void *dyco__ashared_move(dyco__athread *t, dyco_context *from_ctx,
 
 int dyco__ashared_mover_ready(dyco__athread *t) { return mover_ready(t); }
 
-/* --- Overflow reports -------------------------------------------------------
- */
+/* --- Overflow reports ----------------------------------------------------- */
 
 static int in_guard(const char *addr, const char *lo, size_t guard) {
   return lo != NULL && guard != 0 && addr < lo && (size_t)(lo - addr) <= guard;

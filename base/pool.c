@@ -144,7 +144,7 @@ int dyco__pool_wait_free(dyco__pool *p, int timeout,
     }
     int r = w->wait(arg, left);
     if (r == -EIDRM) {
-      return -ECANCELED; /* destroyed: p is gone */
+      return -EIDRM; /* destroyed: p is gone */
     }
     if (r == -ETIMEDOUT) {
       return 0;

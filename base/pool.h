@@ -63,7 +63,7 @@ typedef struct dyco__pool_waiting {
 /* dyco__pool_wait_free waits, when none may go out now, up to timeout ms
  * (-1: no limit, 0: not at all) for one to. Returns 1 when one may go out,
  * 0 when the time passed (or was 0) with none, -EAGAIN when none may and the
- * caller cannot wait, -ECANCELED when the pool was destroyed meanwhile (it
+ * caller cannot wait, -EIDRM when the pool was destroyed meanwhile (it
  * is gone then), or the wait's error. */
 int dyco__pool_wait_free(dyco__pool *p, int timeout,
                          const dyco__pool_waiting *w, void *arg);

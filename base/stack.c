@@ -18,8 +18,7 @@
  * mapping, without splitting it into one mapping per stack. */
 #define DYCO__MADV_GUARD_INSTALL 102
 
-/* --- Sizes ------------------------------------------------------------------
- */
+/* --- Sizes ---------------------------------------------------------------- */
 
 static size_t page_bytes;
 
@@ -79,8 +78,7 @@ int dyco__stack_fits(size_t count, size_t size, size_t guard) {
   return 0;
 }
 
-/* --- Guards ----------------------------------------------------------------
- */
+/* --- Guards --------------------------------------------------------------- */
 
 /* How guards are made in this process: probed once. */
 enum { GUARD_UNKNOWN = 0, GUARD_MADVISE, GUARD_MPROTECT };
@@ -125,8 +123,7 @@ static int install_guard(char *at, size_t bytes) {
   return mprotect(at, bytes, PROT_NONE) == 0 ? 0 : -errno;
 }
 
-/* --- One stack -------------------------------------------------------------
- */
+/* --- One stack ------------------------------------------------------------ */
 
 char *dyco__stack_map(size_t size, size_t guard) {
   size_t total = guard + size;
@@ -149,8 +146,44 @@ void dyco__stack_unmap(char *stack, size_t size, size_t guard) {
   }
 }
 
-/* --- The cache -------------------------------------------------------------
- */
+/* --- A coroutine's private stack ----------------------------------------- */
+
+int dyco__stack_for(dyco__stack_cache *c, void *mine, size_t size,
+                    dyco__stack_ref *out) {
+  if (mine != NULL) {
+    uintptr_t lo = (uintptr_t)mine;
+    uintptr_t top = (lo + size) & ~(uintptr_t)(DYCO__STACK_ALIGN - 1);
+    if (lo + size < lo || top < lo || top - lo < DYCO__STACK_MIN) {
+      return -EINVAL;
+    }
+    out->stack = (char *)mine;
+    out->size = size;
+    out->guard = 0;
+    return 0;
+  }
+  size_t rounded;
+  int err = dyco__stack_size(size, &rounded);
+  if (err != 0) {
+    return err;
+  }
+  const size_t guard = dyco__stack_guard();
+  char *st = dyco__stack_get(c, rounded, guard);
+  if (st == NULL) {
+    return -ENOMEM;
+  }
+  out->stack = st;
+  out->size = rounded;
+  out->guard = guard;
+  return 0;
+}
+
+void dyco__stack_drop(dyco__stack_cache *c, const dyco__stack_ref *st) {
+  if (st->stack != NULL && st->guard != 0) {
+    dyco__stack_put(c, st->stack, st->size, st->guard);
+  }
+}
+
+/* --- The cache ------------------------------------------------------------ */
 
 static dyco__stack_class *stack_class(dyco__stack_cache *c, size_t size,
                                       size_t guard, int create) {

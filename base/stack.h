@@ -7,9 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hints.h"
+
 /* The limits of the public API, which base cannot include: each is checked
  * against its public name where the layers meet (sched/internal/sched.h). */
 #define DYCO__STACK_MIN 4096                   /* DYCO_CONTEXT_STACK_MIN */
+#define DYCO__STACK_ALIGN 16                   /* DYCO_CONTEXT_STACK_ALIGN */
 #define DYCO__STACK_SIZE_MAX ((size_t)1 << 30) /* DYCO_STACK_SIZE_MAX */
 #if defined(__aarch64__)
 #define DYCO__STACK_GUARD_DEFAULT (64 * 1024) /* DYCO_STACK_GUARD_DEFAULT */
@@ -18,8 +21,7 @@
 #endif
 #define DYCO__STACK_GUARD_MAX ((size_t)64 << 20) /* DYCO_STACK_GUARD_MAX */
 
-/* --- Sizes and the guard ---------------------------------------------------
- */
+/* --- Sizes and the guard -------------------------------------------------- */
 
 /* dyco__page_size returns the system's page size. */
 size_t dyco__page_size(void);
@@ -46,7 +48,7 @@ int dyco__stack_fits(size_t count, size_t size, size_t guard);
  * mprotect'ed (a kernel mapping of its own). Probed once per process. */
 int dyco__stack_guard_regions(void);
 
-/* --- One stack ----------------------------------------------------------- */
+/* --- One stack ------------------------------------------------------------ */
 
 /* dyco__stack_map maps a stack of `size` usable bytes (a multiple of the
  * page size) with `guard` bytes of guard below it, and makes sure this
@@ -54,6 +56,51 @@ int dyco__stack_guard_regions(void);
  * byte, NULL when out of memory. dyco__stack_unmap unmaps it. */
 char *dyco__stack_map(size_t size, size_t guard);
 void dyco__stack_unmap(char *stack, size_t size, size_t guard);
+
+/* --- Copying a suspended stack ------------------------------------------- */
+
+/* dyco__stack_copy copies n bytes of a suspended coroutine's frames off a
+ * shared stack or back onto it: a memcpy when `plain` (a constant in a plain
+ * build, where only a tool found at run time makes it 0), otherwise
+ * tool_copy, the context layer's dyco_context_stack_save or _restore, which
+ * tell the tool (a suspended stack holds its frames' poisoned red zones).
+ * base sits below context: the copy is passed in, and inlined. */
+static inline void dyco__stack_copy(void *dst, const void *src, size_t n,
+                                    int plain,
+                                    void (*tool_copy)(void *, const void *,
+                                                      size_t)) {
+  if (DYCO__LIKELY(plain)) {
+    __builtin_memcpy(dst, src, n);
+  } else {
+    tool_copy(dst, src, n);
+  }
+}
+
+/* --- A coroutine's private stack ------------------------------------------ */
+
+typedef struct dyco__stack_cache dyco__stack_cache;
+
+/* A private stack: the caller's memory (guard 0), or one from a cache. */
+typedef struct dyco__stack_ref {
+  char *stack;
+  size_t size;
+  size_t guard;
+} dyco__stack_ref;
+
+/* dyco__stack_for finds the private stack a caller asks a coroutine to run
+ * on (setStack): its own memory [mine, mine + size) when mine is not NULL,
+ * which cannot grow, so what a context made on it uses (its top aligned
+ * down to DYCO__STACK_ALIGN) must hold DYCO__STACK_MIN without wrapping
+ * around; otherwise one of `size` bytes (rounded up as dyco__stack_size
+ * rounds) from cache c, with the current guard below it. size must not be
+ * 0. Fills *out. 0, -EINVAL (memory too small, size above
+ * DYCO__STACK_SIZE_MAX), -ENOMEM. */
+int dyco__stack_for(dyco__stack_cache *c, void *mine, size_t size,
+                    dyco__stack_ref *out);
+
+/* dyco__stack_drop gives back a stack dyco__stack_for took from cache c;
+ * the caller's memory stays the caller's. */
+void dyco__stack_drop(dyco__stack_cache *c, const dyco__stack_ref *st);
 
 /* --- The cache of private stacks -------------------------------------------
  * Stacks of one size and guard are carved from chunks mapped for several at
@@ -80,13 +127,13 @@ typedef struct dyco__stack_chunk {
   size_t bytes;
 } dyco__stack_chunk;
 
-typedef struct dyco__stack_cache {
+struct dyco__stack_cache {
   dyco__stack_class *classes;
   uint32_t nclasses;
   dyco__stack_chunk *chunks;
   uint32_t nchunks;
   uint32_t chunks_cap;
-} dyco__stack_cache;
+};
 
 /* dyco__stack_get returns a stack of `size` bytes (from dyco__stack_size)
  * with `guard` bytes of guard below it (from dyco__stack_guard), NULL when

@@ -42,8 +42,7 @@ int dyco__thread_running(void) {
   return 0;
 }
 
-/* --- Overflow reports -------------------------------------------------------
- */
+/* --- Overflow reports ----------------------------------------------------- */
 
 static struct sigaction previous_segv;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;

@@ -14,21 +14,24 @@ extern "C" {
 typedef intptr_t (*dyco_blocking_fn)(void *arg);
 
 /* dyco_blocking_call runs fn(arg) and returns its result, with errno as fn
- * left it. Inside a coroutine fn runs on one of dyco's worker threads (a
- * small pool shared by the process, started on first use, each thread with
- * every signal blocked) while the coroutine waits; the other coroutines of
- * its thread keep running. Outside a coroutine, fn runs on the calling
- * thread, which it blocks as it would without dyco.
+ * left it: it passes fn's values through, whatever fn's convention, and has
+ * one error of its own, a NULL fn: -1 with errno EINVAL, as a libc call would
+ * say it. Inside a coroutine fn runs on one of dyco's worker threads (a small
+ * pool shared by the process, started on first use, each thread with every
+ * signal blocked) while the coroutine waits; the other coroutines of its
+ * thread keep running. Outside a coroutine, fn runs on the calling thread,
+ * which it blocks as it would without dyco.
  *
  * fn runs on another thread: whatever it touches must be safe to use from
  * there. In particular a coroutine on its scheduler's shared stack (the
- * default, see dyco_coroutine_setStack) leaves that stack to other
- * coroutines while it waits, so fn must not touch the caller's local
- * variables: pass heap or static memory, or give the coroutine a private
- * stack. When arg itself points into the shared stack, fn runs on the
- * calling thread instead (blocking it) rather than corrupt memory. fn
- * cannot be cancelled: a coroutine killed while it waits leaves fn to
- * finish on its own (and leaks the few bytes of the call's record). */
+ * default, see dyco_coroutine_setStack) leaves that stack to other coroutines
+ * while it waits, so fn must not touch the caller's local variables: pass
+ * heap or static memory, or give the coroutine a private stack. When arg
+ * itself points into the shared stack, fn runs on the calling thread instead
+ * (blocking it) rather than corrupt memory; so it does when no worker can be
+ * had (no memory for the call's record, no thread can be started). fn cannot
+ * be cancelled: a coroutine killed while it waits leaves fn to finish on its
+ * own (and leaks the few bytes of the call's record). */
 intptr_t dyco_blocking_call(dyco_blocking_fn fn, void *arg);
 
 /* dyco_blocking_setWorkers sets the most worker threads the pool may run at

@@ -199,9 +199,10 @@ TEST_F(NetioSignalTest, WaitChildTimesOutAndKnowsItsChildren) {
     }
     ASSERT_GT(pid, 0);
     int status = 0;
-    EXPECT_EQ(0, dyco_signal_waitchild(pid, &status, 0));
+    // A timeout is -ETIMEDOUT, as dyco_signal_wait's (docs/errors.md).
+    EXPECT_EQ(-ETIMEDOUT, dyco_signal_waitchild(pid, &status, 0));
     double start = NowMs();
-    EXPECT_EQ(0, dyco_signal_waitchild(pid, &status, 40));
+    EXPECT_EQ(-ETIMEDOUT, dyco_signal_waitchild(pid, &status, 40));
     EXPECT_GE(NowMs() - start, 39);
     kill(pid, SIGKILL);
     EXPECT_EQ(pid, dyco_signal_waitchild(pid, &status, -1));

@@ -69,7 +69,7 @@ int dyco_hook_disable(void) {
   }
   pthread_once(&off_once, make_off_key);
   if (off_key < 0) {
-    return -ENOMEM;
+    return -EAGAIN; /* no coroutine-local key was left for the setting */
   }
   __atomic_store_n(&off_used, 1, __ATOMIC_RELAXED);
   return dyco_coroutine_setLocal(off_key, (void *)1);

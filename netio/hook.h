@@ -38,8 +38,10 @@ extern "C" {
  * behave exactly like libc again (blocking the whole thread) until
  * dyco_hook_enable, for code that must not be interleaved with other
  * coroutines. The setting belongs to the coroutine and ends with it; the
- * dyco_* calls of netio/socket.h yield regardless. Returns 0, -EPERM
- * outside a coroutine, -ENOMEM. */
+ * dyco_* calls of netio/socket.h yield regardless. Never blocks. Returns
+ * 0, -EPERM outside a coroutine, -EAGAIN when no coroutine-local key is
+ * left for the setting (DYCO_COROUTINE_KEYS_MAX, as dyco_epoll_init),
+ * -ENOMEM. */
 int dyco_hook_disable(void);
 
 /* dyco_hook_enable undoes dyco_hook_disable for the running coroutine.

@@ -74,6 +74,9 @@ static int fd_poll_until(struct pollfd *fds, unsigned long n, const until *u,
       ms = m > INT_MAX ? INT_MAX : (int)m;
     }
     int r = dyco_fd_poll(fds, n, ms, mask);
+    if (r == -ETIMEDOUT) {
+      r = 0; /* poll's count of ready entries */
+    }
     if (r != 0 || u->forever) {
       return r;
     }

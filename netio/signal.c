@@ -181,8 +181,11 @@ static void nap(int yield, int ms) {
 
 int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
   int r = reap(child, status);
-  if (r != 0 || timeout == 0) {
+  if (r != 0) {
     return r;
+  }
+  if (timeout == 0) {
+    return -ETIMEDOUT;
   }
   const int yield = dyco__net_in_coroutine();
   const uint64_t deadline =
@@ -204,7 +207,7 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
       /* Readable once the child has ended. */
       if (yield) {
         int w = dyco_fd_wait(pidfd, EPOLLIN, ms);
-        if (w < 0) {
+        if (w < 0 && w != -ETIMEDOUT) {
           r = w;
           break;
         }
@@ -229,5 +232,6 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
   if (pidfd >= 0) {
     dyco__net_close(pidfd);
   }
-  return r;
+  /* Still running when the time was up: a timeout, as dyco_signal_wait's. */
+  return r == 0 ? -ETIMEDOUT : r;
 }

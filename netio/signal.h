@@ -43,9 +43,11 @@ int dyco_signal_wait(struct signalfd_siginfo *sinfo, int timeout);
  * (if not NULL). Inside a coroutine it yields while waiting (through a
  * pidfd, so that any number of coroutines wait for their own children at
  * once, with no signal handling at all); outside one it blocks the thread.
- * Returns child's pid, 0 when timeout ms passed first (-1: no limit; 0:
- * just look) and the child still runs, or a negative errno (-ECHILD when
- * it is not a child of this process). */
+ * Returns child's pid; -ETIMEDOUT when timeout ms passed first (-1: no
+ * limit; 0: just look) and the child still runs (it is still yours to
+ * reap); -ECHILD when it is not a child of this process (or was reaped
+ * already); -ENOMEM or -ENOSPC when its wait cannot be registered. A pid
+ * of 0 or below means what it means to waitpid(2). */
 int dyco_signal_waitchild(const pid_t child, int *status, int timeout);
 
 #ifdef __cplusplus

@@ -69,8 +69,8 @@ static int wait_fd(int fd, uint32_t ev, int yield, int timeout_ms,
     int r;
     if (yield) {
       r = dyco_fd_wait(fd, ev | DYCO_FD_EINTR, ms);
-      if (r >= 0) {
-        return r;
+      if (r >= 0 || r == -ETIMEDOUT) {
+        return r >= 0 ? r : 0;
       }
       errno = -r;
     } else {
@@ -237,7 +237,9 @@ int dyco__net_connect(int fd, const struct sockaddr *addr, socklen_t len,
       int r;
       if (yield) {
         r = dyco_fd_poll(NULL, 0, pause_ms, NULL);
-        if (r < 0) {
+        if (r == -ETIMEDOUT) {
+          r = 0; /* the pause is over */
+        } else if (r < 0) {
           errno = -r;
           r = -1;
         }

@@ -135,7 +135,9 @@ int dyco_poll(struct pollfd *fds, nfds_t nfds, int timeout);
  * dyco cannot make it yield, so inside a coroutine the lookup runs on one
  * of dyco's worker threads (see dyco_blocking_call in netio/blocking.h)
  * while the coroutine waits; the thread's other coroutines keep running.
- * Free the result with freeaddrinfo(3). */
+ * Returns what getaddrinfo(3) returns: 0, or an EAI_* code (EAI_SYSTEM
+ * with errno; EAI_MEMORY also when dyco cannot copy the arguments). Free
+ * the result with freeaddrinfo(3). */
 int dyco_getaddrinfo(const char *node, const char *service,
                      const struct addrinfo *hints, struct addrinfo **res);
 

@@ -456,7 +456,55 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
 
 /* --- The loop ------------------------------------------------------------ */
 
+__attribute__((visibility("default"))) __thread int dyco__test_spawn_failures;
+
+/* How often a spawn that could not be created is tried again while the
+ * scheduler has nothing else to do: 1 ms. */
+#define SPAWN_RETRY_NS 1000000
+
+/* Creates the coroutine of a spawn. 0, or why it cannot now. */
+static int spawn_create(dyco_schedule *s, const dyco__inbox_item *it) {
+  if (DYCO__UNLIKELY(dyco__test_spawn_failures > 0)) {
+    dyco__test_spawn_failures--;
+    return -ENOMEM;
+  }
+  int err;
+  dyco_coroutine *co = dyco__co_new(s, it->func, it->arg, 0, &err);
+  if (co == NULL) {
+    return err;
+  }
+  dyco__make_ready(s, co);
+  return 0;
+}
+
+/* Spawns that could not be created before, oldest first, until one still
+ * cannot. */
+static __attribute__((noinline)) void spawn_retry(dyco_schedule *s) {
+  dyco__inbox_item *it;
+  while ((it = s->spawn_head) != NULL && spawn_create(s, it) == 0) {
+    s->spawn_head = it->next;
+    if (s->spawn_head == NULL) {
+      s->spawn_tail = NULL;
+    }
+    free(it);
+  }
+}
+
+/* A spawn that must wait for its turn: behind the ones already waiting. */
+static void spawn_later(dyco_schedule *s, dyco__inbox_item *it) {
+  it->next = NULL;
+  if (s->spawn_tail != NULL) {
+    s->spawn_tail->next = it;
+  } else {
+    s->spawn_head = it;
+  }
+  s->spawn_tail = it;
+}
+
 static void inbox_drain(dyco_schedule *s) {
+  if (DYCO__UNLIKELY(s->spawn_head != NULL)) {
+    spawn_retry(s);
+  }
   if (__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) == NULL) {
     return;
   }
@@ -478,17 +526,11 @@ static void inbox_drain(dyco_schedule *s) {
       __atomic_fetch_sub(&s->pending_wakes, 1, __ATOMIC_RELEASE);
     } else if (it->func == NULL) {
       dyco__poll_remote_close(s, it->fd, it->gen);
-    } else {
-      int err;
-      dyco_coroutine *co = dyco__co_new(s, it->func, it->arg, 0, &err);
-      if (co != NULL) {
-        dyco__make_ready(s, co);
-      } else {
-        fprintf(stderr,
-                "dyco: scheduler %d could not create a coroutine handed "
-                "over by another thread (%s)\n",
-                s->id, strerror(-err));
-      }
+    } else if (s->spawn_head != NULL || spawn_create(s, it) != 0) {
+      /* Accepted by dyco_schedule_spawn: created as soon as it can be, in
+       * the order spawned, never dropped. */
+      spawn_later(s, it);
+      continue;
     }
     free(it);
   }
@@ -503,7 +545,7 @@ static void gather(dyco_schedule *s) {
   /* The clock only when a timer may be due (no system call either way:
    * the vDSO answers, but it still costs some 20 ns). */
   uint64_t now = 0;
-  if (s->heap_len != 0) {
+  if (s->timers.len != 0) {
     now = dyco__now_ns();
     dyco__timers_fire(s, now);
   }
@@ -521,12 +563,15 @@ static void gather(dyco_schedule *s) {
     }
     return;
   }
-  if (s->count == 0) {
+  if (s->count == 0 && s->spawn_head == NULL) {
     return;
   }
-  int64_t wait = s->heap_len != 0 ? dyco__timer_next(s, now) : -1;
+  int64_t wait = s->timers.len != 0 ? dyco__timer_next(s, now) : -1;
   if (s->loopwait_ns > 0 && (wait < 0 || wait > s->loopwait_ns)) {
     wait = s->loopwait_ns;
+  }
+  if (s->spawn_head != NULL && (wait < 0 || wait > SPAWN_RETRY_NS)) {
+    wait = SPAWN_RETRY_NS; /* memory may be back, a coroutine may end */
   }
   if (s->fd_waiters != 0) {
     /* Not beyond the sweep that verifies long waits' registrations. */
@@ -552,7 +597,7 @@ static void gather(dyco_schedule *s) {
   dyco__poll(s, wait);
   __atomic_store_n(&s->sleeping_in_poll, 0, __ATOMIC_RELAXED);
   inbox_drain(s);
-  if (s->heap_len != 0) {
+  if (s->timers.len != 0) {
     dyco__timers_fire(s, dyco__now_ns());
   }
 }
@@ -588,7 +633,8 @@ int dyco__loop(dyco_schedule *s) {
       return 1;
     }
     gather(s);
-    if (s->count == 0 && __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) == NULL) {
+    if (s->count == 0 && __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) == NULL &&
+        s->spawn_head == NULL) {
       return 0;
     }
     run_round(s);
@@ -614,6 +660,13 @@ void dyco__kill_all(dyco_schedule *s) {
          __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL) {
     inbox_drain(s);
   }
+  /* Spawns not created yet go with the scheduler, as its coroutines do. */
+  while (s->spawn_head != NULL) {
+    dyco__inbox_item *it = s->spawn_head;
+    s->spawn_head = it->next;
+    free(it);
+  }
+  s->spawn_tail = NULL;
   s->urgent = s->normal = s->urgent_later = s->normal_later =
       (dyco__runq){NULL, NULL, 0};
   s->handoff = NULL;

@@ -78,34 +78,18 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   if (co->flags & DYCO__F_POOL) {
     return -EBUSY; /* the pool owns its stack */
   }
-  /* Checked before anything changes: on error the old stack stays. */
-  size_t size = stacksize;
-  if (stacksize != 0 && stackptr != NULL) {
-    /* The caller's memory cannot grow: what dyco_context_make will use of
-     * it (its top aligned down) must hold the minimum. */
-    uintptr_t lo = (uintptr_t)stackptr;
-    uintptr_t top =
-        (lo + stacksize) & ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
-    if (lo + stacksize < lo || top < lo || top - lo < DYCO_CONTEXT_STACK_MIN) {
-      return -EINVAL;
-    }
-  } else if (stacksize != 0) {
-    int err = dyco__stack_size(stacksize, &size);
+  /* Had before anything changes: on error the old stack stays. */
+  dyco__stack_ref fresh = {NULL, 0, 0};
+  if (stacksize != 0) {
+    int err = dyco__stack_for(&s->stacks, stackptr, stacksize, &fresh);
     if (err != 0) {
       return err;
     }
   }
   dyco__ext *e = dyco__ext_get(s, co, stacksize != 0);
   if (stacksize != 0 && e == NULL) {
+    dyco__stack_drop(&s->stacks, &fresh);
     return -ENOMEM;
-  }
-  char *fresh = NULL;
-  const size_t guard = dyco__stack_guard();
-  if (stacksize != 0 && stackptr == NULL) {
-    fresh = dyco__stack_get(&s->stacks, size, guard);
-    if (fresh == NULL) {
-      return -ENOMEM;
-    }
   }
   /* Whatever it had goes. */
   if (e != NULL && e->stack != NULL) {
@@ -120,15 +104,9 @@ int dyco_coroutine_setStack(int cid, void *stackptr, size_t stacksize) {
   if (stacksize == 0) {
     return 0;
   }
-  if (stackptr != NULL) {
-    e->stack = (char *)stackptr;
-    e->stack_size = stacksize;
-    e->guard = 0;
-  } else {
-    e->stack = fresh;
-    e->stack_size = size;
-    e->guard = (uint32_t)guard;
-  }
+  e->stack = fresh.stack;
+  e->stack_size = fresh.size;
+  e->guard = (uint32_t)fresh.guard;
   co->flags |= DYCO__F_PRIVATE;
   return 1;
 }

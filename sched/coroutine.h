@@ -18,8 +18,10 @@ typedef void (*proc_coroutine)(void *arg);
  * scheduler; an id is not reused until about 127 other coroutines have had
  * its slot, so a stale id is almost always rejected. Functions that take a
  * cid look it up in the calling thread's scheduler. Each call that needs a
- * running coroutine returns -EPERM (or does nothing, for void functions)
- * when called outside one. */
+ * running coroutine returns -EPERM when called outside one (the void ones
+ * do nothing, except dyco_coroutine_sleep, which sleeps the thread). Errors
+ * are negative errno values (docs/errors.md has the rule for all of dyco);
+ * each call below lists every one it returns. */
 
 /* The most coroutines one scheduler holds at once. */
 #define DYCO_COROUTINES_MAX 15728639
@@ -42,7 +44,11 @@ int dyco_coroutine_create(proc_coroutine func, void *arg);
 int dyco_coroutine_create_urgent(proc_coroutine func, void *arg);
 
 /* dyco_coroutine_sleep suspends the running coroutine for at least msecs
- * milliseconds; 0 just yields. Outside a coroutine it does nothing. */
+ * milliseconds (other coroutines run meanwhile); 0 just yields. Without
+ * memory for its timer it only yields. Outside a coroutine (and in an
+ * asymmetric coroutine the thread itself resumed) it sleeps the calling
+ * thread for msecs ms, as nanosleep(2) would, going on after signal
+ * handlers. */
 void dyco_coroutine_sleep(uint32_t msecs);
 
 /* dyco_coroutine_yield lets every other ready coroutine run once, then

@@ -56,6 +56,23 @@ TEST_F(SchedTest, SizesNearSizeMaxAreRefusedAtOnce) {
   EXPECT_EQ(2, ran);
 }
 
+TEST_F(SchedTest, ADefaultStackAboveTheMaximumIsRefusedWhenSet) {
+  // Refused at the call that asks for it (it returned 0 and left every
+  // implicit scheduler creation failing with -EINVAL later).
+  EXPECT_EQ(-EINVAL, dyco_schedule_setDefaultStack(DYCO_STACK_SIZE_MAX + 1));
+  EXPECT_EQ(-EINVAL, dyco_schedule_setDefaultStack(SIZE_MAX));
+  int ran = 0;
+  ASSERT_GT(dyco_coroutine_create(Count, &ran), 0);  // the default still holds
+  size_t size = 0;
+  ASSERT_EQ(0, dyco_coroutine_getStack(dyco_coroutine_create(Count, &ran),
+                                       nullptr, &size));
+  EXPECT_EQ(static_cast<size_t>(DYCO_SCHEDULE_STACK_DEFAULT), size);
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(4, ran);
+  EXPECT_EQ(0, dyco_schedule_setDefaultStack(DYCO_STACK_SIZE_MAX));
+  EXPECT_EQ(0, dyco_schedule_setDefaultStack(0));
+}
+
 TEST_F(SchedTest, CountsAboveTheCoroutineLimitAreRefusedAtOnce) {
   const double start = NowMs();
   EXPECT_EQ(nullptr, dyco_coropool_create(INT_MAX, 65536));

@@ -359,7 +359,7 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
     return -EINVAL;
   }
   if (timeout == 0) {
-    return 0;
+    return -ETIMEDOUT;
   }
   dyco__fdslot *slot = fd_slot(s, fd, 1);
   if (slot == NULL) {
@@ -401,10 +401,7 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
   int r = dyco__wait_on(s, q, kind, timeout, &v);
   s->fd_waiters--;
   co->flags &= (uint16_t)~DYCO__F_EINTR;
-  if (r == 0) {
-    return (int)v;
-  }
-  return r == -ETIMEDOUT ? 0 : r;
+  return r == 0 ? (int)v : r;
 }
 
 /* --- Waiting on several fds ------------------------------------------------
@@ -478,7 +475,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     return -EPERM;
   }
   if (timeout == 0) {
-    return 0;
+    return -ETIMEDOUT;
   }
   dyco_coroutine *co = s->running;
   size_t count = 0;
@@ -550,7 +547,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     if (deadline != 0) {
       uint64_t now = dyco__now_ns();
       if (now >= deadline) {
-        result = 0;
+        result = -ETIMEDOUT;
         break;
       }
       if (dyco__timer_add(s, co, deadline) != 0) {
@@ -610,7 +607,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
       break;
     }
     if (st == DYCO__TIMEDOUT) {
-      result = 0;
+      result = -ETIMEDOUT;
       break;
     }
     if (s->intr_epoch != epoch) {
@@ -790,7 +787,9 @@ static int wait_events(int fd, uint32_t events, int timeout) {
   if (timeout == 0) {
     return 0;
   }
-  return dyco_fd_wait(fd, events, timeout);
+  /* The seed's 0 on timeout, where dyco_fd_wait says -ETIMEDOUT. */
+  int r = dyco_fd_wait(fd, events, timeout);
+  return r == -ETIMEDOUT ? 0 : r;
 }
 
 int dyco_coroutine_waitRead(int fd, int timeout) {

@@ -93,7 +93,7 @@ int dyco_coropool_destroy(dyco_coropool **pcp) {
   }
   *pcp = NULL;
   dyco__pool_close(&sp->pool);
-  dyco_waitq_close(&sp->waiters, -ECANCELED, maybe_free, sp);
+  dyco_waitq_close(&sp->waiters, 0, maybe_free, sp);
   maybe_free(sp);
   return 0;
 }

@@ -34,8 +34,9 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize);
 dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize);
 
 /* dyco_coropool_destroy frees *cp and sets it to NULL: coroutines waiting
- * in obtain return -ECANCELED, busy coroutines finish their function first.
- * Returns 0, or -EINVAL for NULL or a pool of another thread. */
+ * in obtain return -1 with errno EIDRM (docs/errors.md), busy coroutines
+ * finish their function first. Returns 0, or -EINVAL for NULL or a pool of
+ * another thread. Never blocks. */
 int dyco_coropool_destroy(dyco_coropool **cp);
 
 /* dyco_coropool_available returns how many of the pool's coroutines are
@@ -49,7 +50,7 @@ int dyco_coropool_available(dyco_coropool *cp);
  * none free, or -1 on error, as the seed did, with errno set: EAGAIN
  * outside a coroutine with none free (or when the scheduler already holds
  * DYCO_COROUTINES_MAX coroutines), EINVAL for bad arguments or a pool of
- * another thread, ECANCELED when the pool was destroyed while waiting,
+ * another thread, EIDRM when the pool was destroyed while waiting,
  * ENOMEM. */
 int dyco_coropool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                          int timeout);

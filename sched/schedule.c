@@ -34,6 +34,9 @@ static size_t stack_or_default(size_t stack_size) {
 }
 
 int dyco_schedule_setDefaultStack(size_t stack_size) {
+  if (stack_size > DYCO_STACK_SIZE_MAX) {
+    return -EINVAL; /* said here, not by the scheduler made later */
+  }
   __atomic_store_n(&default_stack, stack_size, __ATOMIC_RELAXED);
   return 0;
 }
@@ -158,7 +161,7 @@ static void destroy(dyco_schedule *s) {
   dyco__poll_destroy(s);
   dyco__shared_stack_destroy(s);
   dyco__slots_destroy(&s->slots);
-  free(s->heap);
+  dyco__heap_destroy(&s->timers);
   dyco__slab_destroy(&s->slab);
   if (dyco__tls_sched == s) {
     dyco__tls_sched = NULL;

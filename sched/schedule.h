@@ -75,9 +75,8 @@ size_t dyco_schedule_getStackGuard(void);
  * calls return -ECANCELED again, doing nothing, until the thread creates a
  * coroutine or calls dyco_schedule_create). Blocks the thread while
  * coroutines wait. Returns -EDEADLK when called from a coroutine; when the
- * thread has no scheduler yet and one cannot be created, -ENOMEM, -EINVAL
- * (a default stack above DYCO_STACK_SIZE_MAX, see
- * dyco_schedule_setDefaultStack), or -EMFILE/-ENFILE when no fd is free. */
+ * thread has no scheduler yet and one cannot be created, -ENOMEM, or
+ * -EMFILE/-ENFILE when no fd is free. */
 int dyco_schedule_run(void);
 
 /* dyco_schedule_setDefaultStack sets the shared stack size of every
@@ -85,7 +84,8 @@ int dyco_schedule_run(void);
  * or with a stack_size of 0 (rounded as dyco_schedule_create rounds; 0
  * restores DYCO_SCHEDULE_STACK_DEFAULT). Schedulers that exist keep theirs.
  * The compatibility header dyco/dyco_coroutine.h sets the seed's 64 KiB.
- * Returns 0; never blocks. */
+ * Returns 0, or -EINVAL for a size above DYCO_STACK_SIZE_MAX (the default
+ * stays as it was). Never blocks. */
 int dyco_schedule_setDefaultStack(size_t stack_size);
 
 /* dyco_schedule_coroID returns the cid of the coroutine of this thread's
@@ -127,14 +127,21 @@ int dyco_schedule_getCoroCount(void);
 /* dyco_schedule_spawn hands a new coroutine func(arg) to sched, which may
  * belong to another thread: it is created there, in that scheduler's next
  * round, and that thread is woken if it sleeps. Safe from any thread, with or
- * without a scheduler of its own. Returns 0 (the coroutine will be created),
- * -EINVAL for a NULL sched or func, -ENOMEM, -ESRCH when sched has been
- * freed. Use dyco_schedule_spawnById when the other thread may free its
- * scheduler at any time. */
+ * without a scheduler of its own; never blocks. Returns 0 when accepted,
+ * -EINVAL for a NULL sched or func, -ENOMEM (nothing was handed over),
+ * -ESRCH when sched has been freed. A spawn accepted is never dropped: when
+ * sched cannot create the coroutine at once (out of memory, or holding
+ * DYCO_COROUTINES_MAX), it tries again every round, and at least every
+ * millisecond, creating the spawns in the order they came, and its
+ * dyco_schedule_run does not return 0 while one waits. Like the coroutines
+ * it holds, spawns not created yet go only with the scheduler itself (freed,
+ * aborted, or its thread ended). Use dyco_schedule_spawnById when the other
+ * thread may free its scheduler at any time. */
 int dyco_schedule_spawn(dyco_schedule *sched, proc_coroutine func, void *arg);
 
 /* dyco_schedule_spawnById is dyco_schedule_spawn for the scheduler whose
- * dyco_schedule_schedID is schedid; -ESRCH when there is none (any more). */
+ * dyco_schedule_schedID is schedid: same returns, and -ESRCH when there is
+ * none (any more). */
 int dyco_schedule_spawnById(int schedid, proc_coroutine func, void *arg);
 
 /* --- Calls from inside a coroutine, about its scheduler ---------------- */

@@ -11,8 +11,7 @@
 #include "base/thread.h"
 #include "sched/internal/sched.h"
 
-/* --- The guard setting -----------------------------------------------------
- */
+/* --- The guard setting ---------------------------------------------------- */
 
 int dyco_schedule_setStackGuard(size_t bytes) {
   return dyco__stack_set_guard(bytes);
@@ -20,8 +19,7 @@ int dyco_schedule_setStackGuard(size_t bytes) {
 
 size_t dyco_schedule_getStackGuard(void) { return dyco__stack_guard(); }
 
-/* --- The shared stack ------------------------------------------------------
- */
+/* --- The shared stack ----------------------------------------------------- */
 
 int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
   const size_t guard = dyco__stack_guard();
@@ -42,25 +40,9 @@ void dyco__shared_stack_destroy(dyco_schedule *s) {
 }
 
 /* The bytes of a suspended coroutine, off the shared stack (save) and back
- * on (restore). In a plain build a memcpy, unless a tool was found at run
- * time; in a build for a tool, always the context layer's copies, which
- * tell the tool (a suspended stack holds its frames' poisoned red zones). */
-static inline void save_bytes(const dyco_schedule *s, char *buf,
-                              const char *stack, size_t n) {
-  if (DYCO_CONTEXT_SP_ONLY && DYCO__LIKELY(!s->tools)) {
-    memcpy(buf, stack, n);
-  } else {
-    dyco_context_stack_save(buf, stack, n);
-  }
-}
-
-static inline void restore_bytes(const dyco_schedule *s, char *stack,
-                                 const char *buf, size_t n) {
-  if (DYCO_CONTEXT_SP_ONLY && DYCO__LIKELY(!s->tools)) {
-    memcpy(stack, buf, n);
-  } else {
-    dyco_context_stack_restore(stack, buf, n);
-  }
+ * on (restore), by base's one copy. */
+static inline int plain_copy(const dyco_schedule *s) {
+  return DYCO_CONTEXT_SP_ONLY && !s->tools;
 }
 
 static char *shared_top(const dyco_schedule *s) {
@@ -140,7 +122,8 @@ static int save(dyco_schedule *s, dyco_coroutine *o) {
     o->u.saved.bytes = b;
     o->u.saved.cap = (uint32_t)cap;
   }
-  save_bytes(s, o->u.saved.bytes, low, len);
+  dyco__stack_copy(o->u.saved.bytes, low, len, plain_copy(s),
+                   dyco_context_stack_save);
   o->u.saved.len = (uint32_t)len;
   o->flags |= DYCO__F_SAVED;
   s->saves++;
@@ -163,8 +146,9 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next) {
   if (!(next->flags & DYCO__F_STARTED)) {
     dyco__co_make_context(s, next);
   } else if (next->flags & DYCO__F_SAVED) {
-    restore_bytes(s, shared_top(s) - next->u.saved.len, next->u.saved.bytes,
-                  next->u.saved.len);
+    dyco__stack_copy(shared_top(s) - next->u.saved.len, next->u.saved.bytes,
+                     next->u.saved.len, plain_copy(s),
+                     dyco_context_stack_restore);
   }
   s->occupant = next;
   return 0;
@@ -201,8 +185,7 @@ size_t dyco__co_stack_used(dyco_schedule *s, dyco_coroutine *co) {
   return (size_t)(top - low);
 }
 
-/* --- The scheduler as the thread's driver (base/thread.h) ------------------
- */
+/* --- The scheduler as the thread's driver (base/thread.h) ----------------- */
 
 #define SCHED_OF(r) \
   ((dyco_schedule *)(void *)((char *)(r) - offsetof(dyco_schedule, runner)))

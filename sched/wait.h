@@ -50,26 +50,29 @@ typedef struct dyco_waitq {
 void dyco_waitq_init(dyco_waitq *q, dyco_spinlock *lock);
 
 /* dyco_waitq_wait queues the running coroutine at q's tail and suspends it
- * until a waker picks it or timeout ms pass (-1: no limit; 0: does not
- * queue). When q has a lock, the caller holds it: the lock is released
- * while the coroutine is suspended and held again when this returns.
- * Returns 0 when woken, with the waker's value in *result (if result is
- * not NULL); -ETIMEDOUT when the time passed first (the coroutine is then no
- * longer queued, and no waker can reach it); -EIDRM when q was closed
- * (dyco_waitq_close) while it waited: *result holds the value passed to
- * close and the lock is NOT held again; -EPERM outside a coroutine;
- * -ENOMEM. */
+ * until a waker picks it or timeout ms pass (-1: no limit; 0: returns
+ * -ETIMEDOUT at once, not queued). When q has a lock, the caller holds it:
+ * the lock is released while the coroutine is suspended and held again when
+ * this returns. Returns 0 when woken, with the waker's value in *result (if
+ * result is not NULL); -ETIMEDOUT when the time passed first (the coroutine
+ * is then no longer queued, and no waker can reach it); -EIDRM when q was
+ * closed (dyco_waitq_close) while it waited: *result holds the value passed
+ * to close and the lock is NOT held again (-EIDRM is what every destroyed
+ * primitive's waiters return, docs/errors.md); -EPERM outside a coroutine;
+ * -EINVAL for a NULL q; -ENOMEM. */
 int dyco_waitq_wait(dyco_waitq *q, int timeout, intptr_t *result);
 
 /* dyco_waitq_waitAny is dyco_waitq_wait on n queues at once (1 <= n <= 64):
  * the first waker on any of them wins, and the coroutine leaves all the
  * others. The caller holds the locks of all locked queues, taken in
  * dyco_waitq_lockAll's order; they are released while suspended and held
- * again on return, except those of queues that were closed meanwhile: bit
- * i of *closed (if closed is not NULL) is set for each closed qs[i]. Returns
- * the index in qs of the queue it was woken from (with the waker's value in
- * *result), -ETIMEDOUT, -EPERM outside a coroutine, -EINVAL for a bad n,
- * -ENOMEM. A queue may appear only once in qs. */
+ * again on return, except those of queues that were closed meanwhile: bit i
+ * of *closed (if closed is not NULL) is set for each closed qs[i]. Returns
+ * the index in qs of the queue it was woken from, with the waker's value in
+ * *result (a dyco_waitq_close counts as a wake: its bit in *closed says so,
+ * and *result holds close's value); -ETIMEDOUT (0: at once); -EPERM outside a
+ * coroutine; -EINVAL for a NULL qs or a bad n; -ENOMEM. A queue may appear
+ * only once in qs. */
 int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
                        intptr_t *result, uint64_t *closed);
 
@@ -120,31 +123,34 @@ int dyco_waitq_hasWaiter(dyco_waitq *q);
  * dyco_coroutine_waitRead it does not look at the fd first; except that a
  * read wait on an fd whose last report said EPOLLRDHUP (a socket shut down
  * for reading, say a datagram socket after shutdown(SHUT_RD), which keeps
- * answering EAGAIN) returns that report at once. Returns the events (> 0),
- * 0 on timeout, -EBADF when fd is closed (through dyco_fd_closing, from any
- * thread) meanwhile or is not open, -EINTR (with DYCO_FD_EINTR), -EINVAL
- * for events without EPOLLIN or EPOLLOUT, -EPERM outside a coroutine,
- * -ENOMEM, -ENOSPC when the kernel's limit of watched fds is reached. An fd
- * that cannot be polled (a regular file) is always ready. */
+ * answering EAGAIN) returns that report at once. timeout: -1 no limit, 0
+ * returns -ETIMEDOUT at once (it never looks). Returns the events (> 0),
+ * -ETIMEDOUT when timeout ms passed first, -EBADF when fd is closed
+ * (through dyco_fd_closing, from any thread) meanwhile or is not open,
+ * -EINTR (with DYCO_FD_EINTR), -EINVAL for events without EPOLLIN or
+ * EPOLLOUT, -EPERM outside a coroutine, -ENOMEM, -ENOSPC when the kernel's
+ * limit of watched fds is reached. An fd that cannot be polled (a regular
+ * file) is always ready. */
 int dyco_fd_wait(int fd, uint32_t events, int timeout);
 
 /* dyco_fd_poll is poll(2)'s wait through the scheduler: it suspends the
  * running coroutine until one of the nfds entries of fds (a negative fd is
- * skipped) has one of its events, or an error or hang-up, or timeout ms
- * pass (-1: no limit; 0: it returns 0 at once), or a signal handler
- * interrupts the scheduler's sleep. Like dyco_fd_wait it is for callers
- * that just found none of them ready (with a zero-timeout poll): it waits
- * for the next event of each, and costs no system call beyond the
- * scheduler's own (each fd is registered once). With mask not NULL, the
- * scheduler sleeps with the signals mask leaves unblocked unblocked while
- * the coroutine waits, as ppoll(2) would (with several such waiters, the
- * signals any of them unblocks). It sets each entry's revents as poll(2)
- * would from what the scheduler saw (POLLNVAL for an fd closed meanwhile
- * through dyco_fd_closing, or that cannot be registered because it is not
- * open) and returns the number of entries with revents (> 0), 0 when the
- * timeout passed, -EINTR, -EPERM outside a coroutine, -ENOMEM, -ENOSPC when
- * the kernel's limit of watched fds is reached. An fd that cannot be polled
- * at all (a regular file) never reports. nfds has no limit but memory. */
+ * skipped) has one of its events, or an error or hang-up, or timeout ms pass
+ * (-1: no limit; 0: it returns -ETIMEDOUT at once), or a signal handler
+ * interrupts the scheduler's sleep. Like dyco_fd_wait it is for callers that
+ * just found none of them ready (with a zero-timeout poll): it waits for the
+ * next event of each, and costs no system call beyond the scheduler's own
+ * (each fd is registered once). With mask not NULL, the scheduler sleeps with
+ * the signals mask leaves unblocked unblocked while the coroutine waits, as
+ * ppoll(2) would (with several such waiters, the signals any of them
+ * unblocks). It sets each entry's revents as poll(2) would from what the
+ * scheduler saw (POLLNVAL for an fd closed meanwhile through dyco_fd_closing,
+ * or that cannot be registered because it is not open) and returns the number
+ * of entries with revents (> 0), -ETIMEDOUT when the timeout passed, -EINTR,
+ * -EPERM outside a coroutine, -ENOMEM, -ENOSPC when the kernel's limit of
+ * watched fds is reached. With nfds 0 it is a sleep that a signal handler
+ * interrupts. An fd that cannot be polled at all (a regular file) never
+ * reports. nfds has no limit but memory. */
 int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
                  const sigset_t *mask);
 

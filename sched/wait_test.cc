@@ -374,6 +374,29 @@ TEST_F(SchedTest, BadAndUnpollableFds) {
   ASSERT_EQ(0, dyco_schedule_run());
 }
 
+TEST_F(SchedTest, FdWaitsThatTimeOutReturnEtimedout) {
+  // dyco's own waits say -ETIMEDOUT (docs/errors.md); the seed's
+  // waitRead/Write/RW keep their documented 0.
+  Pipe p;
+  Go([&] {
+    EXPECT_EQ(-ETIMEDOUT, dyco_fd_wait(p.fd[0], EPOLLIN, 0));
+    double start = NowMs();
+    EXPECT_EQ(-ETIMEDOUT, dyco_fd_wait(p.fd[0], EPOLLIN, 20));
+    EXPECT_GE(NowMs() - start, 19);
+    struct pollfd fds[2] = {{p.fd[0], POLLIN, 0}, {-1, POLLIN, 0}};
+    EXPECT_EQ(-ETIMEDOUT, dyco_fd_poll(fds, 2, 0, nullptr));
+    start = NowMs();
+    EXPECT_EQ(-ETIMEDOUT, dyco_fd_poll(fds, 2, 20, nullptr));
+    EXPECT_GE(NowMs() - start, 19);
+    EXPECT_EQ(0, fds[0].revents);
+    EXPECT_EQ(-ETIMEDOUT, dyco_fd_poll(nullptr, 0, 5, nullptr));
+    EXPECT_EQ(0, dyco_coroutine_waitRead(p.fd[0], 0));
+    EXPECT_EQ(0, dyco_coroutine_waitRead(p.fd[0], 20));
+    EXPECT_EQ(0, dyco_coroutine_waitRW(p.fd[0], 20));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+}
+
 TEST_F(SchedTest, ManyWaitsOnOneFd) {
   Pipe p;
   Go([&] {

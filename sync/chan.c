@@ -268,7 +268,7 @@ int dyco__chan_dequeue(dyco__chan *ch, dyco__cell *c) {
 }
 
 /* Waits on a fresh cell; the lock is held on entry and on return. 1 done,
- * -EPIPE closed, -ETIMEDOUT, -EPERM, -ENOMEM. */
+ * -EPIPE closed, -EIDRM destroyed, -ETIMEDOUT, -EPERM, -ENOMEM. */
 static __attribute__((noinline)) int wait_cell(dyco__chan *ch, int send,
                                                void *buf, size_t *len,
                                                int timeout) {
@@ -291,7 +291,7 @@ static __attribute__((noinline)) int wait_cell(dyco__chan *ch, int send,
       }
       r = 1;
     } else {
-      r = -EPIPE;
+      r = v == DYCO__SYNC_CLOSED ? -EPIPE : DYCO__SYNC_EDESTROYED;
     }
   }
   if (c->list != NULL) {
@@ -355,11 +355,11 @@ int dyco__chan_recv(dyco__chan *ch, void *buf, size_t *len, int timeout) {
   return chan_recv(ch, buf, len, timeout);
 }
 
-static void wake_all(dyco__cellq *l) {
+static void wake_all(dyco__cellq *l, intptr_t value) {
   dyco__cell *c;
   while ((c = l->head) != NULL) {
     cellq_remove(c);
-    dyco_waitq_wakeOne(&c->q, DYCO__SYNC_CLOSED);
+    dyco_waitq_wakeOne(&c->q, value);
   }
 }
 
@@ -368,8 +368,8 @@ int dyco__chan_close_locked(dyco__chan *ch) {
     return -EALREADY;
   }
   ch->closed = 1;
-  wake_all(&ch->recvq);
-  wake_all(&ch->sendq);
+  wake_all(&ch->recvq, DYCO__SYNC_CLOSED);
+  wake_all(&ch->sendq, DYCO__SYNC_CLOSED);
   return 0;
 }
 
@@ -377,7 +377,11 @@ int dyco__chan_destroy(dyco__chan *ch, const char *what) {
   if (dyco__sync_enter_destroy(&ch->base, what) != 0) {
     return -EXDEV;
   }
-  dyco__chan_close_locked(ch);
+  /* Waiters learn it was destroyed, not closed (a closed channel has none
+   * left: they were woken by the close). */
+  ch->closed = 1;
+  wake_all(&ch->recvq, DYCO__SYNC_DESTROYED);
+  wake_all(&ch->sendq, DYCO__SYNC_DESTROYED);
   ch->dead = 1;
   ch->count = 0;
   finish(ch);
@@ -502,7 +506,8 @@ ssize_t dyco_channel_send(dyco_channel *chan, void *buf, size_t size,
   if (r == 1) {
     return (ssize_t)size;
   }
-  return r == -EPIPE ? 0 : r;
+  /* The seed's documented 0 for a channel destroyed while it waited. */
+  return r == DYCO__SYNC_EDESTROYED ? 0 : r;
 }
 
 ssize_t dyco_channel_recv(dyco_channel *chan, void *buf, size_t maxsize,
@@ -515,5 +520,5 @@ ssize_t dyco_channel_recv(dyco_channel *chan, void *buf, size_t maxsize,
   if (r == 1) {
     return (ssize_t)len;
   }
-  return r == -EPIPE ? 0 : r;
+  return r == DYCO__SYNC_EDESTROYED ? 0 : r;
 }

@@ -21,10 +21,11 @@ typedef struct dyco_chan dyco_chan;
  * NULL with errno EINVAL (bad flags) or ENOMEM. */
 dyco_chan *dyco_chan_create(size_t elem_size, size_t capacity, int flags);
 
-/* dyco_chan_destroy closes *chan and frees it once no coroutine waits on it
- * any more, then sets *chan to NULL. Waiting senders return -EPIPE, waiting
- * receivers 0; buffered elements are dropped. NULL and *chan NULL are
- * ignored. Does not block. */
+/* dyco_chan_destroy frees *chan once no coroutine waits on it any more and
+ * sets *chan to NULL. Every waiting sender and receiver (and select) returns
+ * -EIDRM, the code of every destroyed primitive (docs/errors.md); buffered
+ * elements are dropped. To let receivers drain the buffer and see the end,
+ * dyco_chan_close first. NULL and *chan NULL are ignored. Does not block. */
 void dyco_chan_destroy(dyco_chan **chan);
 
 /* dyco_chan_send copies the element at elem into the channel. It hands it
@@ -32,19 +33,22 @@ void dyco_chan_destroy(dyco_chan **chan);
  * it in the buffer if there is room, otherwise waits (FIFO among senders)
  * until a receiver takes it, for at most timeout ms (-1: no limit, 0: does
  * not wait). Returns 0 when sent; -EPIPE when the channel is closed (before
- * or while waiting: the element was not sent); -ETIMEDOUT; -EINVAL for a
- * NULL chan (or NULL elem with a non-zero element size); -EPERM when it
- * would wait outside a coroutine; -ENOMEM; -EXDEV for a local channel of
- * another thread. */
+ * or while waiting: the element was not sent); -EIDRM when it was destroyed
+ * while waiting (not sent either); -ETIMEDOUT; -EINVAL for a NULL chan (or
+ * NULL elem with a non-zero element size); -EPERM when it would wait
+ * outside a coroutine; -ENOMEM; -EXDEV for a local channel of another
+ * thread. */
 int dyco_chan_send(dyco_chan *chan, const void *elem, int timeout);
 
 /* dyco_chan_recv takes the oldest element into elem (NULL: drop it). It
  * takes it from the buffer (and moves the longest-waiting sender's element
  * into the buffer), or straight from the longest-waiting sender, otherwise
- * waits (FIFO among receivers) for at most timeout ms. Returns 1 when it
- * received an element; 0 when the channel is closed and its buffer is empty;
- * -ETIMEDOUT; -EINVAL for a NULL chan; -EPERM when it would wait outside a
- * coroutine; -ENOMEM; -EXDEV for a local channel of another thread. */
+ * waits (FIFO among receivers) for at most timeout ms (-1: no limit, 0:
+ * does not wait). Returns 1 when it received an element; 0 when the channel
+ * is closed and its buffer is empty; -EIDRM when it was destroyed while
+ * waiting; -ETIMEDOUT; -EINVAL for a NULL chan; -EPERM when it would wait
+ * outside a coroutine; -ENOMEM; -EXDEV for a local channel of another
+ * thread. */
 int dyco_chan_recv(dyco_chan *chan, void *elem, int timeout);
 
 /* dyco_chan_close closes the channel: sends fail with -EPIPE from now on

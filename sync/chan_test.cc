@@ -175,16 +175,17 @@ TEST_F(SchedTest, CloseWakesWaitingSendersWithEpipeAndReceiversWithClosed) {
   dyco_chan_destroy(&empty);
 }
 
-TEST_F(SchedTest, DestroyWakesEveryWaiter) {
+TEST_F(SchedTest, DestroyWakesEveryWaiterWithEidrm) {
+  // Not the close's -EPIPE and 0: the code of every destroyed primitive.
   dyco_chan *a = dyco_chan_create(sizeof(int), 0, 0);
   dyco_chan *b = dyco_chan_create(sizeof(int), 0, 0);
   int woke = 0;
   for (int i = 0; i < 3; ++i) {
-    Go([&] { woke += SendInt(a, 1) == -EPIPE; });
+    Go([&] { woke += SendInt(a, 1) == -EIDRM; });
     Go([&] {
       int r;
       RecvInt(b, -1, &r);
-      woke += r == 0;
+      woke += r == -EIDRM;
     });
   }
   Go([&] {

@@ -31,9 +31,10 @@ dyco_channel *dyco_channel_create(size_t size);
 dyco_channel *dyco_channel_createShared(size_t size);
 
 /* dyco_channel_destroy frees *chan once no coroutine waits on it any more and
- * sets *chan to NULL; every waiting sender and receiver returns 0 (closed);
- * a message still in the slot is dropped. NULL and *chan NULL are ignored.
- * Does not block. */
+ * sets *chan to NULL; every waiting sender and receiver returns 0, the
+ * seed's documented "channel closed" (where every other primitive's waiters
+ * return -EIDRM, docs/errors.md); a message still in the slot is dropped.
+ * NULL and *chan NULL are ignored. Does not block. */
 void dyco_channel_destroy(dyco_channel **chan);
 
 /* dyco_channel_send copies size bytes from buf into the channel and returns

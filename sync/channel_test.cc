@@ -1,6 +1,7 @@
 // dyco — sync layer tests: the seed's half-duplex channel. One slot, FIFO,
 // sizes, every timeout path, destroy while waiting, the shared stack.
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <string>
@@ -25,6 +26,16 @@ std::string Recv(dyco_channel *ch, int timeout = -1, ssize_t *ret = nullptr) {
     *ret = n;
   }
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+TEST_F(SchedTest, ChannelConstructorsReturnNullWithErrno) {
+  // As every constructor of dyco (docs/errors.md).
+  errno = 0;
+  EXPECT_EQ(nullptr, dyco_channel_create(SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
+  errno = 0;
+  EXPECT_EQ(nullptr, dyco_channel_createShared(SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
 }
 
 TEST_F(SchedTest, SendReturnsAtOnceWhenTheSlotIsFreeAndWaitsWhenItIsTaken) {

@@ -38,7 +38,7 @@ void dyco_cond_destroy(dyco_cond **pcv) {
   }
   *pcv = NULL;
   cv->dead = 1;
-  dyco_waitq_wakeAll(&cv->q, DYCO__SYNC_CLOSED);
+  dyco_waitq_wakeAll(&cv->q, DYCO__SYNC_DESTROYED);
   int gone = cv->q.refs == 0;
   dyco__sync_leave(&cv->base);
   if (gone) {
@@ -73,7 +73,7 @@ int dyco_cond_wait(dyco_cond *cv, dyco_mutex *m, int timeout) {
   intptr_t v = 0;
   r = dyco_waitq_wait(&cv->q, timeout, &v);
   if (r == 0 && v != DYCO__SYNC_OK) {
-    r = -ECANCELED;
+    r = DYCO__SYNC_EDESTROYED;
   }
   int gone = cv->dead && cv->q.refs == 0;
   dyco__sync_leave(&cv->base);

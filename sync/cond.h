@@ -19,7 +19,8 @@ dyco_cond *dyco_cond_create(int flags);
 
 /* dyco_cond_destroy frees *cond once no coroutine waits on it and sets
  * *cond to NULL; every waiter wakes, locks its mutex again, and returns
- * -ECANCELED. NULL and *cond NULL are ignored. Does not block. */
+ * -EIDRM (docs/errors.md). NULL and *cond NULL are ignored. Does not
+ * block. */
 void dyco_cond_destroy(dyco_cond **cond);
 
 /* dyco_cond_wait unlocks mutex (which the caller holds) and waits, as one
@@ -29,9 +30,11 @@ void dyco_cond_destroy(dyco_cond **cond);
  * every case but the errors found before waiting. Waiters wake first come,
  * first served. dyco_cond never wakes a waiter spuriously, but another
  * coroutine may change the state first: wait in a loop that checks it.
- * Returns 0 when woken; -ETIMEDOUT; -ECANCELED when the condition variable
- * was destroyed meanwhile; -EPERM when the caller does not hold mutex or is
- * not a coroutine; -EINVAL for NULL; -EXDEV. */
+ * Returns 0 when woken; -ETIMEDOUT; -EIDRM when the condition variable was
+ * destroyed meanwhile; -EPERM when the caller does not hold mutex or is
+ * not a coroutine; -EINVAL for NULL; -ENOMEM (a timed wait); -EXDEV. When
+ * the mutex itself is destroyed while the waiter waits to lock it again,
+ * the mutex's -EIDRM comes back, and the mutex is not held. */
 int dyco_cond_wait(dyco_cond *cond, dyco_mutex *mutex, int timeout);
 
 /* dyco_cond_signal wakes the longest waiter, dyco_cond_broadcast every

@@ -60,8 +60,9 @@ struct AtExit {
 
 // --- Channels ----------------------------------------------------------------
 
-// Sends return 0 (sent), -EPIPE (closed) or -ETIMEDOUT; receives 1 (with a
-// value), 0 (closed) or -ETIMEDOUT.
+// Sends return 0 (sent), -EPIPE (closed), -EIDRM (destroyed while waiting)
+// or -ETIMEDOUT; receives 1 (with a value), 0 (closed), -EIDRM or
+// -ETIMEDOUT.
 class Channel {
  public:
   virtual ~Channel() = default;
@@ -104,7 +105,8 @@ class HalfDuplex : public Channel {
     if (r == static_cast<ssize_t>(s.size())) {
       return 0;
     }
-    return r == 0 ? -EPIPE : static_cast<int>(r);
+    // The seed's 0: the channel was destroyed while the send waited.
+    return r == 0 ? -EIDRM : static_cast<int>(r);
   }
   int Recv(int *v, int timeout) override {
     char buf[16];
@@ -113,7 +115,7 @@ class HalfDuplex : public Channel {
       *v = std::stoi(std::string(buf, static_cast<size_t>(r)));
       return 1;
     }
-    return static_cast<int>(r);
+    return r == 0 ? -EIDRM : static_cast<int>(r);  // as Send
   }
   bool CanClose() const override { return false; }
   void Close() override {}
@@ -202,6 +204,16 @@ struct ChannelModel {
     }
     for (auto &s : senders) {
       finished.push_back({s.first, -EPIPE, -1});
+    }
+    receivers.clear();
+    senders.clear();
+  }
+  void Destroy() {
+    for (int id : receivers) {
+      finished.push_back({id, -EIDRM, -1});
+    }
+    for (auto &s : senders) {
+      finished.push_back({s.first, -EIDRM, -1});
     }
     receivers.clear();
     senders.clear();
@@ -302,7 +314,7 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
     } else if (op < 95 || (op < 97 && run.model.closed)) {
       // Destroy with whoever waits, and start over.
       run.ch->Destroy();
-      run.model.Close();
+      run.model.Destroy();
       Settle(run, what + " (destroy)");
       fresh();
     }
@@ -317,7 +329,7 @@ void ChannelSteps(std::function<Channel *()> make, size_t cap, unsigned seed,
     (*checked)++;
   }
   run.ch->Destroy();
-  run.model.Close();
+  run.model.Destroy();
   Settle(run, "the end");
 }
 
@@ -428,7 +440,7 @@ void SemaphoreSteps(unsigned seed, int steps, int *checked) {
     } else {  // destroy and start over
       dyco_semaphore_destroy(&run->sem);
       for (int id : model.waiters) {
-        model.finished.push_back({id, -ECANCELED, -1});
+        model.finished.push_back({id, -EIDRM, -1});
       }
       model.waiters.clear();
       model.count = 0;
@@ -444,7 +456,7 @@ void SemaphoreSteps(unsigned seed, int steps, int *checked) {
   }
   dyco_semaphore_destroy(&run->sem);
   for (int id : model.waiters) {
-    model.finished.push_back({id, -ECANCELED, -1});
+    model.finished.push_back({id, -EIDRM, -1});
   }
   settle("the end");
 }

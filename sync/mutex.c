@@ -38,7 +38,7 @@ void dyco_mutex_destroy(dyco_mutex **pm) {
   }
   *pm = NULL;
   m->dead = 1;
-  dyco_waitq_wakeAll(&m->q, DYCO__SYNC_CLOSED);
+  dyco_waitq_wakeAll(&m->q, DYCO__SYNC_DESTROYED);
   finish(m);
 }
 
@@ -56,7 +56,7 @@ static __attribute__((noinline)) int lock_slow(dyco_mutex *m, dyco__sync_who me,
     if (v == DYCO__SYNC_OK) {
       m->holder = me; /* handed over by the unlock that woke us */
     } else {
-      r = -ECANCELED;
+      r = DYCO__SYNC_EDESTROYED;
     }
   }
   return r;

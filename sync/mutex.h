@@ -21,18 +21,18 @@ typedef struct dyco_mutex dyco_mutex;
 dyco_mutex *dyco_mutex_create(int flags);
 
 /* dyco_mutex_destroy frees *mutex once no coroutine waits on it any more and
- * sets *mutex to NULL; every waiter returns -ECANCELED. Destroy a mutex only
- * when its holder will not touch it again. NULL and *mutex NULL are ignored.
- * Does not block. */
+ * sets *mutex to NULL; every waiter returns -EIDRM (docs/errors.md). Destroy
+ * a mutex only when its holder will not touch it again. NULL and *mutex NULL
+ * are ignored. Does not block. */
 void dyco_mutex_destroy(dyco_mutex **mutex);
 
 /* dyco_mutex_lock locks the mutex for the running coroutine, waiting at most
  * timeout ms (-1: no limit, 0: does not wait, a try-lock). Waiters get the
  * mutex first come, first served: an unlock hands it straight to the
  * longest waiter. Returns 0 when locked; -ETIMEDOUT; -EDEADLK when the
- * caller holds it already; -ECANCELED when destroyed while waiting; -EINVAL
+ * caller holds it already; -EIDRM when destroyed while waiting; -EINVAL
  * for NULL; -EPERM when it would wait outside a coroutine (outside one, the
- * thread itself may hold the mutex); -EXDEV. */
+ * thread itself may hold the mutex); -ENOMEM (a timed wait); -EXDEV. */
 int dyco_mutex_lock(dyco_mutex *mutex, int timeout);
 
 /* dyco_mutex_unlock unlocks the mutex, which the caller holds, handing it to

@@ -127,7 +127,7 @@ TEST_F(SchedTest, MutexTimeoutsLeaveNothingBehind) {
   dyco_mutex_destroy(&m);
 }
 
-TEST_F(SchedTest, DestroyWakesMutexWaitersWithEcanceled) {
+TEST_F(SchedTest, DestroyWakesMutexWaitersWithEidrm) {
   dyco_mutex *m = dyco_mutex_create(0);
   int canceled = 0;
   Go([&] {
@@ -137,7 +137,7 @@ TEST_F(SchedTest, DestroyWakesMutexWaitersWithEcanceled) {
     dyco_mutex_destroy(&mine);  // the holder destroys it
   });
   for (int i = 0; i < 3; ++i) {
-    Go([&] { canceled += dyco_mutex_lock(m, -1) == -ECANCELED; });
+    Go([&] { canceled += dyco_mutex_lock(m, -1) == -EIDRM; });
   }
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(3, canceled);
@@ -268,7 +268,7 @@ TEST_F(SchedTest, DestroyingACondWakesItsWaitersWithTheMutexHeld) {
   for (int i = 0; i < 3; ++i) {
     Go([&] {
       ASSERT_EQ(0, dyco_mutex_lock(m, -1));
-      canceled += dyco_cond_wait(cv, m, -1) == -ECANCELED;
+      canceled += dyco_cond_wait(cv, m, -1) == -EIDRM;
       EXPECT_EQ(0, dyco_mutex_unlock(m));  // held again
     });
   }

@@ -88,10 +88,10 @@ void dyco_pubsub_destroy(dyco_pubsubchannel **pps) {
   }
   *pps = NULL;
   ps->dead = 1;
-  /* Waiting subscribers are told it is closed. A publisher waiting for its
-   * message to be taken keeps waiting: the subscribers it reached before
-   * still take it. */
-  dyco_waitq_wakeAll(&ps->q, DYCO__SYNC_CLOSED);
+  /* Waiting subscribers are told it was destroyed. A publisher waiting for
+   * its message to be taken keeps waiting: the subscribers it reached
+   * before still take it. */
+  dyco_waitq_wakeAll(&ps->q, DYCO__SYNC_DESTROYED);
   finish(ps);
 }
 
@@ -172,8 +172,8 @@ ssize_t dyco_pubsub_subscribe(dyco_pubsubchannel *ps, void *buf, size_t maxsize,
   intptr_t v = 0;
   ssize_t got = dyco_waitq_wait(&ps->q, timeout, &v);
   if (got == 0) {
-    if (v == DYCO__SYNC_CLOSED) {
-      got = 0;
+    if (v == DYCO__SYNC_DESTROYED) {
+      got = DYCO__SYNC_EDESTROYED;
     } else {
       message *m = (message *)v;
       memcpy(buf, m->data.bytes, m->len);

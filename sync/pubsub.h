@@ -15,8 +15,7 @@ extern "C" {
 typedef struct dyco_pubsubchannel dyco_pubsubchannel;
 
 /* dyco_pubsub_create makes a local publish-subscribe channel for messages of
- * 1 to size bytes (0: 1024). Does not block. NULL (errno ENOMEM) on
- * error. */
+ * 1 to size bytes (0: 1024). Does not block. NULL (errno ENOMEM) on error. */
 dyco_pubsubchannel *dyco_pubsub_create(size_t size);
 
 /* dyco_pubsub_createShared is dyco_pubsub_create for a channel that
@@ -24,7 +23,9 @@ dyco_pubsubchannel *dyco_pubsub_create(size_t size);
 dyco_pubsubchannel *dyco_pubsub_createShared(size_t size);
 
 /* dyco_pubsub_destroy frees *pschan once no coroutine waits on it and sets
- * *pschan to NULL; every waiting subscriber returns 0. NULL and *pschan
+ * *pschan to NULL; every waiting subscriber returns -EIDRM (docs/errors.md;
+ * the seed's returned -1). A publisher still waiting for its message to be
+ * taken goes on waiting for the subscribers it reached. NULL and *pschan
  * NULL are ignored. Does not block. */
 void dyco_pubsub_destroy(dyco_pubsubchannel **pschan);
 
@@ -46,10 +47,10 @@ ssize_t dyco_pubsub_publish(dyco_pubsubchannel *pschan, void *buf, size_t size);
 /* dyco_pubsub_subscribe waits at most timeout ms (-1: no limit; 0: returns
  * -ETIMEDOUT, as nothing is ever waiting to be taken) for the next message
  * published and copies it into buf. One subscription receives one message:
- * subscribe again for the next. maxsize must be at least the channel's
- * size. Returns the message's length (> 0); 0 when the channel was destroyed
+ * subscribe again for the next. maxsize must be at least the channel's size.
+ * Returns the message's length (> 0); -EIDRM when the channel was destroyed
  * while it waited; -ETIMEDOUT; -EINVAL for a NULL pschan or buf or a small
- * maxsize; -EPERM outside a coroutine; -EXDEV. */
+ * maxsize; -EPERM outside a coroutine; -ENOMEM (a timed wait); -EXDEV. */
 ssize_t dyco_pubsub_subscribe(dyco_pubsubchannel *pschan, void *buf,
                               size_t maxsize, int timeout);
 

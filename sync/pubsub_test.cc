@@ -1,6 +1,7 @@
 // dyco — sync layer tests: publish-subscribe. Every current subscriber,
 // nobody, one message per subscription, timeouts, destroy.
 #include <errno.h>
+#include <stdint.h>
 
 #include <string>
 #include <vector>
@@ -111,9 +112,19 @@ TEST_F(SchedTest, PubsubTimeoutsAndSizes) {
   dyco_pubsub_destroy(nullptr);
 }
 
-TEST_F(SchedTest, DestroyWakesSubscribersWithClosed) {
+TEST_F(SchedTest, PubsubConstructorsReturnNullWithErrno) {
+  // As every constructor of dyco (docs/errors.md).
+  errno = 0;
+  EXPECT_EQ(nullptr, dyco_pubsub_create(SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
+  errno = 0;
+  EXPECT_EQ(nullptr, dyco_pubsub_createShared(SIZE_MAX));
+  EXPECT_EQ(ENOMEM, errno);
+}
+
+TEST_F(SchedTest, DestroyWakesSubscribersWithEidrm) {
   dyco_pubsubchannel *ps = dyco_pubsub_create(8);
-  int closed = 0;
+  int destroyed = 0;
   std::string early;
   Go([&] {
     ssize_t r;
@@ -125,7 +136,7 @@ TEST_F(SchedTest, DestroyWakesSubscribersWithClosed) {
       Go([&] {
         ssize_t r;
         Subscribe(ps, -1, &r);
-        closed += r == 0;
+        destroyed += r == -EIDRM;
       });
     }
     EXPECT_EQ(3, Publish(ps, "one"));
@@ -134,7 +145,7 @@ TEST_F(SchedTest, DestroyWakesSubscribersWithClosed) {
   });
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ("one", early);
-  EXPECT_EQ(3, closed);
+  EXPECT_EQ(3, destroyed);
 }
 
 TEST_F(SchedTest, BackToBackPublishesReachEverySubscriber) {

@@ -13,8 +13,8 @@ static inline dyco__chan *core_of(const dyco_select_case *c) {
 }
 
 static int by_address(const void *a, const void *b) {
-  uintptr_t x = (uintptr_t) * (dyco_spinlock *const *)a;
-  uintptr_t y = (uintptr_t) * (dyco_spinlock *const *)b;
+  uintptr_t x = (uintptr_t)*(dyco_spinlock *const *)a;
+  uintptr_t y = (uintptr_t)*(dyco_spinlock *const *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -98,7 +98,9 @@ static __attribute__((noinline)) int wait_cases(dyco_select_case *cs,
   if (r >= 0) {
     dyco_select_case *c = &cs[active[r]];
     dyco__cell *cell = cells[r];
-    if (c->op == DYCO_SELECT_SEND) {
+    if (v == DYCO__SYNC_DESTROYED) {
+      c->result = DYCO__SYNC_EDESTROYED;
+    } else if (c->op == DYCO_SELECT_SEND) {
       c->result = v == DYCO__SYNC_OK ? 0 : -EPIPE;
     } else if (v == DYCO__SYNC_OK) {
       if (c->elem != NULL && cell->len != 0) {

@@ -22,7 +22,8 @@ typedef struct dyco_select_case {
   void *elem;      /* SEND: the element to send; RECV: where the received
                       element goes (NULL: drop it) */
   int result;      /* set for the case taken: SEND 0 sent, -EPIPE closed;
-                      RECV 1 received, 0 closed and empty */
+                      RECV 1 received, 0 closed and empty; either -EIDRM
+                      when the channel was destroyed while select waited */
 } dyco_select_case;
 
 /* dyco_select takes exactly one of the n cases (1 <= n <= DYCO_SELECT_MAX):

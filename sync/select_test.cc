@@ -272,7 +272,7 @@ TEST_F(SchedTest, DestroyWhileASelectWaitsOnIt) {
   });
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(1, index);
-  EXPECT_EQ(-EPIPE, result);
+  EXPECT_EQ(-EIDRM, result);
   dyco_chan_destroy(&a);
 }
 

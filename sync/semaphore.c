@@ -57,7 +57,7 @@ void dyco_semaphore_destroy(dyco_semaphore **psem) {
   }
   *psem = NULL;
   sem->dead = 1;
-  dyco_waitq_wakeAll(&sem->q, DYCO__SYNC_CLOSED);
+  dyco_waitq_wakeAll(&sem->q, DYCO__SYNC_DESTROYED);
   finish(sem);
 }
 
@@ -69,7 +69,7 @@ static __attribute__((noinline)) int wait_slow(dyco_semaphore *sem,
   intptr_t v = 0;
   int r = dyco_waitq_wait(&sem->q, timeout, &v);
   if (r == 0 && v != DYCO__SYNC_OK) {
-    r = -ECANCELED;
+    r = DYCO__SYNC_EDESTROYED;
   }
   return r;
 }

@@ -15,7 +15,8 @@ extern "C" {
 typedef struct dyco_semaphore dyco_semaphore;
 
 /* dyco_semaphore_create makes a local semaphore holding value permits. Does
- * not block. NULL (errno ENOMEM) on error. */
+ * not block. Returns NULL with errno EINVAL for a value above SSIZE_MAX, or
+ * ENOMEM. */
 dyco_semaphore *dyco_semaphore_create(size_t value);
 
 /* dyco_semaphore_createShared is dyco_semaphore_create for a semaphore that
@@ -23,17 +24,17 @@ dyco_semaphore *dyco_semaphore_create(size_t value);
 dyco_semaphore *dyco_semaphore_createShared(size_t value);
 
 /* dyco_semaphore_destroy frees *sem once no coroutine waits on it any more
- * and sets *sem to NULL; every waiter returns -ECANCELED. NULL and *sem NULL
- * are ignored. Does not block. */
+ * and sets *sem to NULL; every waiter returns -EIDRM (docs/errors.md). NULL
+ * and *sem NULL are ignored. Does not block. */
 void dyco_semaphore_destroy(dyco_semaphore **sem);
 
 /* dyco_semaphore_wait takes a permit, waiting at most timeout ms (-1: no
  * limit, 0: does not wait) for one. Waiters are served first come, first
  * served: a signal hands its permit straight to the longest waiter. Returns
- * 0 with a permit; -ETIMEDOUT (no permit taken); -ECANCELED when the
- * semaphore was destroyed while it waited; -EINVAL for NULL; -EPERM when it
- * would wait outside a coroutine; -EXDEV for a local semaphore of another
- * thread. */
+ * 0 with a permit; -ETIMEDOUT (no permit taken); -EIDRM when the semaphore
+ * was destroyed while it waited; -EINVAL for NULL; -EPERM when it
+ * would wait outside a coroutine; -ENOMEM (a timed wait); -EXDEV for a
+ * local semaphore of another thread. */
 int dyco_semaphore_wait(dyco_semaphore *sem, int timeout);
 
 /* dyco_semaphore_signal gives a permit back: to the longest waiter if any

@@ -103,11 +103,11 @@ TEST_F(SchedTest, ASignalAsTheTimeoutFiresIsNeverLost) {
   dyco_semaphore_destroy(&sem);
 }
 
-TEST_F(SchedTest, DestroyWakesSemaphoreWaitersWithEcanceled) {
+TEST_F(SchedTest, DestroyWakesSemaphoreWaitersWithEidrm) {
   dyco_semaphore *sem = dyco_semaphore_create(0);
   int canceled = 0;
   for (int i = 0; i < 3; ++i) {
-    Go([&] { canceled += dyco_semaphore_wait(sem, -1) == -ECANCELED; });
+    Go([&] { canceled += dyco_semaphore_wait(sem, -1) == -EIDRM; });
   }
   Go([&] {
     dyco_coroutine_yield();

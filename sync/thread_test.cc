@@ -529,18 +529,18 @@ TEST_F(SchedTest, DestroyFromAnotherThreadWakesEveryWaiter) {
       Go([&] {
         waiting++;
         int v;
-        woke += dyco_chan_recv(ch, &v, -1) == 0;
+        woke += dyco_chan_recv(ch, &v, -1) == -EIDRM;
       });
       Go([&] {
         waiting++;
-        woke += dyco_semaphore_wait(sem, -1) == -ECANCELED;
+        woke += dyco_semaphore_wait(sem, -1) == -EIDRM;
       });
       Go([&] {
         while (!locked.load()) {
           dyco_coroutine_sleep(1);
         }
         waiting++;
-        woke += dyco_mutex_lock(m, -1) == -ECANCELED;
+        woke += dyco_mutex_lock(m, -1) == -EIDRM;
       });
     }
   });

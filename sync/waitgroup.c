@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/heap.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 #include "sync/internal/common.h"
@@ -18,8 +19,8 @@ enum { MEMBER = 1, DONE = 2 };
  * waiter's stack. */
 typedef struct waiter {
   dyco_waitq q;
-  int target;
-  int index; /* in the heap, -1 once taken out */
+  int64_t target; /* the heap's key (base/heap.h) */
+  int32_t index;  /* in the heap, -1 once taken out */
 } waiter;
 
 struct dyco_waitgroup {
@@ -30,11 +31,9 @@ struct dyco_waitgroup {
   size_t used;
   int members;
   int done;
-  waiter **heap; /* min-heap on target */
-  size_t heap_len;
-  size_t heap_cap;
-  dyco_waitq all; /* waiters for every member */
-  int refs;       /* waiters records out */
+  dyco__heap heap; /* waiters, a min-heap on target */
+  dyco_waitq all;  /* waiters for every member */
+  int refs;        /* waiters records out */
   int dead;
 };
 
@@ -95,68 +94,15 @@ static uint64_t key_of(int cid) {
 
 /* --- Waiters by target ------------------------------------------------ */
 
-static inline void heap_place(dyco_waitgroup *g, size_t i, waiter *w) {
-  g->heap[i] = w;
-  w->index = (int)i;
-}
-
-static void heap_up(dyco_waitgroup *g, size_t i) {
-  waiter *w = g->heap[i];
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (g->heap[p]->target <= w->target) {
-      break;
-    }
-    heap_place(g, i, g->heap[p]);
-    i = p;
-  }
-  heap_place(g, i, w);
-}
-
-static void heap_down(dyco_waitgroup *g, size_t i) {
-  waiter *w = g->heap[i];
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= g->heap_len) {
-      break;
-    }
-    if (c + 1 < g->heap_len && g->heap[c + 1]->target < g->heap[c]->target) {
-      c++;
-    }
-    if (g->heap[c]->target >= w->target) {
-      break;
-    }
-    heap_place(g, i, g->heap[c]);
-    i = c;
-  }
-  heap_place(g, i, w);
-}
+#define KEY offsetof(waiter, target)
+#define INDEX offsetof(waiter, index)
 
 static int heap_push(dyco_waitgroup *g, waiter *w) {
-  if (g->heap_len == g->heap_cap) {
-    size_t cap = g->heap_cap != 0 ? g->heap_cap * 2 : 8;
-    waiter **h = (waiter **)realloc(g->heap, cap * sizeof *h);
-    if (h == NULL) {
-      return -ENOMEM;
-    }
-    g->heap = h;
-    g->heap_cap = cap;
-  }
-  g->heap[g->heap_len] = w;
-  heap_up(g, g->heap_len++);
-  return 0;
+  return dyco__heap_push(&g->heap, w, 8, KEY, INDEX);
 }
 
 static void heap_remove(dyco_waitgroup *g, waiter *w) {
-  size_t i = (size_t)w->index;
-  w->index = -1;
-  waiter *last = g->heap[--g->heap_len];
-  if (last == w) {
-    return;
-  }
-  heap_place(g, i, last);
-  heap_up(g, i);
-  heap_down(g, (size_t)last->index);
+  dyco__heap_remove(&g->heap, w, KEY, INDEX);
 }
 
 /* --- Life ------------------------------------------------------------ */
@@ -192,7 +138,7 @@ dyco_waitgroup *dyco_waitgroup_createShared(int suggest_size) {
 static void release(dyco_waitgroup *g) {
   free(g->keys);
   free(g->states);
-  free(g->heap);
+  dyco__heap_destroy(&g->heap);
   free(g);
 }
 
@@ -214,12 +160,12 @@ void dyco_waitgroup_destroy(dyco_waitgroup **pg) {
   }
   *pg = NULL;
   g->dead = 1;
-  while (g->heap_len > 0) {
-    waiter *w = g->heap[0];
+  waiter *w;
+  while ((w = (waiter *)dyco__heap_top(&g->heap)) != NULL) {
     heap_remove(g, w);
-    dyco_waitq_wakeOne(&w->q, DYCO__SYNC_CLOSED);
+    dyco_waitq_wakeOne(&w->q, DYCO__SYNC_DESTROYED);
   }
-  dyco_waitq_wakeAll(&g->all, DYCO__SYNC_CLOSED);
+  dyco_waitq_wakeAll(&g->all, DYCO__SYNC_DESTROYED);
   finish(g);
 }
 
@@ -283,8 +229,9 @@ int dyco_waitgroup_done(dyco_waitgroup *g) {
     g->done++;
     r = 1;
     intptr_t v = COUNT_BASE + g->done;
-    while (g->heap_len > 0 && g->heap[0]->target <= g->done) {
-      waiter *w = g->heap[0];
+    waiter *w;
+    while ((w = (waiter *)dyco__heap_top(&g->heap)) != NULL &&
+           w->target <= g->done) {
       heap_remove(g, w);
       dyco_waitq_wakeOne(&w->q, v); /* 0 when it timed out: no matter */
     }
@@ -300,7 +247,7 @@ static int outcome(int r, intptr_t v) {
   if (r != 0) {
     return r;
   }
-  return v >= COUNT_BASE ? (int)(v - COUNT_BASE) : -ECANCELED;
+  return v >= COUNT_BASE ? (int)(v - COUNT_BASE) : DYCO__SYNC_EDESTROYED;
 }
 
 int dyco_waitgroup_wait(dyco_waitgroup *g, int target, int timeout) {

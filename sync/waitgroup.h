@@ -21,8 +21,8 @@ dyco_waitgroup *dyco_waitgroup_create(int suggest_size);
 dyco_waitgroup *dyco_waitgroup_createShared(int suggest_size);
 
 /* dyco_waitgroup_destroy frees *group once no coroutine waits on it and sets
- * *group to NULL; every waiter returns -ECANCELED. NULL and *group NULL are
- * ignored. Does not block. */
+ * *group to NULL; every waiter returns -EIDRM (docs/errors.md). NULL and
+ * *group NULL are ignored. Does not block. */
 void dyco_waitgroup_destroy(dyco_waitgroup **group);
 
 /* dyco_waitgroup_add makes coroutine cid, of the calling thread's scheduler,
@@ -42,7 +42,7 @@ int dyco_waitgroup_done(dyco_waitgroup *group);
  * <= 0, such as -1: until every member is done; members that join later
  * count too), for at most timeout ms (-1: no limit; 0: does not wait).
  * Returns the number of members done then (>= target; 0 for target -1 on a
- * group without members); -ETIMEDOUT; -ECANCELED when destroyed while it
+ * group without members); -ETIMEDOUT; -EIDRM when destroyed while it
  * waited; -EPERM when it would wait outside a coroutine; -EINVAL for NULL;
  * -ENOMEM; -EXDEV. */
 int dyco_waitgroup_wait(dyco_waitgroup *group, int target, int timeout);

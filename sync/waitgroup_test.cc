@@ -152,14 +152,14 @@ TEST_F(SchedTest, AGroupWithoutMembersIsAllDone) {
   dyco_waitgroup_destroy(nullptr);
 }
 
-TEST_F(SchedTest, DestroyWakesWaitgroupWaitersWithEcanceled) {
+TEST_F(SchedTest, DestroyWakesWaitgroupWaitersWithEidrm) {
   dyco_waitgroup *wg = dyco_waitgroup_create(0);
   int member = Go([&] { dyco_coroutine_sleep(50); });
   ASSERT_EQ(1, dyco_waitgroup_add(wg, member));
   int canceled = 0;
   for (int target : {1, -1, 1, -1}) {
     Go([&, target] {
-      canceled += dyco_waitgroup_wait(wg, target, -1) == -ECANCELED;
+      canceled += dyco_waitgroup_wait(wg, target, -1) == -EIDRM;
     });
   }
   Go([&] {

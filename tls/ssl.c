@@ -56,7 +56,8 @@ static int prepare(SSL *ssl) {
 }
 
 /* Waits for fd to be ready for `events`: in the scheduler inside a
- * coroutine, in poll otherwise. > 0 ready, 0 timed out, < 0 -errno. */
+ * coroutine, in poll otherwise. > 0 ready, 0 (poll) or -ETIMEDOUT
+ * (dyco_fd_wait) timed out, < 0 -errno. */
 static int wait_fd(int fd, uint32_t events, int timeout) {
   int r = dyco_fd_wait(fd, events, timeout);
   if (r != -EPERM) {

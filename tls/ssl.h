@@ -9,28 +9,31 @@
 extern "C" {
 #endif
 
-/* Each call below takes an SSL * whose fd is a socket (SSL_set_fd) and
- * makes that socket non-blocking the first time it sees it. Inside a
- * coroutine, whenever OpenSSL wants to read or write the socket (during a
- * handshake, a read, a write, a renegotiation or a TLS 1.3 key update,
- * including a write needed by a read), the coroutine waits in its
- * scheduler and other coroutines run. Outside a coroutine the calls block
- * the thread (in poll), as the plain OpenSSL calls would on a blocking
- * socket. They return what the OpenSSL call returns: use SSL_get_error as
- * usual. The variants with a timeout give up after timeout ms (-1: no
- * limit) and then return -1 with errno ETIMEDOUT (SSL_get_error then says
- * SSL_ERROR_WANT_READ or SSL_ERROR_WANT_WRITE: the call can be repeated).
- * When the socket is closed through dyco (on any thread) while a call
- * waits, it returns -1 with errno EBADF; when the wait cannot be registered
- * with the scheduler's epoll, -1 with errno ENOMEM or ENOSPC. The same sources
- * build against OpenSSL 3 and BoringSSL
- * (--config=boringssl). */
+/* Each call below takes an SSL * whose fd is a socket (SSL_set_fd) and makes
+ * that socket non-blocking the first time it sees it. Inside a coroutine,
+ * whenever OpenSSL wants to read or write the socket (during a handshake, a
+ * read, a write, a renegotiation or a TLS 1.3 key update, including a write
+ * needed by a read), the coroutine waits in its scheduler and other
+ * coroutines run. Outside a coroutine the calls block the thread (in poll),
+ * as the plain OpenSSL calls would on a blocking socket. They return what the
+ * OpenSSL call returns: use SSL_get_error as usual. The variants with a
+ * timeout give up after timeout ms (-1: no limit) and then return -1 with
+ * errno ETIMEDOUT (SSL_get_error then says SSL_ERROR_WANT_READ or
+ * SSL_ERROR_WANT_WRITE: the call can be repeated). When the socket is closed
+ * through dyco (on any thread) while a call waits, it returns -1 with errno
+ * EBADF; when the wait cannot be registered with the scheduler's epoll, -1
+ * with errno ENOMEM or ENOSPC. Before any OpenSSL call, dyco's own checks: -1
+ * with errno EINVAL for a NULL ssl, EBADF for an SSL without an fd, or
+ * fcntl's errno when the socket cannot be made non-blocking. The same sources
+ * build against OpenSSL 3 and BoringSSL (--config=boringssl). */
 
-/* dyco_SSL_accept runs the server side of the handshake: 1 when it is done,
- * <= 0 on failure (SSL_get_error tells why). */
+/* dyco_SSL_accept runs the server side of the handshake, waiting (yielding)
+ * until it is done: 1 when it is, <= 0 on failure (SSL_get_error tells
+ * why). */
 int dyco_SSL_accept(SSL *ssl);
 
-/* dyco_SSL_connect runs the client side of the handshake: 1 when done. */
+/* dyco_SSL_connect runs the client side of the handshake, waiting as
+ * dyco_SSL_accept does: 1 when done, <= 0 on failure. */
 int dyco_SSL_connect(SSL *ssl);
 
 /* dyco_SSL_read reads up to num bytes, as SSL_read: > 0 bytes read, <= 0

@@ -68,20 +68,24 @@ Cflags: $cflags
 Libs: -L\${libdir} -Wl,-rpath,\${libdir} -ldyco -pthread -lssl -lcrypto
 Libs.private: -ldl
 PC
-# The hooks replace libc functions nobody calls by dyco's name: with
-# --as-needed (Debian's default) the library would be dropped when the
-# program's own code calls none of them (a blocking client library does).
-# --no-as-needed keeps it; --whole-archive takes all of libdyco_hook.a when
-# a -static link picks the archive.
+# libdyco_hook.so is the whole of dyco with the hooks: a program links it in
+# place of libdyco.so (one runtime). The hooks replace libc functions nobody
+# calls by dyco's name: with --as-needed (Debian's default) the library would
+# be dropped when the program's own code calls none of them and no dyco_
+# function (a blocking client library does). --no-as-needed keeps it;
+# --whole-archive takes all of libdyco_hook.a when a -static link picks the
+# archive.
 cat >"$prefix/lib/pkgconfig/dyco-hook.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
+includedir=\${prefix}/include/dyco
 
 Name: dyco-hook
-Description: dyco's libc hooks: plain blocking calls yield inside coroutines
+Description: dyco with its libc hooks: plain blocking calls yield inside coroutines
 Version: 0.1.0
-Requires: dyco
-Libs: -L\${libdir} -Wl,-rpath,\${libdir} -Wl,--push-state,--no-as-needed,--whole-archive -ldyco_hook -Wl,--pop-state
+Cflags: $cflags
+Libs: -L\${libdir} -Wl,-rpath,\${libdir} -Wl,--push-state,--no-as-needed,--whole-archive -ldyco_hook -Wl,--pop-state -pthread -lssl -lcrypto
+Libs.private: -ldl
 PC
 # dyco's archives inside the program, every other library shared.
 cat >"$prefix/lib/pkgconfig/dyco-static.pc" <<PC

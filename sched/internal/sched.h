@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/heap.h"
 #include "base/hints.h"
 #include "base/slots.h"
 #include "base/stack.h"
@@ -226,10 +227,8 @@ struct dyco_schedule {
   uint32_t sleeping; /* of which in dyco_coroutine_sleep */
   uint32_t waiting;  /* of which waiting on a queue or fd */
 
-  /* Timers: a binary min-heap on deadline. */
-  dyco_coroutine **heap;
-  uint32_t heap_len;
-  uint32_t heap_cap;
+  /* Timers: coroutines in a binary min-heap on deadline (base/heap.h). */
+  dyco__heap timers;
 
   /* epoll and the fd table. */
   int epfd;
@@ -260,6 +259,12 @@ struct dyco_schedule {
   int sleeping_in_poll; /* atomic: 1 while in (or about to be in) epoll_wait */
   int evfd;
   uint32_t pending_wakes; /* atomic: wakes from other threads in flight */
+  /* Spawns from the inbox that could not be created yet (no memory, or
+   * DYCO_COROUTINES_MAX reached), oldest first: tried again every round
+   * (at least every millisecond) until they are; the loop does not end
+   * while one is left. A spawn accepted is never dropped. */
+  dyco__inbox_item *spawn_head;
+  dyco__inbox_item *spawn_tail;
 
   dyco__stack_cache stacks; /* private stacks (base/stack.h) */
   dyco__slab slab;
@@ -305,6 +310,13 @@ void dyco__deliver(dyco_coroutine *co);
 
 /* Pushes an item to s's inbox and wakes s's thread if it sleeps. */
 void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item);
+
+/* Tests only: while it is above 0, each coroutine this thread's scheduler
+ * tries to create for a spawn (dyco_schedule_spawn) fails as if memory had
+ * run out, and the count goes down by one. Visible to the tests, which
+ * link sched as a shared library (sched/spawn_test.cc declares it). */
+extern __thread int dyco__test_spawn_failures
+    __attribute__((visibility("default")));
 
 /* --- core.c: creating, switching, ending --------------------------------- */
 
@@ -366,8 +378,10 @@ void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
 /* --- stack.c: the shared stack, the scheduler as the thread's driver ----- */
 
 /* The limits base keeps for every layer are the public ones. */
-_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN,
-               "base/stack.h rounds stacks up to the context layer's minimum");
+_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN &&
+                   DYCO__STACK_ALIGN == DYCO_CONTEXT_STACK_ALIGN,
+               "base/stack.h checks stacks against the context layer's "
+               "minimum and alignment");
 _Static_assert(DYCO__STACK_SIZE_MAX == DYCO_STACK_SIZE_MAX,
                "sched/coroutine.h says the largest stack dyco maps");
 _Static_assert(DYCO__STACK_GUARD_DEFAULT == DYCO_STACK_GUARD_DEFAULT &&

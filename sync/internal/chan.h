@@ -73,15 +73,16 @@ int dyco__chan_try_send(dyco__chan *ch, const void *buf, size_t len);
 int dyco__chan_try_recv(dyco__chan *ch, void *buf, size_t *len);
 
 /* The whole of a send or receive: enters, tries, waits up to timeout.
- * 1 done, -EPIPE closed, -ETIMEDOUT, -EPERM (would wait outside a
- * coroutine), -ENOMEM, -EXDEV. */
+ * 1 done, -EPIPE closed, -EIDRM destroyed while it waited, -ETIMEDOUT,
+ * -EPERM (would wait outside a coroutine), -ENOMEM, -EXDEV. */
 int dyco__chan_send(dyco__chan *ch, const void *buf, size_t len, int timeout);
 int dyco__chan_recv(dyco__chan *ch, void *buf, size_t *len, int timeout);
 
 /* Closes: every waiter wakes with "closed". 0, or -EALREADY. Lock held. */
 int dyco__chan_close_locked(dyco__chan *ch);
 
-/* Destroys (close, drop the buffer, free once the last waiter left).
+/* Destroys (every waiter wakes with "destroyed", the buffer is dropped, the
+ * channel freed once the last waiter left).
  * `what` names the caller in a misuse report. 0, or -EXDEV (reported, not
  * destroyed). */
 int dyco__chan_destroy(dyco__chan *ch, const char *what);

@@ -14,9 +14,16 @@
 /* What a waker hands a waiter through dyco_waitq_wakeOne. Pointers handed
  * instead (a pubsub message) are never this small. */
 enum {
-  DYCO__SYNC_OK = 1,     /* the operation the waiter waited for is done */
-  DYCO__SYNC_CLOSED = 2, /* the primitive was closed or destroyed */
+  DYCO__SYNC_OK = 1,        /* the operation the waiter waited for is done */
+  DYCO__SYNC_CLOSED = 2,    /* the channel was closed (dyco_chan_close) */
+  DYCO__SYNC_DESTROYED = 3, /* the primitive was destroyed */
 };
+
+/* What a waiter of a destroyed primitive returns, every primitive alike
+ * (docs/errors.md): "identifier removed", as semop(2) and msgrcv(2) answer
+ * a waiter whose System V semaphore set or queue is removed. The seed's
+ * half-duplex channel keeps its documented 0 instead. */
+#define DYCO__SYNC_EDESTROYED (-EIDRM)
 
 /* The head of every primitive. */
 typedef struct dyco__sync_base {
