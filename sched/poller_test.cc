@@ -88,7 +88,7 @@ void RunsTheBasics() {
   dyco_schedule *self = dyco_schedule_self();
   ASSERT_NE(nullptr, self);
   int spawned = 0;
-  Go([&] { EXPECT_EQ(0, dyco_fd_wait(p[0], EPOLLIN, 300)); });
+  Go([&] { EXPECT_EQ(-ETIMEDOUT, dyco_fd_wait(p[0], EPOLLIN, 300)); });
   std::thread other([&] {
     usleep(20000);
     static int *where;
