@@ -78,21 +78,34 @@ dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
   return &p->pool;
 }
 
+/* Waiting for a coroutine of the pool to come back: only a scheduler
+ * coroutine can. */
+static int can_wait(void *arg) {
+  (void)arg;
+  return dyco_schedule_coroID() >= 0;
+}
+
+static int wait_return(void *arg, int timeout_ms) {
+  intptr_t v;
+  return dyco_waitq_wait(&((dyco__apool *)arg)->waiters, timeout_ms, &v);
+}
+
+static int wake_one(void *arg) {
+  return dyco_waitq_wakeOne(&((dyco__apool *)arg)->waiters, 0);
+}
+
+static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one};
+
 dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize) {
   dyco__apool *p = pool_of(cp);
   if (p == NULL || cp->dying) {
     errno = EINVAL;
     return NULL;
   }
-  int err = dyco__pool_resize(cp, newsize, DYCO_ASYMCORO_MAX);
+  int err = dyco__pool_resize(cp, newsize, DYCO_ASYMCORO_MAX, &waiting, p);
   if (err != 0) {
     errno = -err;
     return NULL;
-  }
-  for (int free_now = cp->total - cp->busy; free_now > 0; free_now--) {
-    if (!dyco_waitq_wakeOne(&p->waiters, 0)) {
-      break;
-    }
   }
   return cp;
 }
@@ -118,20 +131,6 @@ int dyco_asymcpool_available(dyco_coropool *cp) {
   }
   return dyco__pool_available(cp);
 }
-
-/* Waiting for a coroutine of the pool to come back: only a scheduler
- * coroutine can. */
-static int can_wait(void *arg) {
-  (void)arg;
-  return dyco_schedule_coroID() >= 0;
-}
-
-static int wait_return(void *arg, int timeout_ms) {
-  intptr_t v;
-  return dyco_waitq_wait(&((dyco__apool *)arg)->waiters, timeout_ms, &v);
-}
-
-static const dyco__pool_waiting waiting = {can_wait, wait_return};
 
 static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                   int timeout) {

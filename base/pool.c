@@ -98,7 +98,8 @@ int dyco__pool_init(dyco__pool *p, const void *kind, dyco__stack_cache *cache,
   return 0;
 }
 
-int dyco__pool_resize(dyco__pool *p, int total, int max) {
+int dyco__pool_resize(dyco__pool *p, int total, int max,
+                      const dyco__pool_waiting *w, void *arg) {
   int err = check_total(total, max, p->stacksize, p->guard);
   if (err != 0) {
     return err;
@@ -109,6 +110,11 @@ int dyco__pool_resize(dyco__pool *p, int total, int max) {
     p->total = old;
     fit_stacks(p);
     return -ENOMEM;
+  }
+  for (int free_now = p->total - p->busy; free_now > 0; free_now--) {
+    if (!w->wake_one(arg)) {
+      break;
+    }
   }
   return 0;
 }

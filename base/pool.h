@@ -39,11 +39,6 @@ int dyco__pool_check(int total, int max, size_t stacksize);
 int dyco__pool_init(dyco__pool *p, const void *kind, dyco__stack_cache *cache,
                     int total, int max, size_t stacksize);
 
-/* dyco__pool_resize makes it a pool of `total` (1 to max): stacks are made
- * at once when it grows; when it shrinks, idle ones go at once and the
- * others when they come back. 0, -EINVAL, -ENOMEM; unchanged on error. */
-int dyco__pool_resize(dyco__pool *p, int total, int max);
-
 /* dyco__pool_available returns how many more coroutines may go out now. */
 static inline int dyco__pool_available(const dyco__pool *p) {
   int n = p->total - p->busy;
@@ -58,7 +53,17 @@ typedef struct dyco__pool_waiting {
    * -ETIMEDOUT, -EIDRM when the pool was destroyed meanwhile, or another
    * negative errno. */
   int (*wait)(void *arg, int timeout_ms);
+  /* Wakes the first coroutine waiting, if any: 1 when one was, 0 when none
+   * waits. */
+  int (*wake_one)(void *arg);
 } dyco__pool_waiting;
+
+/* dyco__pool_resize makes it a pool of `total` (1 to max): stacks are made
+ * at once when it grows, and as many waiters as may now go out are woken
+ * (w, arg); when it shrinks, idle stacks go at once and the others when they
+ * come back. 0, -EINVAL, -ENOMEM; unchanged on error. */
+int dyco__pool_resize(dyco__pool *p, int total, int max,
+                      const dyco__pool_waiting *w, void *arg);
 
 /* dyco__pool_wait_free waits, when none may go out now, up to timeout ms
  * (-1: no limit, 0: not at all) for one to. Returns 1 when one may go out,

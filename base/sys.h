@@ -239,4 +239,41 @@ static inline int dyco__sys_nanosleep(const struct timespec *req,
   return (int)syscall(SYS_nanosleep, req, rem);
 }
 
+/* The signals pending for the thread (rt_sigpending). */
+static inline int dyco__sys_sigpending(sigset_t *set) {
+  return (int)syscall(SYS_rt_sigpending, set, DYCO__SIGSET_BYTES);
+}
+
+/* Waits with mask in place until a signal handler has run (rt_sigsuspend):
+ * always -1 with errno EINTR. */
+static inline int dyco__sys_sigsuspend(const sigset_t *mask) {
+  return (int)syscall(SYS_rt_sigsuspend, mask, DYCO__SIGSET_BYTES);
+}
+
+/* close_range (Linux 5.9): ENOSYS where the headers or the kernel lack it. */
+static inline int dyco__sys_close_range(unsigned first, unsigned last,
+                                        unsigned flags) {
+#if defined(SYS_close_range)
+  return (int)syscall(SYS_close_range, first, last, flags);
+#else
+  (void)first;
+  (void)last;
+  (void)flags;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* pidfd_open (Linux 5.3): ENOSYS where the headers or the kernel lack it. */
+static inline int dyco__sys_pidfd_open(int pid, unsigned flags) {
+#if defined(SYS_pidfd_open)
+  return (int)syscall(SYS_pidfd_open, pid, flags);
+#else
+  (void)pid;
+  (void)flags;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
 #endif /* DYCO_BASE_SYS_H_ */

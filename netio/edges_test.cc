@@ -952,3 +952,40 @@ TEST(NetioCloseTest, ACloseOnAnyThreadWakesTheWaitersOfEveryThread) {
 }
 
 }  // namespace
+
+namespace {
+
+// A reader woken because its fd became readable, whose fd another
+// coroutine closes before it runs again (and whose number a new fd takes
+// at once), ends with EBADF: it must not read the new fd's data.
+TEST_F(NetioEdgeTest, AReaderWokenThenClosedUnderItSeesEbadfNotTheNewFd) {
+  int p1[2];
+  ASSERT_EQ(0, pipe(p1));
+  ssize_t got = 0;
+  int err = 0;
+  char c = 0;
+  int reused[2] = {-1, -1};
+  Go([&] {
+    got = read(p1[0], &c, 1);
+    err = errno;
+  });
+  Go([&] {
+    dyco_coroutine_yield();  // the reader waits now
+    ASSERT_EQ(1, write(p1[1], "a", 1));
+    // Behind this one in the next round: the poll wakes the reader there.
+    dyco_coroutine_yield();
+    int old = p1[0];
+    close(p1[0]);
+    ASSERT_EQ(0, pipe(reused));
+    ASSERT_EQ(old, reused[0]);  // the lowest free number: the same
+    ASSERT_EQ(1, write(reused[1], "z", 1));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(-1, got) << "read '" << c << "'";
+  EXPECT_EQ(EBADF, err);
+  close(p1[1]);
+  close(reused[0]);
+  close(reused[1]);
+}
+
+}  // namespace

@@ -13,19 +13,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "base/fdtab.h"
 #include "base/sys.h"
 #include "netio/internal/io.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
 
-/* Pages of entries, made on first use, never freed: an fd's entry never
- * moves. 4096 pages of 1024 cover fds up to 4 Mi. */
-#define PAGE_BITS 10
-#define PAGE_LEN (1u << PAGE_BITS)
-#define DIR_LEN 4096u
-
-static dyco__net_fd *pages[DIR_LEN];
+/* Every fd's entry (base/fdtab.h): it never moves. */
+static dyco__fdtab table;
 
 int dyco__net_forked;
 
@@ -46,31 +42,7 @@ int dyco__net_in_coroutine(void) {
 }
 
 static dyco__net_fd *slot(int fd) {
-  if (fd < 0) {
-    return NULL;
-  }
-  uint32_t p = (uint32_t)fd >> PAGE_BITS;
-  if (p >= DIR_LEN) {
-    return NULL;
-  }
-  dyco__net_fd *page = __atomic_load_n(&pages[p], __ATOMIC_ACQUIRE);
-  if (page == NULL) {
-    /* On a cache line's start: 32-byte entries (64-bit) never straddle
-     * two lines, so a cold entry costs one miss. */
-    dyco__net_fd *fresh =
-        (dyco__net_fd *)aligned_alloc(64, PAGE_LEN * sizeof *fresh);
-    if (fresh == NULL) {
-      return NULL;
-    }
-    memset(fresh, 0, PAGE_LEN * sizeof *fresh);
-    if (__atomic_compare_exchange_n(&pages[p], &page, fresh, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      page = fresh;
-    } else {
-      free(fresh); /* another thread made it first */
-    }
-  }
-  return &page[(uint32_t)fd & (PAGE_LEN - 1)];
+  return (dyco__net_fd *)dyco__fdtab_get(&table, fd, 1, sizeof(dyco__net_fd));
 }
 
 static int32_t timeval_ms(const struct timeval *tv) {
@@ -201,12 +173,7 @@ int dyco__net_close_range(unsigned first, unsigned last, int flags) {
   if (closes) {
     closing_range(first, last);
   }
-#if defined(SYS_close_range)
-  return (int)syscall(SYS_close_range, first, last, flags);
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
+  return dyco__sys_close_range(first, last, (unsigned)flags);
 }
 
 int dyco__net_closefrom(int lowfd) {
@@ -214,11 +181,9 @@ int dyco__net_closefrom(int lowfd) {
     lowfd = 0; /* as glibc */
   }
   closing_range((unsigned)lowfd, ~0u);
-#if defined(SYS_close_range)
-  if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0) == 0) {
+  if (dyco__sys_close_range((unsigned)lowfd, ~0u, 0) == 0) {
     return 0;
   }
-#endif
   /* No close_range (Linux before 5.9, an emulator): one by one, as glibc
    * falls back to doing. */
   unsigned lim = fd_limit();

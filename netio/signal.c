@@ -191,11 +191,9 @@ int dyco_signal_waitchild(const pid_t child, int *status, int timeout) {
   const uint64_t deadline =
       timeout > 0 ? dyco__now_ms() + (uint64_t)timeout : 0;
   int pidfd = -1;
-#if defined(SYS_pidfd_open)
   if (child > 0) {
-    pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+    pidfd = dyco__sys_pidfd_open(child, 0);
   }
-#endif
   int backoff = 1;
   for (;;) {
     int ms = left_ms(timeout, deadline);

@@ -64,8 +64,7 @@ static inline dyco_coroutine *runq_pop(dyco__runq *q) {
   if (q->head == NULL) {
     q->tail = NULL;
   }
-  q->count--;
-  co->run_next = NULL;
+  /* co->run_next is left as it is: only a push reads it, and sets it. */
   return co;
 }
 
@@ -79,9 +78,7 @@ static inline void runq_append(dyco__runq *to, dyco__runq *from) {
     to->head = from->head;
   }
   to->tail = from->tail;
-  to->count += from->count;
   from->head = from->tail = NULL;
-  from->count = 0;
 }
 
 /* --- Creating --------------------------------------------------------------
@@ -220,8 +217,9 @@ static inline void after_switch(dyco_schedule *s) {
   }
 }
 
-static inline dyco_coroutine *pick_next(dyco_schedule *s) {
-  if (DYCO__UNLIKELY(s->stop || s->aborting || s->budget <= 0)) {
+static inline dyco_coroutine *pick_next_queued(dyco_schedule *s) {
+  /* stop and abort set the budget to 0 too: one test. */
+  if (DYCO__UNLIKELY(s->budget <= 0)) {
     return NULL;
   }
   dyco_coroutine *co = runq_pop(&s->urgent);
@@ -233,7 +231,7 @@ static inline dyco_coroutine *pick_next(dyco_schedule *s) {
     /* With many coroutines, each one's stack and struct have left the
      * cache by its next turn, and a switch would wait for them line by
      * line. The queues say who comes next: fetch ahead. The one after this
-     * one (now at a queue's head: runq_pop has cleared co->run_next) had
+     * one (now at a queue's head) had
      * its struct fetched on the previous turn, so its saved stack pointer is
      * at hand: fetch the two lines above it (on x86_64 all the switch
      * restores, return address included; more lines cost more than they
@@ -247,6 +245,35 @@ static inline dyco_coroutine *pick_next(dyco_schedule *s) {
       __builtin_prefetch(sp + 64);
       __builtin_prefetch(after->run_next);
     }
+  }
+  return co;
+}
+
+/* The queues of this round are empty. When the loop would find nothing to
+ * do between rounds but move the later queues forward (no other thread's
+ * message, no timer, no fd waited on, no spawn to retry, no stop), start
+ * the next round here, so that the running coroutine switches straight to
+ * the next one instead of through the loop: the common case of coroutines
+ * that only yield to each other. The round's budget is not renewed, so the
+ * loop still runs every so many picks. Out of line: rare per yield when
+ * many are ready, and it keeps pick_next small. */
+static __attribute__((noinline)) dyco_coroutine *next_round(dyco_schedule *s) {
+  if ((s->urgent_later.head == NULL && s->normal_later.head == NULL) ||
+      s->timers.len != 0 || s->fd_waiters != 0 || s->spawn_head != NULL ||
+      s->stop || s->aborting ||
+      __atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL) {
+    return NULL;
+  }
+  runq_append(&s->urgent, &s->urgent_later);
+  runq_append(&s->normal, &s->normal_later);
+  /* The budget goes on: the loop still comes every so many picks. */
+  return pick_next_queued(s);
+}
+
+static inline dyco_coroutine *pick_next(dyco_schedule *s) {
+  dyco_coroutine *co = pick_next_queued(s);
+  if (DYCO__UNLIKELY(co == NULL) && s->budget > 0) {
+    co = next_round(s);
   }
   return co;
 }
@@ -270,7 +297,6 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
                                  dyco_coroutine *next) {
   s->running = next;
   next->sched_count++;
-  s->switches++;
   ctx_switch(s, &self->ctx, &next->ctx);
   after_switch(s);
 }
@@ -279,6 +305,12 @@ static inline __attribute__((always_inline)) void switch_out(
     dyco_schedule *s, dyco_coroutine *self) {
   dyco_coroutine *next = pick_next(s);
   if (DYCO__LIKELY(next != NULL)) {
+    if (DYCO__UNLIKELY(next == self)) {
+      /* It yielded with no one else ready: it goes on, no switch. */
+      s->running = self;
+      self->sched_count++;
+      return;
+    }
     if (next->flags & DYCO__F_PRIVATE) {
       if (DYCO__UNLIKELY(!(next->flags & DYCO__F_STARTED))) {
         dyco__co_make_context(s, next);
@@ -294,7 +326,6 @@ static inline __attribute__((always_inline)) void switch_out(
   }
   s->handoff = next;
   s->running = NULL;
-  s->switches++;
   ctx_switch(s, &self->ctx, &s->loop);
   after_switch(s);
 }
@@ -449,6 +480,7 @@ void dyco__co_free(dyco_schedule *s, dyco_coroutine *co) {
 #endif
   }
   dyco__slots_give_back(&s->slots, co->cid);
+  s->retired_resumes += co->sched_count;
   dyco__slab_free(&s->slab, co, sizeof *co);
   s->count--;
   s->finished++;
@@ -549,7 +581,7 @@ static void gather(dyco_schedule *s) {
     now = dyco__now_ns();
     dyco__timers_fire(s, now);
   }
-  if (s->urgent.count + s->normal.count != 0) {
+  if (s->urgent.head != NULL || s->normal.head != NULL) {
     if (s->fd_waiters != 0) {
       dyco__poll(s, 0);
       /* Now and then, while busy: the sweep, signals for masked waits. */
@@ -580,7 +612,7 @@ static void gather(dyco_schedule *s) {
     if (due == 0) {
       dyco__poll_sweep(s, t);
       due = dyco__poll_sweep_due(s, t);
-      if (s->urgent.count + s->normal.count != 0) {
+      if (s->urgent.head != NULL || s->normal.head != NULL) {
         due = 0; /* it woke some */
       }
     }
@@ -592,6 +624,7 @@ static void gather(dyco_schedule *s) {
    * pushes after our look sees the flag and writes the eventfd. */
   __atomic_store_n(&s->sleeping_in_poll, 1, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST) != NULL) {
+    DYCO__RACE_HIT(DYCO__RACE_LATE_LOOK);
     wait = 0;
   }
   dyco__poll(s, wait);
@@ -603,7 +636,10 @@ static void gather(dyco_schedule *s) {
 }
 
 static void run_round(dyco_schedule *s) {
-  s->budget = (int32_t)(s->urgent.count + s->normal.count) + 256;
+  /* Enough picks for every coroutine, and 256 more for wake-ups within the
+   * round, before the loop looks at fds and timers again. */
+  s->budget =
+      (int32_t)(s->count > INT32_MAX - 256 ? INT32_MAX : s->count + 256);
   dyco_coroutine *next = pick_next(s);
   while (next != NULL) {
     if (prepare(s, next) != 0) {
@@ -614,7 +650,6 @@ static void run_round(dyco_schedule *s) {
     }
     s->running = next;
     next->sched_count++;
-    s->switches++;
     ctx_switch(s, &s->loop, &next->ctx);
     after_switch(s);
     next = s->handoff;
@@ -668,7 +703,7 @@ void dyco__kill_all(dyco_schedule *s) {
   }
   s->spawn_tail = NULL;
   s->urgent = s->normal = s->urgent_later = s->normal_later =
-      (dyco__runq){NULL, NULL, 0};
+      (dyco__runq){NULL, NULL};
   s->handoff = NULL;
   s->running = NULL;
   for (uint32_t i = 1; i < s->slots.n; i++) {

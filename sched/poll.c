@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include "base/fdtab.h"
 #include "base/sys.h"
 #include "sched/internal/sched.h"
 
@@ -44,34 +45,10 @@ typedef struct fdreg {
   int32_t owner; /* scheduler id */
 } fdreg;
 
-#define REG_PAGE_BITS 10
-#define REG_PAGE (1u << REG_PAGE_BITS)
-#define REG_DIR 4096u /* fds up to 4 Mi */
-
-static fdreg *reg_pages[REG_DIR];
+static dyco__fdtab regs; /* base/fdtab.h */
 
 static fdreg *fdreg_of(int fd, int create) {
-  uint32_t p = (uint32_t)fd >> REG_PAGE_BITS;
-  if (fd < 0 || p >= REG_DIR) {
-    return NULL;
-  }
-  fdreg *page = __atomic_load_n(&reg_pages[p], __ATOMIC_ACQUIRE);
-  if (page == NULL) {
-    if (!create) {
-      return NULL;
-    }
-    fdreg *fresh = (fdreg *)calloc(REG_PAGE, sizeof *fresh);
-    if (fresh == NULL) {
-      return NULL;
-    }
-    if (__atomic_compare_exchange_n(&reg_pages[p], &page, fresh, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      page = fresh;
-    } else {
-      free(fresh); /* another thread made it first */
-    }
-  }
-  return &page[(uint32_t)fd & (REG_PAGE - 1)];
+  return (fdreg *)dyco__fdtab_get(&regs, fd, create, sizeof(fdreg));
 }
 
 /* Scheduler s registered fd: note it, and return the fd's generation. */
@@ -328,13 +305,13 @@ void dyco__poll_masked_signals(dyco_schedule *s) {
    * when the poller next sleeps; with coroutines ready it does not sleep,
    * so let it in here (rt_sigsuspend returns at once, after its handler). */
   sigset_t pending;
-  if (syscall(SYS_rt_sigpending, &pending, (size_t)8) != 0) {
+  if (dyco__sys_sigpending(&pending) != 0) {
     return;
   }
   for (int sig = 1; sig < 65; sig++) {
     if (sigismember(&pending, sig) == 1 &&
         sigismember(&s->sleep_mask, sig) == 0) {
-      syscall(SYS_rt_sigsuspend, &s->sleep_mask, (size_t)8);
+      dyco__sys_sigsuspend(&s->sleep_mask);
       s->intr_epoch++;
       dyco__wait_interrupt(s);
       return;
@@ -396,11 +373,22 @@ int dyco_fd_wait(int fd, uint32_t events, int timeout) {
     co->flags |= DYCO__F_EINTR;
     co->intr_mark = s->intr_epoch;
   }
+  /* The fd's generation: a close through dyco during the wait bumps it. A
+   * close that comes after a wake-up (the fd became ready, then another
+   * coroutine closed it before this one ran again) must end the wait with
+   * EBADF too: by then the number may name a new fd. */
+  const fdreg *reg = fdreg_of(fd, 0);
+  const uint32_t gen =
+      reg != NULL ? __atomic_load_n(&reg->gen, __ATOMIC_ACQUIRE) : 0;
   s->fd_waiters++;
   intptr_t v = 0;
   int r = dyco__wait_on(s, q, kind, timeout, &v);
   s->fd_waiters--;
   co->flags &= (uint16_t)~DYCO__F_EINTR;
+  if (DYCO__UNLIKELY(reg != NULL &&
+                     __atomic_load_n(&reg->gen, __ATOMIC_ACQUIRE) != gen)) {
+    return -EBADF;
+  }
   return r == 0 ? (int)v : r;
 }
 

@@ -2,9 +2,7 @@
  * sleeps in epoll_pwait on its own epoll instance; nothing else to set up. */
 #include <errno.h>
 #include <limits.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
+#include "base/sys.h"
 #include "sched/internal/sched.h"
 
 static int epoll_init(dyco_schedule *s) {
@@ -25,7 +23,7 @@ static int epoll_wait_ns(dyco_schedule *s, struct epoll_event *ev, int max,
     /* Round up: never wake before a timer is due. */
     ms = (int)((timeout_ns + 999999) / 1000000);
   }
-  return (int)syscall(SYS_epoll_pwait, s->epfd, ev, max, ms, mask, (size_t)8);
+  return dyco__sys_epoll_pwait(s->epfd, ev, max, ms, mask);
 }
 
 const dyco__poller_ops dyco__poller_epoll = {

@@ -64,21 +64,34 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
   return &sp->pool;
 }
 
+/* Waiting for a coroutine of the pool to come back: in the scheduler. */
+static int can_wait(void *arg) {
+  return ((sched_pool *)arg)->sched->running != NULL;
+}
+
+static int wait_return(void *arg, int timeout_ms) {
+  sched_pool *sp = (sched_pool *)arg;
+  intptr_t v;
+  return dyco__wait_on(sp->sched, &sp->waiters, DYCO_WAIT_QUEUE, timeout_ms,
+                       &v);
+}
+
+static int wake_one(void *arg) {
+  return dyco_waitq_wakeOne(&((sched_pool *)arg)->waiters, 0);
+}
+
+static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one};
+
 dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
   sched_pool *sp = pool_of(cp);
   if (sp == NULL || sp->sched != dyco__tls_sched) {
     errno = EINVAL;
     return NULL;
   }
-  int err = dyco__pool_resize(cp, newsize, DYCO_COROUTINES_MAX);
+  int err = dyco__pool_resize(cp, newsize, DYCO_COROUTINES_MAX, &waiting, sp);
   if (err != 0) {
     errno = -err;
     return NULL;
-  }
-  for (int free_now = cp->total - cp->busy; free_now > 0; free_now--) {
-    if (!dyco_waitq_wakeOne(&sp->waiters, 0)) {
-      break;
-    }
   }
   return cp;
 }
@@ -104,20 +117,6 @@ int dyco_coropool_available(dyco_coropool *cp) {
   }
   return dyco__pool_available(cp);
 }
-
-/* Waiting for a coroutine of the pool to come back: in the scheduler. */
-static int can_wait(void *arg) {
-  return ((sched_pool *)arg)->sched->running != NULL;
-}
-
-static int wait_return(void *arg, int timeout_ms) {
-  sched_pool *sp = (sched_pool *)arg;
-  intptr_t v;
-  return dyco__wait_on(sp->sched, &sp->waiters, DYCO_WAIT_QUEUE, timeout_ms,
-                       &v);
-}
-
-static const dyco__pool_waiting waiting = {can_wait, wait_return};
 
 static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                   int timeout, int urgent) {

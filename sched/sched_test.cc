@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -355,6 +356,102 @@ TEST_F(SchedTest, SchedCountCountsEveryTurn) {
   ASSERT_EQ(0, dyco_schedule_run());
   EXPECT_EQ(2, observed);
   EXPECT_EQ(-ESRCH, dyco_coroutine_getSchedCount(cid));
+}
+
+// Coroutines that only yield to each other go from round to round without
+// the loop; these check that the loop still comes whenever it has work.
+TEST_F(SchedTest, ALoneYielderGoesOnAndCountsItsTurns) {
+  int cid = Go([] {
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_EQ(0, dyco_coroutine_yield());
+    }
+  });
+  int turns = -1;
+  dyco_schedule_stats st;
+  Go([&turns, &st, cid] {
+    // Runs at the first one's first yield; after it ends, the first one
+    // yields 99 times with no one else ready: its turns still count, as do
+    // the stats' resumptions.
+    turns = dyco_coroutine_getSchedCount(cid);
+    ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(1, turns);  // the second one ran after the first one's 1st turn
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  EXPECT_EQ(101u + 1u, st.switches);  // 101 turns + the second's one
+}
+
+TEST_F(SchedTest, YieldersDoNotKeepATimerFromFiring) {
+  bool woke = false;
+  int spins = 0;
+  Go([&woke] {
+    dyco_coroutine_sleep(5);
+    woke = true;
+  });
+  for (int i = 0; i < 2; ++i) {
+    Go([&woke, &spins] {
+      while (!woke) {
+        spins++;
+        dyco_coroutine_yield();
+      }
+    });
+  }
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_TRUE(woke);
+  EXPECT_GT(spins, 2);
+}
+
+TEST_F(SchedTest, YieldersDoNotKeepAnFdOrAnotherThreadWaiting) {
+  int fds[2];
+  ASSERT_EQ(0, pipe(fds));
+  bool got_fd = false;
+  std::atomic<bool> spawned_ran{false};
+  Go([&got_fd, &fds] {
+    char c = 0;
+    EXPECT_GT(dyco_coroutine_waitRead(fds[0], -1), 0);
+    EXPECT_EQ(1, read(fds[0], &c, 1));
+    got_fd = c == 'x';
+  });
+  for (int i = 0; i < 2; ++i) {
+    Go([&got_fd, &spawned_ran] {
+      const double give_up = NowMs() + 10000;  // fails below, never hangs
+      while ((!got_fd || !spawned_ran.load()) && NowMs() < give_up) {
+        dyco_coroutine_yield();
+      }
+    });
+  }
+  int sched_id = dyco_schedule_schedID();
+  std::thread other([&fds, &spawned_ran, sched_id] {
+    ASSERT_EQ(1, write(fds[1], "x", 1));
+    static std::atomic<bool> *flag;
+    flag = &spawned_ran;
+    ASSERT_EQ(0, dyco_schedule_spawnById(
+                     sched_id, [](void *) { flag->store(true); }, nullptr));
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  other.join();
+  EXPECT_TRUE(got_fd);
+  EXPECT_TRUE(spawned_ran.load());
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_F(SchedTest, StopEndsTheRunWhileOthersYield) {
+  bool stop = false;
+  for (int i = 0; i < 2; ++i) {
+    Go([&stop] {
+      while (!stop) {
+        dyco_coroutine_yield();
+      }
+    });
+  }
+  Go([] {
+    dyco_coroutine_yield();
+    dyco_schedcall_stop();
+  });
+  ASSERT_EQ(1, dyco_schedule_run());
+  stop = true;
+  ASSERT_EQ(0, dyco_schedule_run());
 }
 
 TEST_F(SchedTest, StaleIdsAreRejected) {

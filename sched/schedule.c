@@ -311,6 +311,7 @@ void dyco__inbox_push(dyco_schedule *s, dyco__inbox_item *item) {
   /* The owner says it sleeps before its last look at the inbox: if it did
    * not see our item, we see its flag (both sequentially consistent). */
   if (__atomic_exchange_n(&s->sleeping_in_poll, 0, __ATOMIC_SEQ_CST)) {
+    DYCO__RACE_HIT(DYCO__RACE_KICK);
     uint64_t one = 1;
     long n = dyco__sys_write(s->evfd, &one, sizeof one);
     (void)n;
@@ -397,6 +398,7 @@ void dyco_schedcall_stop(void) {
   /* Queued behind the coroutines ready now; the loop sees the flag before
    * picking any of them and returns, and the next run carries on. */
   s->stop = 1;
+  s->budget = 0; /* no more picks in this round */
   dyco_coroutine_yield();
 }
 
@@ -406,6 +408,7 @@ void dyco_schedcall_abort(void) {
     return;
   }
   s->aborting = 1;
+  s->budget = 0; /* no more picks in this round */
   dyco__co_exit(s, s->running);
 }
 
@@ -486,10 +489,13 @@ int dyco_schedule_getStats(dyco_schedule_stats *st) {
       continue;
     }
     st->by_state[public_state(s, (const dyco_coroutine *)e)]++;
+    st->switches += ((const dyco_coroutine *)e)->sched_count;
   }
+  /* Counted on demand, not per switch: every time a coroutine was given the
+   * CPU, by the ones alive and the ones gone. */
+  st->switches += s->retired_resumes;
   st->created = s->created;
   st->finished = s->finished;
-  st->switches = s->switches;
   st->shared_stack_saves = s->saves;
   st->shared_stack_bytes = s->save_bytes;
   st->polls = s->polls;

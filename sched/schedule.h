@@ -172,7 +172,7 @@ typedef struct dyco_schedule_stats {
   uint64_t by_state[DYCO_COROUTINE_STATES]; /* alive now, per state */
   uint64_t created;                         /* since the scheduler began */
   uint64_t finished;                        /* ended or killed */
-  uint64_t switches;                        /* coroutine switches */
+  uint64_t switches;                        /* coroutine resumptions */
   uint64_t shared_stack_saves;              /* copies out of the shared stack */
   uint64_t shared_stack_bytes;              /* bytes those copies held */
   uint64_t polls;                           /* epoll_wait calls */

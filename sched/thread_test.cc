@@ -3,9 +3,14 @@
 // threads (wakes from any thread, a lost-wake-up stress), thread exit.
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -95,19 +100,66 @@ TEST_F(SchedTest, SpawnHandsCoroutinesToAnotherThreadsScheduler) {
   EXPECT_EQ(nullptr, dyco_schedule_self());
 }
 
+// Whether thread tid is blocked in epoll_wait (or, where /proc does not
+// say which system call, blocked at all), within 10 s.
+bool BlockedInPoll(pid_t tid) {
+  const std::string dir = "/proc/self/task/" + std::to_string(tid);
+  const double deadline = NowMs() + 10000;
+  while (NowMs() < deadline) {
+    char buf[512] = {0};
+    FILE *f = fopen((dir + "/stat").c_str(), "r");
+    if (f == nullptr) {
+      return false;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    const char *paren = strrchr(buf, ')');
+    bool sleeping =
+        n > 0 && paren != nullptr && paren[1] == ' ' && paren[2] == 'S';
+    long nr = -1;
+    f = fopen((dir + "/syscall").c_str(), "r");
+    if (f != nullptr) {
+      if (fscanf(f, "%ld", &nr) != 1) {
+        nr = -1;
+      }
+      fclose(f);
+    }
+    bool in_poll = nr < 0 || nr == SYS_epoll_pwait
+#ifdef SYS_epoll_wait
+                   || nr == SYS_epoll_wait
+#endif
+#ifdef SYS_epoll_pwait2
+                   || nr == SYS_epoll_pwait2
+#endif
+#ifdef SYS_io_uring_enter
+                   || nr == SYS_io_uring_enter
+#endif
+        ;
+    if (sleeping && in_poll) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return false;
+}
+
 TEST_F(SchedTest, ASleepingSchedulerWakesForASpawnAtOnce) {
   Gate gate;
   std::atomic<dyco_schedule *> theirs{nullptr};
   std::atomic<double> ran_at{0};
+  std::atomic<pid_t> tid{0};
   std::thread worker([&] {
     Go([&] { gate.Wait(); });
+    tid = static_cast<pid_t>(syscall(SYS_gettid));
     theirs = dyco_schedule_self();
     dyco_schedule_run();
   });
   while (theirs.load() == nullptr) {
     std::this_thread::yield();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // asleep now
+  // Asleep now, as the kernel says of its thread: blocked in the poller's
+  // wait (the only place it can block here), not merely "after a while".
+  ASSERT_TRUE(BlockedInPoll(tid.load()));
   const double sent = NowMs();
   static std::atomic<double> *stamp;
   stamp = &ran_at;

@@ -94,6 +94,8 @@ void dyco_waitq_init(dyco_waitq *q, dyco_spinlock *lock) {
   q->lock = lock;
 }
 
+__attribute__((visibility("default"))) uint64_t dyco__race_hits[DYCO__RACES];
+
 /* --- Claiming and waking ----------------------------------------------------
  */
 
@@ -120,6 +122,7 @@ static int claim(dyco_coroutine *co, int how, int remote) {
   }
   if (remote) {
     __atomic_fetch_sub(&co->sched->pending_wakes, 1, __ATOMIC_RELEASE);
+    DYCO__RACE_HIT(DYCO__RACE_REMOTE_LOST);
   }
   return 0;
 }
@@ -130,6 +133,7 @@ void dyco__deliver(dyco_coroutine *co) {
     dyco__make_ready(s, co);
     return;
   }
+  DYCO__RACE_HIT(DYCO__RACE_REMOTE_WAKE);
   dyco__inbox_item *it = (dyco__inbox_item *)malloc(sizeof *it);
   if (it == NULL) {
     /* Without memory the wake cannot travel; spin until it can: losing it
@@ -163,6 +167,7 @@ static int wake_first(dyco_waitq *q, intptr_t value) {
       x->hit = 1;
     }
     if (!claim(co, DYCO__WOKEN, co->sched != self)) {
+      DYCO__RACE_HIT(DYCO__RACE_WAKE_LOST);
       continue;
     }
     if (tag & 1u) {
@@ -246,6 +251,8 @@ void dyco__wait_interrupt(dyco_schedule *s) {
 void dyco__wait_timed_out(dyco_schedule *s, dyco_coroutine *co) {
   if (claim(co, DYCO__TIMEDOUT, 0)) {
     dyco__make_ready(s, co);
+  } else {
+    DYCO__RACE_HIT(DYCO__RACE_TIMEOUT_LOST);
   }
 }
 

@@ -504,14 +504,17 @@ TEST_F(SchedTest, DestroyFromAnotherThreadWakesEveryWaiter) {
   dyco_semaphore *sem = dyco_semaphore_createShared(0);
   dyco_mutex *m = dyco_mutex_create(DYCO_SYNC_SHARED);
   const int kThreads = 2, kEach = 5;
-  std::atomic<int> waiting{0}, woke{0};
+  std::atomic<int> waiting{0}, woke{0}, blocked_threads{0};
   std::atomic<bool> locked{false};
   std::thread destroyer([&] {
-    // No scheduler on this thread: destroying does not need one.
-    while (waiting.load() < kThreads * kEach * 3 || !locked.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // No scheduler on this thread: destroying does not need one. Each
+    // waiter thread says when every waiter of its own is blocked (its
+    // scheduler sees them all in WAITING), not after some sleep.
+    while (blocked_threads.load() < kThreads) {
+      std::this_thread::yield();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(kThreads * kEach * 3, waiting.load());
+    EXPECT_TRUE(locked.load());
     dyco_chan_destroy(&ch);
     dyco_semaphore_destroy(&sem);
     dyco_mutex_destroy(&m);
@@ -543,6 +546,16 @@ TEST_F(SchedTest, DestroyFromAnotherThreadWakesEveryWaiter) {
         woke += dyco_mutex_lock(m, -1) == -EIDRM;
       });
     }
+    // Yields until this thread's kEach * 3 waiters are all blocked.
+    Go([&] {
+      dyco_schedule_stats st;
+      do {
+        dyco_coroutine_yield();
+        ASSERT_EQ(0, dyco_schedule_getStats(&st));
+      } while (st.by_state[DYCO_COROUTINE_WAITING] <
+               static_cast<uint64_t>(kEach * 3));
+      blocked_threads++;
+    });
   });
   destroyer.join();
   EXPECT_FALSE(dog.Stop());

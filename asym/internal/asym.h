@@ -147,6 +147,12 @@ static inline void *dyco__aswitch(const dyco__athread *t, dyco_context *from,
 _Static_assert(DYCO__CID_ASYM_MAX == DYCO_ASYMCORO_MAX,
                "asym/asymcoro.h says how many coroutines a thread holds");
 
+/* base checks a caller's stack against the context layer's limits. */
+_Static_assert(DYCO__STACK_MIN == DYCO_CONTEXT_STACK_MIN &&
+                   DYCO__STACK_ALIGN == DYCO_CONTEXT_STACK_ALIGN,
+               "base/stack.h checks stacks against the context layer's "
+               "minimum and alignment");
+
 static inline dyco__asym *dyco__asym_find(const dyco__athread *t, int cid) {
   if (DYCO__UNLIKELY(((uint32_t)cid & (0x80000000u | DYCO__CID_ASYM_FIRST)) !=
                      DYCO__CID_ASYM_FIRST)) {

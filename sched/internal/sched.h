@@ -154,7 +154,6 @@ struct dyco__ext {
 typedef struct dyco__runq {
   dyco_coroutine *head;
   dyco_coroutine *tail;
-  uint32_t count;
 } dyco__runq;
 
 /* Per file descriptor: who waits for what. Pages of these never move, so
@@ -284,7 +283,7 @@ struct dyco_schedule {
 
   uint64_t created;
   uint64_t finished;
-  uint64_t switches;
+  uint64_t retired_resumes; /* sched_count of the coroutines freed */
   uint64_t saves;
   uint64_t save_bytes;
   uint64_t polls;
@@ -334,8 +333,23 @@ static inline void dyco__runq_push(dyco__runq *q, dyco_coroutine *co) {
     q->head = co;
   }
   q->tail = co;
-  q->count++;
 }
+
+/* Race paths, counted when taken, so that a stress test can assert that it
+ * reached each one (sync/stress_test.cc). Only rare branches count. */
+enum {
+  DYCO__RACE_WAKE_LOST,    /* a waker found its waiter claimed already */
+  DYCO__RACE_TIMEOUT_LOST, /* a timer found its waiter claimed already */
+  DYCO__RACE_REMOTE_WAKE,  /* a wake carried to another thread's inbox */
+  DYCO__RACE_REMOTE_LOST,  /* another thread's waker lost the claim */
+  DYCO__RACE_KICK,         /* a push woke a scheduler asleep in its poll */
+  DYCO__RACE_LATE_LOOK,    /* the last look before sleeping found mail */
+  DYCO__RACES
+};
+extern __attribute__((
+    visibility("default"))) uint64_t dyco__race_hits[DYCO__RACES];
+#define DYCO__RACE_HIT(i) \
+  __atomic_fetch_add(&dyco__race_hits[(i)], 1, __ATOMIC_RELAXED)
 
 /* Queues co to run in this round (urgent or normal). Inline: every wake-up
  * within a thread ends here. */
