@@ -2,6 +2,7 @@
  * sleeps in epoll_pwait on its own epoll instance; nothing else to set up. */
 #include <errno.h>
 #include <limits.h>
+
 #include "base/sys.h"
 #include "sched/internal/sched.h"
 
