@@ -55,7 +55,7 @@ static int32_t timeval_ms(const struct timeval *tv) {
 
 static void learn(int fd, dyco__net_fd *e) {
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (dyco__file_raw_fstat(fd, &st) != 0) {
     return; /* not an fd: nothing to remember */
   }
   int fl = dyco__sys_fcntl(fd, F_GETFL, 0);
@@ -86,6 +86,8 @@ static void learn(int fd, dyco__net_fd *e) {
     }
   } else if (S_ISFIFO(st.st_mode)) {
     f |= DYCO__FD_FIFO;
+  } else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+    f |= DYCO__FD_FILE;
   }
   __atomic_store_n(&e->rcv_ms, rcv, __ATOMIC_RELAXED);
   __atomic_store_n(&e->snd_ms, snd, __ATOMIC_RELAXED);

@@ -24,12 +24,14 @@
 #include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "netio/file.h"
 #include "netio/internal/io.h"
 #include "netio/socket.h"
 #include "sched/coroutine.h"
@@ -238,6 +240,80 @@ int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
   return dyco__net_epoll_pwait2(epfd, ev, max, timeout, mask, hooked());
 }
 
+/* --- Files: regular files and block devices go to the ring or the
+ * blocking-call pool inside coroutines (netio/file.c) ----------------- */
+
+/* 1 when fd's I/O inside this coroutine goes through netio/file.c. */
+static int file_io(int fd) {
+  if (!hooked()) {
+    return 0;
+  }
+  const dyco__net_fd *e = dyco__net_fd_entry(fd, 1);
+  return e != NULL &&
+         (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & DYCO__FD_FILE);
+}
+
+static ssize_t plain_prw(int write, int fd, void *buf, size_t n, int64_t off) {
+  if (off < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct iovec v = {buf, n};
+  const uint64_t o = (uint64_t)off;
+  return syscall(write ? SYS_pwritev : SYS_preadv, fd, &v, 1, (unsigned long)o,
+                 (unsigned long)(o >> 16 >> 16));
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off) {
+  return file_io(fd) ? dyco_file_pread(fd, buf, n, off)
+                     : plain_prw(0, fd, buf, n, (int64_t)off);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
+  return file_io(fd) ? dyco_file_pwrite(fd, buf, n, off)
+                     : plain_prw(1, fd, (void *)buf, n, (int64_t)off);
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
+  if (file_io(fd) && (off_t)off == off) {
+    return dyco_file_pread(fd, buf, n, (off_t)off);
+  }
+  return plain_prw(0, fd, buf, n, (int64_t)off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
+  if (file_io(fd) && (off_t)off == off) {
+    return dyco_file_pwrite(fd, buf, n, (off_t)off);
+  }
+  return plain_prw(1, fd, (void *)buf, n, (int64_t)off);
+}
+
+int fsync(int fd) {
+  return file_io(fd) ? dyco_file_fsync(fd) : (int)syscall(SYS_fsync, fd);
+}
+
+int fdatasync(int fd) {
+  return file_io(fd) ? dyco_file_fdatasync(fd)
+                     : (int)syscall(SYS_fdatasync, fd);
+}
+
+int statx(int dirfd, const char *__restrict path, int flags, unsigned int mask,
+          struct statx *__restrict buf) {
+  if (hooked()) {
+    return dyco_file_statx(dirfd, path, flags, mask, buf);
+  }
+  return (int)syscall(SYS_statx, dirfd, path, flags, mask, buf);
+}
+
+#if defined(__LP64__)
+/* 64-bit targets only: there libc's struct stat is the kernel's. */
+int fstat(int fd, struct stat *st) {
+  return file_io(fd) ? dyco_file_fstat(fd, st) : dyco__file_raw_fstat(fd, st);
+}
+
+int fstat64(int fd, struct stat64 *st) { return fstat(fd, (struct stat *)st); }
+#endif
+
 /* --- Making and closing fds -----------------------------------------------
  * Whatever dyco knew of an older fd with the number a call returns (one
  * closed behind its back: a raw system call, say) is forgotten, and fds a
@@ -280,6 +356,10 @@ int socketpair(int domain, int type, int protocol, int fds[2]) {
 #endif
 
 static int open_at(int dirfd, const char *path, int flags, mode_t mode) {
+  if (hooked()) {
+    /* The lookup may wait for the disk: on the ring or the pool. */
+    return dyco_file_openat(dirfd, path, flags, mode);
+  }
   return fresh((int)syscall(SYS_openat, dirfd, path, flags, mode));
 }
 
@@ -459,11 +539,27 @@ unsigned int sleep(unsigned int seconds) {
  * the buffer. */
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen,
                        int flags, __SOCKADDR_ARG addr,
                        socklen_t *__restrict alen);
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return pread(fd, buf, n, off);
+}
+
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return pread64(fd, buf, n, off);
+}
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
   if (n > buflen) {

@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/sys.h"
+#include "netio/file.h"
 #include "netio/internal/io.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
@@ -153,6 +154,12 @@ int dyco__net_socket(int domain, int type, int protocol, int yield) {
 }
 
 int dyco__net_close(int fd) {
+  /* A file's close may wait for the file system (NFS flushes): inside a
+   * coroutine, on the ring or the pool. */
+  if ((flags_of(dyco__net_fd_entry(fd, 0)) & DYCO__FD_FILE) &&
+      dyco__net_in_coroutine()) {
+    return dyco_file_close(fd);
+  }
   dyco__net_fd_closing(fd);
   return dyco__sys_close(fd);
 }
@@ -690,6 +697,9 @@ ssize_t dyco__net_read(int fd, void *buf, size_t n, int yield) {
     }
     f = relearn(fd, e);
   }
+  if (yield && (f & DYCO__FD_FILE)) {
+    return dyco_file_read(fd, buf, n); /* the ring or the pool */
+  }
   if (yield && wait_other(fd, f, POLLIN) < 0) {
     return -1;
   }
@@ -716,6 +726,9 @@ ssize_t dyco__net_readv(int fd, const struct iovec *iov, int cnt, int yield) {
       return r;
     }
     f = relearn(fd, e);
+  }
+  if (yield && (f & DYCO__FD_FILE)) {
+    return dyco_file_readv(fd, iov, cnt);
   }
   if (yield && wait_other(fd, f, POLLIN) < 0) {
     return -1;
@@ -764,6 +777,9 @@ ssize_t dyco__net_write(int fd, const void *buf, size_t n, int yield) {
   if (!yield) {
     return dyco__sys_write(fd, buf, n);
   }
+  if (f & DYCO__FD_FILE) {
+    return dyco_file_write(fd, buf, n);
+  }
   return write_other(fd, f, (const char *)buf, n);
 }
 
@@ -790,6 +806,9 @@ ssize_t dyco__net_writev(int fd, const struct iovec *iov, int cnt, int yield) {
   }
   if (!yield) {
     return dyco__sys_writev(fd, iov, cnt);
+  }
+  if (f & DYCO__FD_FILE) {
+    return dyco_file_writev(fd, iov, cnt);
   }
   size_t total = 0;
   for (int i = 0; i < cnt; i++) {

@@ -98,20 +98,33 @@ int dyco__poll_init(dyco_schedule *s) {
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.u64 = EVFD_TAG;
+  int err = 0;
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) != 0) {
-    int err = -errno;
+    err = -errno;
     close_own(s->evfd);
     close_own(s->epfd);
     s->evfd = s->epfd = -1;
     return err;
   }
   sigemptyset(&s->sleep_mask);
+  err = dyco__poller_init(s);
+  if (err != 0) {
+    close_own(s->evfd);
+    close_own(s->epfd);
+    s->evfd = s->epfd = -1;
+    return err;
+  }
   return 0;
 }
 
 void dyco__poll_destroy(dyco_schedule *s) {
   /* The fds first, while the fd table still stands: under TSan the close
-   * is libc's, which a close hook may see and look the fd up. */
+   * is libc's, which a close hook may see and look the fd up. The back
+   * end before them: a ring watches epfd. */
+  if (s->poller != NULL) {
+    s->poller->destroy(s);
+    s->poller = NULL;
+  }
   if (s->evfd >= 0) {
     close_own(s->evfd);
   }
@@ -246,21 +259,13 @@ static int slot_has_waiters(const dyco__fdslot *slot) {
 
 void dyco__poll(dyco_schedule *s, int64_t timeout_ns) {
   struct epoll_event ev[256];
-  int ms;
-  if (timeout_ns < 0) {
-    ms = -1;
-  } else if (timeout_ns > (int64_t)INT_MAX * 1000000) {
-    ms = INT_MAX;
-  } else {
-    /* Round up: never wake before a timer is due. */
-    ms = (int)((timeout_ns + 999999) / 1000000);
-  }
   s->polls++;
   const sigset_t *mask = s->masked != NULL ? &s->sleep_mask : NULL;
-  if (DYCO__UNLIKELY(s->wd != NULL) && ms != 0) {
+  if (DYCO__UNLIKELY(s->wd != NULL) && timeout_ns != 0) {
     mask = dyco__watchdog_sleep_mask(s, mask);
   }
-  int n = dyco__sys_epoll_pwait(s->epfd, ev, 256, ms, mask);
+  /* The back end (sched/internal/poller.h): epoll_pwait, or io_uring. */
+  int n = s->poller->wait(s, ev, 256, timeout_ns, mask);
   if (n < 0) {
     if (errno == EINTR) {
       /* A signal handler ran on this thread while it slept: the calls that

@@ -97,7 +97,7 @@ Name: dyco-static
 Description: stackful coroutines for Linux network servers, linked in
 Version: 0.1.0
 Cflags: $cflags
-Libs: \${libdir}/libdyco.a -pthread -ldl -lssl -lcrypto
+Libs: \${libdir}/libdyco.a -pthread -ldl -lssl -lcrypto -luring
 PC
 cat >"$prefix/lib/pkgconfig/dyco-hook-static.pc" <<PC
 prefix=$prefix

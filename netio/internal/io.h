@@ -26,7 +26,10 @@ enum {
   DYCO__FD_STREAM = 1u << 2,  /* a stream (or seqpacket) socket */
   DYCO__FD_FIFO = 1u << 3,    /* a pipe or FIFO */
   DYCO__FD_USER_NB = 1u << 4, /* its user made it non-blocking */
-  DYCO__FD_DYCO_NB = 1u << 5  /* dyco set O_NONBLOCK on it, the user did not */
+  DYCO__FD_DYCO_NB = 1u << 5, /* dyco set O_NONBLOCK on it, the user did not */
+  /* A regular file or a block device: its reads and writes inside a
+   * coroutine go to the ring or the blocking-call pool (netio/file.c). */
+  DYCO__FD_FILE = 1u << 6
 };
 
 /* One per fd number, process-wide (fds are). Fields are read and written
@@ -146,6 +149,13 @@ int dyco__net_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
                            int yield);
 int dyco__net_nanosleep(const struct timespec *req, struct timespec *rem,
                         int yield);
+
+/* --- file.c ------------------------------------------------------------- */
+
+struct stat;
+/* fstat as a system call, past any hook (64-bit targets; libc's fstat on
+ * 32-bit ones, where the hooks leave fstat alone). 0 or -1 with errno. */
+int dyco__file_raw_fstat(int fd, struct stat *st);
 
 /* --- DNS ----------------------------------------------------------------- */
 

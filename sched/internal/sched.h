@@ -17,6 +17,7 @@
 #include "base/thread.h"
 #include "context/context.h"
 #include "sched/coroutine.h"
+#include "sched/internal/poller.h"
 #include "sched/internal/slab.h"
 #include "sched/pool.h"
 #include "sched/schedule.h"
@@ -252,6 +253,10 @@ struct dyco_schedule {
 
   /* epoll and the fd table. */
   int epfd;
+  /* How the scheduler sleeps on epfd: epoll_pwait or an io_uring
+   * (sched/internal/poller.h), and the back end's own state. */
+  const dyco__poller_ops *poller;
+  void *ring;
   uint32_t fd_waiters;
   dyco__fdslot **fd_dir;
   uint32_t fd_dir_len;

@@ -1,0 +1,67 @@
+/* dyco — sched layer: which poller a scheduler sleeps in (epoll or
+ * io_uring), and operations submitted to the scheduler's io_uring. */
+#ifndef DYCO_SCHED_POLLER_H_
+#define DYCO_SCHED_POLLER_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Poller back ends (docs/poller.md). */
+#define DYCO_POLLER_DEFAULT 0 /* the environment's or the build's choice */
+#define DYCO_POLLER_EPOLL 1   /* epoll_pwait: always available */
+#define DYCO_POLLER_URING 2   /* io_uring, when the kernel allows it */
+
+/* dyco_schedule_setPoller chooses, for the whole process, the back end of
+ * every scheduler created from now on (on any thread); schedulers that
+ * exist keep theirs. DYCO_POLLER_DEFAULT restores the default: the
+ * environment variable DYCO_POLLER ("epoll" or "uring") when set, else the
+ * build's (epoll, or io_uring in a build with --define=dyco_poller=uring).
+ * A scheduler asked for io_uring that cannot set a ring up (a kernel
+ * without it, a container whose seccomp profile refuses io_uring_setup, a
+ * build without liburing such as the cross builds) uses epoll: see
+ * dyco_schedule_getPoller. Returns 0, or -EINVAL for an unknown kind. Never
+ * blocks. */
+int dyco_schedule_setPoller(int kind);
+
+/* dyco_schedule_getPoller returns the back end of this thread's scheduler
+ * (DYCO_POLLER_EPOLL or DYCO_POLLER_URING), creating the scheduler if
+ * needed; -ENOMEM, -EMFILE or -ENFILE when it cannot be created. Never
+ * blocks. */
+int dyco_schedule_getPoller(void);
+
+/* One io_uring operation, as dyco_uring_call submits it: the fields of an
+ * io_uring submission queue entry (linux/io_uring.h) that the common
+ * operations use. `opcode` is an IORING_OP_* value; `addr`, `len` and `off`
+ * go to the entry's fields of those names (for IORING_OP_STATX, `off` is
+ * the statx buffer: the entry's addr2); `op_flags` to the union of
+ * per-operation flags (rw_flags, fsync_flags, open_flags, statx_flags...).
+ * Unused fields must be zero. */
+typedef struct dyco_uring_op {
+  uint8_t opcode;
+  int32_t fd;
+  uint64_t addr;
+  uint32_t len;
+  uint64_t off;
+  uint32_t op_flags;
+} dyco_uring_op;
+
+/* dyco_uring_call submits op to the ring of this thread's scheduler and
+ * suspends the calling coroutine until it completes; the other coroutines
+ * run meanwhile. Returns the completion's result: >= 0 on success, a
+ * negative errno from the operation otherwise. Memory the operation points
+ * to must stay valid until it returns, and must not lie on the scheduler's
+ * shared stack (which other coroutines use while this one waits): use heap
+ * memory or a private stack. Returns -ENOSYS when the scheduler's back end
+ * is epoll (no ring), -EPERM outside a coroutine, -ENOMEM when no record
+ * for the operation can be allocated, and -EBUSY when the ring refuses the
+ * submission. Not interrupted by signals (as disk I/O is not). */
+long dyco_uring_call(const dyco_uring_op *op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DYCO_SCHED_POLLER_H_ */

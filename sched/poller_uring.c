@@ -1,0 +1,244 @@
+/* dyco — sched layer: the io_uring back end of the poller. The scheduler
+ * sleeps in io_uring_enter; a multishot poll on its epoll instance reports
+ * fd readiness, and operations submitted with dyco_uring_call complete. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sys.h"
+#include "sched/internal/sched.h"
+
+#if DYCO_HAVE_URING
+
+#include <liburing.h>
+#include <poll.h>
+
+/* The user_data of the poll on the epoll instance; every other completion
+ * carries its ringop's address. */
+#define TAG_EPOLL ((uint64_t)1)
+
+/* One operation in flight, on the heap: the submitter's stack may be the
+ * shared one. */
+typedef struct ringop {
+  struct ringop *next;
+  struct ringop *prev;
+  dyco_waitq q; /* its coroutine, while it waits */
+  int32_t res;
+  int done;
+} ringop;
+
+typedef struct uring {
+  struct io_uring ring;
+  int armed;       /* the poll on epfd is live */
+  int oneshot;     /* the kernel refused a multishot poll: one at a time */
+  int epoll_ready; /* epfd reported events that no look has taken yet */
+  ringop live;     /* every record, until its coroutine takes the result */
+} uring;
+
+static int uring_init(dyco_schedule *s) {
+  uring *u = (uring *)calloc(1, sizeof *u);
+  if (u == NULL) {
+    return -ENOMEM;
+  }
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  p.flags = IORING_SETUP_CLAMP;
+  int r = io_uring_queue_init_params(256, &u->ring, &p);
+  if (r < 0) {
+    free(u);
+    return r;
+  }
+  /* Waits with a timeout and a signal mask in one call (Linux 5.11). */
+  if (!(p.features & IORING_FEAT_EXT_ARG)) {
+    io_uring_queue_exit(&u->ring);
+    free(u);
+    return -ENOSYS;
+  }
+  u->live.next = u->live.prev = &u->live;
+  s->ring = u;
+  return 0;
+}
+
+static void uring_destroy(dyco_schedule *s) {
+  uring *u = (uring *)s->ring;
+  if (u == NULL) {
+    return;
+  }
+  io_uring_queue_exit(&u->ring);
+  /* Records of coroutines killed while they waited. */
+  while (u->live.next != &u->live) {
+    ringop *op = u->live.next;
+    u->live.next = op->next;
+    free(op);
+  }
+  free(u);
+  s->ring = NULL;
+}
+
+/* An entry to fill, submitting what is queued when the queue is full. */
+static struct io_uring_sqe *get_sqe(uring *u) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+  if (sqe == NULL && io_uring_submit(&u->ring) >= 0) {
+    sqe = io_uring_get_sqe(&u->ring);
+  }
+  return sqe;
+}
+
+static void arm(uring *u, int epfd) {
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (sqe == NULL) {
+    return; /* next time */
+  }
+  if (u->oneshot) {
+    io_uring_prep_poll_add(sqe, epfd, POLLIN);
+  } else {
+    io_uring_prep_poll_multishot(sqe, epfd, POLLIN);
+  }
+  io_uring_sqe_set_data64(sqe, TAG_EPOLL);
+  u->armed = 1;
+}
+
+/* Takes every completion: marks epoll ready, wakes the waiters of ring
+ * operations. */
+static void reap(uring *u) {
+  struct io_uring_cqe *cqe;
+  unsigned head;
+  unsigned n = 0;
+  io_uring_for_each_cqe(&u->ring, head, cqe) {
+    n++;
+    if (cqe->user_data == TAG_EPOLL) {
+      if (cqe->res >= 0) {
+        u->epoll_ready = 1;
+      } else if (cqe->res == -EINVAL) {
+        u->oneshot = 1;
+      }
+      if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        u->armed = 0; /* ended (one shot, overflow): armed again next wait */
+      }
+      continue;
+    }
+    ringop *op = (ringop *)(uintptr_t)cqe->user_data;
+    op->res = cqe->res;
+    op->done = 1;
+    dyco_waitq_wakeAll(&op->q, 1);
+  }
+  io_uring_cq_advance(&u->ring, n);
+}
+
+static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
+                      int64_t timeout_ns, const sigset_t *mask) {
+  uring *u = (uring *)s->ring;
+  if (!u->armed) {
+    arm(u, s->epfd);
+  }
+  if (u->epoll_ready) {
+    timeout_ns = 0; /* the last look left events behind */
+  }
+  int r = 0;
+  if (timeout_ns != 0 && io_uring_sq_ready(&u->ring) != 0) {
+    /* Submit apart from the sleep: an io_uring_enter that submits returns
+     * how many it took even when a signal handler interrupted its wait,
+     * and the interruption would be lost. Operations that completed at
+     * once (cached reads) spare the sleep. */
+    io_uring_submit(&u->ring);
+  }
+  if (timeout_ns != 0 && io_uring_cq_ready(&u->ring) == 0) {
+    struct __kernel_timespec ts;
+    struct __kernel_timespec *tsp = NULL;
+    if (timeout_ns > 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      tsp = &ts;
+    }
+    struct io_uring_cqe *cqe;
+    /* Submits what coroutines queued and sleeps, in one system call. */
+    r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp,
+                                         (sigset_t *)mask);
+  } else if (io_uring_sq_ready(&u->ring) != 0) {
+    r = io_uring_submit(&u->ring);
+  }
+  reap(u);
+  if (r == -EINTR) {
+    errno = EINTR;
+    return -1;
+  }
+  if (!u->epoll_ready) {
+    return 0;
+  }
+  int n = dyco__sys_epoll_wait(s->epfd, ev, max, 0);
+  if (n < 0) {
+    return 0;
+  }
+  /* A full batch may have left more: look again next time without
+   * sleeping (the poll reports only new events). */
+  u->epoll_ready = n == max;
+  return n;
+}
+
+static long uring_call(dyco_schedule *s, const dyco_uring_op *o) {
+  uring *u = (uring *)s->ring;
+  ringop *op = (ringop *)calloc(1, sizeof *op);
+  if (op == NULL) {
+    return -ENOMEM;
+  }
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (sqe == NULL) {
+    free(op);
+    return -EBUSY;
+  }
+  io_uring_prep_rw(o->opcode, sqe, o->fd, (const void *)(uintptr_t)o->addr,
+                   o->len, o->off);
+  sqe->rw_flags = (__kernel_rwf_t)o->op_flags;
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
+  dyco_waitq_init(&op->q, NULL);
+  op->next = u->live.next;
+  op->prev = &u->live;
+  u->live.next->prev = op;
+  u->live.next = op;
+  /* Submitted with the scheduler's next look or sleep, together with
+   * whatever else this round queued. */
+  s->fd_waiters++;
+  while (!op->done) {
+    intptr_t v;
+    dyco__wait_on(s, &op->q, DYCO_WAIT_QUEUE, -1, &v);
+  }
+  s->fd_waiters--;
+  long res = op->res;
+  op->prev->next = op->next;
+  op->next->prev = op->prev;
+  free(op);
+  return res;
+}
+
+const dyco__poller_ops dyco__poller_uring = {
+    DYCO_POLLER_URING, "io_uring", uring_init,
+    uring_destroy,     uring_wait, uring_call,
+};
+
+#else /* !DYCO_HAVE_URING */
+
+/* A build without liburing (the cross builds): asked for io_uring, the
+ * scheduler falls back to epoll. */
+static int uring_init(dyco_schedule *s) {
+  (void)s;
+  return -ENOSYS;
+}
+
+static void uring_destroy(dyco_schedule *s) { (void)s; }
+
+static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
+                      int64_t timeout_ns, const sigset_t *mask) {
+  (void)s;
+  (void)ev;
+  (void)max;
+  (void)timeout_ns;
+  (void)mask;
+  errno = ENOSYS;
+  return -1;
+}
+
+const dyco__poller_ops dyco__poller_uring = {
+    DYCO_POLLER_URING, "io_uring", uring_init, uring_destroy, uring_wait, NULL,
+};
+
+#endif
