@@ -154,13 +154,16 @@ TEST_F(SchedTest, CloseAfterATimeoutFiredStillReleasesOnce) {
   Closable c;
   dyco_waitq_init(&c.q, nullptr);
   Go([&] { EXPECT_EQ(-EIDRM, dyco_waitq_wait(&c.q, 5, nullptr)); });
-  dyco_test::GoUrgent([&] {
-    dyco_coroutine_sleep(1);  // the waiter is waiting now
-    // Stay busy past its deadline, then let the loop fire its timer; being
-    // urgent, this closes the queue before the timed-out waiter is back.
+  Go([&] {
+    // The waiter ran first and waits now (no sleep to hope for it: on a
+    // busy machine a 1 ms sleep can end in the same pass as the waiter's
+    // deadline). Stay busy past its deadline, then yield as an urgent
+    // coroutine: the loop fires the waiter's timer, and this one closes the
+    // queue before the timed-out waiter is back.
     const double start = NowMs();
     while (NowMs() - start < 15) {
     }
+    ASSERT_EQ(0, dyco_coroutine_setUrgent(dyco_coroutine_coroID()));
     dyco_coroutine_yield();
     EXPECT_FALSE(c.released);
     EXPECT_EQ(0, dyco_waitq_close(&c.q, 0, Release, &c));
