@@ -443,18 +443,7 @@ static void poll_queue(dyco__waitnode_ext *x, dyco_waitq *wq) {
 static void poll_unqueue(dyco__waitnode_ext *x, dyco_waitq *wq) {
   struct dyco_waitnode *nd = &x->node;
   if (__atomic_load_n(&nd->qtag, __ATOMIC_RELAXED) != 0) {
-    if (nd->prev != NULL) {
-      nd->prev->next = nd->next;
-    } else {
-      wq->head = nd->next;
-    }
-    if (nd->next != NULL) {
-      nd->next->prev = nd->prev;
-    } else {
-      wq->tail = nd->prev;
-    }
-    nd->next = nd->prev = NULL;
-    __atomic_store_n(&nd->qtag, 0, __ATOMIC_RELAXED);
+    dyco__waitq_unlink(wq, nd);
   }
   wq->refs--;
 }

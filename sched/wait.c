@@ -66,21 +66,6 @@ static inline void q_push(dyco_waitq *q, struct dyco_waitnode *n,
   __atomic_store_n(&n->qtag, tag, __ATOMIC_RELAXED);
 }
 
-static inline void q_unlink(dyco_waitq *q, struct dyco_waitnode *n) {
-  if (n->prev != NULL) {
-    n->prev->next = n->next;
-  } else {
-    q->head = n->next;
-  }
-  if (n->next != NULL) {
-    n->next->prev = n->prev;
-  } else {
-    q->tail = n->prev;
-  }
-  n->next = n->prev = NULL;
-  __atomic_store_n(&n->qtag, 0, __ATOMIC_RELAXED);
-}
-
 static inline dyco_coroutine *node_co(const struct dyco_waitnode *n,
                                       uintptr_t tag) {
   if (tag & 1u) {
@@ -158,7 +143,7 @@ static int wake_first(dyco_waitq *q, intptr_t value) {
   while ((n = q->head) != NULL) {
     uintptr_t tag = node_tag(n);
     dyco_coroutine *co = node_co(n, tag);
-    q_unlink(q, n);
+    dyco__waitq_unlink(q, n);
     if (tag & 1u) {
       /* Seen even when another queue's waker got the coroutine first:
        * dyco_fd_poll reports every fd that became ready. */
@@ -208,7 +193,8 @@ int dyco_waitq_hasWaiter(dyco_waitq *q) {
     if (__atomic_load_n(&co->state, __ATOMIC_ACQUIRE) == DYCO__WAITING) {
       return 1;
     }
-    q_unlink(q, n); /* claimed already: nobody can wake it from here */
+    dyco__waitq_unlink(q,
+                       n); /* claimed already: nobody can wake it from here */
   }
   return 0;
 }
@@ -261,7 +247,7 @@ void dyco__wait_timed_out(dyco_schedule *s, dyco_coroutine *co) {
 static int leave(dyco_waitq *q, struct dyco_waitnode *n, int relock) {
   q_lock(q);
   if (node_tag(n) != 0) {
-    q_unlink(q, n);
+    dyco__waitq_unlink(q, n);
   }
   q->refs--;
   if (q->closed) {

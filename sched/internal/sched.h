@@ -377,6 +377,24 @@ extern __attribute__((
 #define DYCO__RACE_HIT(i) \
   __atomic_fetch_add(&dyco__race_hits[(i)], 1, __ATOMIC_RELAXED)
 
+/* Takes node n off wait queue q (whose lock the caller holds): the one
+ * unlink of a wait node, for wait.c and for the poller's waits on several
+ * queues. */
+static inline void dyco__waitq_unlink(dyco_waitq *q, struct dyco_waitnode *n) {
+  if (n->prev != NULL) {
+    n->prev->next = n->next;
+  } else {
+    q->head = n->next;
+  }
+  if (n->next != NULL) {
+    n->next->prev = n->prev;
+  } else {
+    q->tail = n->prev;
+  }
+  n->next = n->prev = NULL;
+  __atomic_store_n(&n->qtag, 0, __ATOMIC_RELAXED);
+}
+
 /* Queues co to run in this round (urgent or normal). Inline: every wake-up
  * within a thread ends here. */
 static inline void dyco__make_ready(dyco_schedule *s, dyco_coroutine *co) {
