@@ -193,8 +193,8 @@ int dyco_waitq_hasWaiter(dyco_waitq *q) {
     if (__atomic_load_n(&co->state, __ATOMIC_ACQUIRE) == DYCO__WAITING) {
       return 1;
     }
-    dyco__waitq_unlink(q,
-                       n); /* claimed already: nobody can wake it from here */
+    /* Claimed already: nobody can wake it from here. */
+    dyco__waitq_unlink(q, n);
   }
   return 0;
 }
