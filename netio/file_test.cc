@@ -380,6 +380,11 @@ TEST_P(FileTest, EnospcFromAFullTmpfs) {
   if (dyco_test::NoFork()) {
     GTEST_SKIP() << "no fork under this emulator";
   }
+#if defined(DYCO_TSAN)
+  // The child (its own mount namespace) starts the blocking pool's threads,
+  // which TSan refuses after a fork of a threaded process.
+  GTEST_SKIP() << "ThreadSanitizer: no new threads after a threaded fork";
+#endif
   std::string dir = DiskDir() + "/dyco_small_XXXXXX";
   ASSERT_NE(nullptr, mkdtemp(&dir[0]));
   const int kind = GetParam();
