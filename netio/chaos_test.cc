@@ -32,6 +32,7 @@
 
 #include "gtest/gtest.h"
 #include "tools/testing/fixture.h"
+#include "tools/testing/process.h"
 
 extern "C" {
 #include "netio/socket.h"
@@ -642,28 +643,6 @@ void Worker(void *arg) {
 
 // --- Measures ----------------------------------------------------------------
 
-int OpenFds() {
-  int n = 0;
-  for (int fd = 0; fd < 65536; ++fd) {
-    if (fcntl(fd, F_GETFD) != -1) {
-      n++;
-    }
-  }
-  return n;
-}
-
-long RssKiB() {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, rss = 0;
-  if (f != nullptr) {
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) {
-      rss = 0;
-    }
-    fclose(f);
-  }
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 const std::string &CertDir() {
   static std::string dir = [] {
     const char *t = getenv("TEST_TMPDIR");
@@ -767,8 +746,8 @@ TEST(ChaosTest, TenThousandConnectionsGoodAndBad) {
     cv.wait(g, [&phase] { return phase == 1; });
   }
   ASSERT_EQ(kServerCoroutines, quiet_server());
-  const int fds_warm = OpenFds();
-  const long rss_warm = RssKiB();
+  const int fds_warm = static_cast<int>(dyco_test::OpenFds().size());
+  const long rss_warm = dyco_test::RssKiB();
   {
     std::lock_guard<std::mutex> g(m);
     phase = 2;
@@ -781,8 +760,8 @@ TEST(ChaosTest, TenThousandConnectionsGoodAndBad) {
   client_thread.join();
   const double elapsed = NowMs() - start;
   EXPECT_EQ(kServerCoroutines, quiet_server()) << "sessions left waiting";
-  const int fds_end = OpenFds();
-  const long rss_end = RssKiB();
+  const int fds_end = static_cast<int>(dyco_test::OpenFds().size());
+  const long rss_end = dyco_test::RssKiB();
   ASSERT_EQ(1, write(server.control[1], "s", 1));
   server_thread.join();
 

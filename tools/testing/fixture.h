@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tools/testing/process.h"
 
 extern "C" {
 #include "sched/coroutine.h"
@@ -74,23 +75,6 @@ inline bool Slow() {
 #else
   return getenv("DYCO_TEST_EMULATED") != nullptr;
 #endif
-}
-
-// The process's open fds, from /proc/self/fd (without the directory's own).
-inline std::set<int> OpenFds() {
-  std::set<int> fds;
-  DIR *d = opendir("/proc/self/fd");
-  if (d == nullptr) {
-    return fds;
-  }
-  const int self = dirfd(d);
-  while (struct dirent *e = readdir(d)) {
-    if (e->d_name[0] != '.' && atoi(e->d_name) != self) {
-      fds.insert(atoi(e->d_name));
-    }
-  }
-  closedir(d);
-  return fds;
 }
 
 // Every test ends as it began: no scheduler, no coroutine and no fd left

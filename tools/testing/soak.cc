@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include "tools/testing/process.h"
+
 extern "C" {
 #include "netio/socket.h"
 #include "sched/coroutine.h"
@@ -346,26 +348,6 @@ void Spawner(void *) {
 // --- Sampling
 // --------------------------------------------------------------------
 
-int OpenFds() {
-  int n = 0;
-  for (int fd = 0; fd < 65536; ++fd) {
-    n += fcntl(fd, F_GETFD) != -1;
-  }
-  return n;
-}
-
-long RssKiB() {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, rss = 0;
-  if (f != nullptr) {
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) {
-      rss = 0;
-    }
-    fclose(f);
-  }
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 struct Sample {
   double t;
   long rss, req, fail;
@@ -554,10 +536,10 @@ int main(int argc, char **argv) {
       p99 = lat[k];
     }
     Sample s = {next,
-                RssKiB(),
+                dyco_test::RssKiB(),
                 requests.load() - last_req,
                 failures.load(),
-                OpenFds(),
+                static_cast<int>(dyco_test::OpenFds().size()),
                 coroutines[0] + coroutines[1] + coroutines[2] + coroutines[3],
                 p99};
     last_req = requests.load();
