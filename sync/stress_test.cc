@@ -369,6 +369,16 @@ TEST(StressTest, NoWakeUpIsLostAndEveryRacePathIsTaken) {
   const bool slow = dyco_test::Slow();
   const double limit_ms = slow ? 180000 : 60000;
   const double budget_ms = slow ? 60000 : 20000;  // rounds until every path
+#if defined(DYCO_VALGRIND)
+  // valgrind runs one thread at a time, so the cross-thread races are rare
+  // or impossible there: it checks the rounds for lost wake-ups and memory
+  // errors, and the paths are only reported.
+  const bool require_paths = false;
+  const int max_rounds = 2;
+#else
+  const bool require_paths = true;
+  const int max_rounds = 1 << 30;
+#endif
   uint64_t before[kRaces];
   for (int i = 0; i < kRaces; ++i) {
     before[i] = __atomic_load_n(&dyco__race_hits[i], __ATOMIC_RELAXED);
@@ -376,7 +386,8 @@ TEST(StressTest, NoWakeUpIsLostAndEveryRacePathIsTaken) {
   const double start = NowMs();
   int rounds = 0;
   bool all = false;
-  while (!all && NowMs() - start < budget_ms && !HasFailure()) {
+  while (!all && rounds < max_rounds && NowMs() - start < budget_ms &&
+         !HasFailure()) {
     Round r;
     r.tokens_per_producer = slow ? 300 : 1500;
     r.permits_per_thread = slow ? 400 : 2000;
@@ -397,7 +408,9 @@ TEST(StressTest, NoWakeUpIsLostAndEveryRacePathIsTaken) {
         __atomic_load_n(&dyco__race_hits[i], __ATOMIC_RELAXED) - before[i];
     printf("  %-50s %10llu\n", kRaceNames[i],
            static_cast<unsigned long long>(n));
-    EXPECT_GT(n, 0u) << "race path not taken: " << kRaceNames[i];
+    if (require_paths) {
+      EXPECT_GT(n, 0u) << "race path not taken: " << kRaceNames[i];
+    }
   }
 }
 
