@@ -137,7 +137,9 @@ static void CheckLandingPads(void) {
       PAD(dyco__context_switch_asm, 0),
       PAD(dyco__context_switch_ret_asm, 0),
       PAD(dyco__context_trampoline, 1),
+      PAD(dyco__context_ontop_trampoline, 1),
 #endif
+      PAD(dyco_context_ontop, 0),
   };
   for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
     EXPECT(StartsWithPad(entries[i].fn, entries[i].jump),
@@ -177,6 +179,11 @@ static void Body(void *arg) {
   }
 }
 
+/* Run on top of the suspended context: reached through the ontop
+ * trampoline's indirect branch, and returning with the return address the
+ * trampoline authenticated (aarch64 with PAC). */
+static void *PlusOne(void *value) { return (void *)((intptr_t)value + 1); }
+
 static void RunSwitches(void) {
   static char stack[64 * 1024];
   for (entry = 0; entry < 3; entry++) {
@@ -190,6 +197,11 @@ static void RunSwitches(void) {
       intptr_t got = (intptr_t)SwitchBy(&main_ctx, &ctx, (void *)i);
       EXPECT(got == 2 * i, "entry %d: %ld for %ld", entry, (long)got, (long)i);
     }
+#if DYCO__CONTEXT_HAVE_ASM
+    EXPECT(dyco_context_ontop(&ctx.sp, PlusOne) == 0, "ontop");
+    intptr_t got = (intptr_t)SwitchBy(&main_ctx, &ctx, (void *)20);
+    EXPECT(got == 42, "entry %d: %ld after ontop", entry, (long)got);
+#endif
     dyco_context_destroy(&ctx);
   }
 }

@@ -429,6 +429,65 @@ void *dyco_context_stack_low(const dyco_context *ctx) {
 #endif
 }
 
+/* --- Running a function on top of a suspended context ------------------ */
+
+#if DYCO__CONTEXT_HAVE_ASM && defined(__aarch64__) && \
+    defined(__ARM_FEATURE_PAC_DEFAULT) && (__ARM_FEATURE_PAC_DEFAULT & 3) != 0
+/* Signs a return address as the switch does (pacia1716 or pacib1716: x17
+ * signed with the modifier in x16). */
+__attribute__((unused)) static void *pac_sign(void *ra, void *modifier) {
+  register void *x17 __asm__("x17") = ra;
+  register void *x16 __asm__("x16") = modifier;
+#if __ARM_FEATURE_PAC_DEFAULT & 1
+  __asm__("hint 8" : "+r"(x17) : "r"(x16)); /* pacia1716 */
+#else
+  __asm__("hint 10" : "+r"(x17) : "r"(x16)); /* pacib1716 */
+#endif
+  return x17;
+}
+#else
+__attribute__((unused)) static void *pac_sign(void *ra, void *modifier) {
+  (void)modifier;
+  return ra;
+}
+#endif
+
+#if DYCO__CONTEXT_HAVE_ASM
+_Static_assert(DYCO__CONTEXT_FRAME_SIZE <= DYCO_CONTEXT_FRAME_MAX,
+               "DYCO_CONTEXT_FRAME_MAX covers the frame");
+#endif
+
+int dyco_context_ontop(void **sp, void *(*fn)(void *value)) {
+  if (sp == NULL || *sp == NULL || fn == NULL) {
+    return -EINVAL;
+  }
+#if USE_UCONTEXT || BUILT_FOR_TOOL || !DYCO__CONTEXT_HAVE_ASM
+  return -ENOTSUP;
+#else
+  if (dyco_context_tools() != 0) {
+    return -ENOTSUP;
+  }
+  /* The frame moves two words down; above it go fn and the return address
+   * it had, for the ontop trampoline, which the frame now returns to. On
+   * x86 the return address is the frame's last word and stays where it is;
+   * on arm it is lr, inside the frame. The stack pointer keeps its
+   * alignment (two words: 16 bytes on 64-bit targets, 8 on 32-bit). */
+  enum { W = sizeof(void *) };
+  char *old = (char *)*sp;
+  char *frame = old - 2 * W;
+  void *ra;
+  memcpy(&ra, old + DYCO__CONTEXT_FRAME_RA, W);
+  memmove(frame, old, DYCO__CONTEXT_FRAME_SIZE);
+  void *tramp = pac_sign((void *)dyco__context_ontop_trampoline,
+                         frame + DYCO__CONTEXT_FRAME_SIZE);
+  memcpy(frame + DYCO__CONTEXT_FRAME_RA, &tramp, W);
+  memcpy(frame + DYCO__CONTEXT_FRAME_SIZE, &fn, W);
+  memcpy(frame + DYCO__CONTEXT_FRAME_SIZE + W, &ra, W);
+  *sp = frame;
+  return 0;
+#endif
+}
+
 const char *dyco_context_implementation(void) {
 #if USE_UCONTEXT
   return "ucontext";

@@ -104,6 +104,29 @@ void *dyco_context_stack_low(const dyco_context *ctx);
  * dyco_context_switch is faster). Both save the same state. */
 void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value);
 
+/* dyco_context_ontop makes the suspended context whose saved stack pointer
+ * is *sp call fn(value) first when it is next resumed, before it goes on
+ * from where it was suspended. fn runs on that context's stack, as if the
+ * switch call that suspended it had called fn: `value` is what the resuming
+ * switch passed, and what fn returns is what that suspended switch call
+ * returns. fn may itself switch away (the context is then suspended inside
+ * fn, and *sp is updated as by any switch); it runs only once. It uses two
+ * words of the stack below *sp, then what fn needs. *sp is updated.
+ * Use: look at a suspended context from inside it (a backtrace of its
+ * frames, as dyco_schedule_dump does). To leave the context as it was
+ * instead, once fn has switched away for good: copy the bytes at *sp, up
+ * to DYCO_CONTEXT_FRAME_MAX of them (not past the stack's top), before the
+ * call, and back afterwards, with *sp as it was.
+ * Returns 0, -EINVAL for a NULL sp, *sp or fn, -ENOTSUP with the ucontext
+ * switch or when a sanitizer or valgrind watches switches (a build for a
+ * tool, or dyco_context_tools() not 0), whose notes of each switch fn would
+ * bypass. Never blocks. */
+int dyco_context_ontop(void **sp, void *(*fn)(void *value));
+
+/* The most bytes a suspended context's saved state takes at its stack
+ * pointer, on any architecture (the frame of aarch64's switch). */
+#define DYCO_CONTEXT_FRAME_MAX 176
+
 /* --- Tools that watch stacks, found at run time ------------------------ */
 
 /* What dyco_context_tools returns. */

@@ -679,6 +679,130 @@ TEST(ContextTest, UnwindingStopsAtTheContextsFirstFrame) {
   dyco_context_destroy(&w.ctx);
 }
 
+// --- a function on top of a suspended context ------------------------------
+
+struct Ontop {
+  Entry entry = Entry::kSwitch;
+  dyco_context main{};
+  dyco_context ctx{};
+  Walk walk;  // what the unwinder saw from inside the function
+  int fn_calls = 0;
+  intptr_t fn_got = -1;                // the value the function was called with
+  uintptr_t fn_local = 0;              // where a local of the function was
+  std::vector<intptr_t> resumed_with;  // what each parked switch returned
+};
+
+// The function on top gets only the resuming value: the record is here.
+Ontop *ontop_record;
+
+__attribute__((noinline)) void OntopParked(Ontop *o) {
+  for (intptr_t i = 0; i < 3; ++i) {
+    auto v = reinterpret_cast<intptr_t>(
+        Switch(o->entry, &o->ctx, &o->main, reinterpret_cast<void *>(100 + i)));
+    o->resumed_with.push_back(v);
+  }
+  Switch(o->entry, &o->ctx, &o->main, nullptr);
+  abort();
+}
+
+void OntopBody(void *arg) {
+  OntopParked(static_cast<Ontop *>(arg));
+  abort();
+}
+
+// Looks around from inside the suspended context, switches away from there,
+// and returns what the next resume passes, plus 1000.
+void *OntopLook(void *value) {
+  Ontop *o = ontop_record;
+  o->fn_calls++;
+  o->fn_got = reinterpret_cast<intptr_t>(value);
+  volatile char here = 0;
+  o->fn_local = reinterpret_cast<uintptr_t>(&here);
+  WalkHere(&o->walk);
+  auto v = reinterpret_cast<intptr_t>(
+      Switch(o->entry, &o->ctx, &o->main, reinterpret_cast<void *>(7)));
+  return reinterpret_cast<void *>(v + 1000);
+}
+
+void *OntopDouble(void *value) {
+  ontop_record->fn_calls++;
+  return reinterpret_cast<void *>(reinterpret_cast<intptr_t>(value) * 2);
+}
+
+// dyco_context_ontop: the function runs on the suspended context's stack
+// when it is next resumed, gets the resuming value, can switch away, and
+// its result is what the parked switch returns; the unwinder walks from it
+// through the parked frames to the context's first frame.
+TEST_P(EntryTest, OntopRunsAFunctionOnASuspendedContext) {
+  Ontop o;
+  o.entry = GetParam();
+  ontop_record = &o;
+  Stack stack;
+  ASSERT_EQ(
+      0, dyco_context_make(&o.ctx, stack.base(), stack.size(), OntopBody, &o));
+  ASSERT_EQ(100, reinterpret_cast<intptr_t>(
+                     Switch(o.entry, &o.main, &o.ctx, nullptr)));
+  int rc = dyco_context_ontop(&o.ctx.sp, OntopLook);
+#if DYCO__CONTEXT_HAVE_ASM && !defined(DYCO_CONTEXT_UCONTEXT) && \
+    !defined(DYCO_ASAN) && !defined(DYCO_TSAN) && !defined(DYCO_VALGRIND)
+  ASSERT_EQ(0, rc);
+#else
+  ASSERT_EQ(-ENOTSUP, rc);
+  dyco_context_destroy(&o.ctx);
+  GTEST_SKIP() << "dyco_context_ontop is not available with "
+               << dyco_context_implementation() << " or under a tool";
+#endif
+  // The function runs, on the context's stack, and switches back with 7.
+  EXPECT_EQ(7, reinterpret_cast<intptr_t>(Switch(o.entry, &o.main, &o.ctx,
+                                                 reinterpret_cast<void *>(5))));
+  EXPECT_EQ(1, o.fn_calls);
+  EXPECT_EQ(5, o.fn_got);
+  const auto lo = reinterpret_cast<uintptr_t>(stack.base());
+  EXPECT_GT(o.fn_local, lo);
+  EXPECT_LT(o.fn_local, lo + stack.size());
+  EXPECT_TRUE(o.resumed_with.empty());
+  // Its frames: the function, the parked one, the body, the trampoline.
+  if (!o.walk.pcs.empty() && o.walk.pcs.back() == 0) {
+    o.walk.pcs.pop_back();
+  }
+  const auto parked =
+      reinterpret_cast<uintptr_t>(&OntopParked) & ~static_cast<uintptr_t>(1);
+  bool saw_parked = false;
+  for (uintptr_t pc : o.walk.pcs) {
+    saw_parked = saw_parked || (pc > parked && pc < parked + 512);
+  }
+  EXPECT_TRUE(saw_parked) << "the unwinder did not reach the parked frame";
+  ASSERT_FALSE(o.walk.pcs.empty());
+  EXPECT_LT(o.walk.pcs.size(), 10u);
+  const auto tramp = reinterpret_cast<uintptr_t>(&dyco__context_trampoline);
+  EXPECT_GE(o.walk.pcs.back(), tramp);
+  EXPECT_LT(o.walk.pcs.back(), tramp + 32) << "the walk stopped early";
+  // Resumed again, the function returns 9 + 1000 to the parked switch.
+  EXPECT_EQ(101, reinterpret_cast<intptr_t>(Switch(
+                     o.entry, &o.main, &o.ctx, reinterpret_cast<void *>(9))));
+  ASSERT_EQ(1u, o.resumed_with.size());
+  EXPECT_EQ(1009, o.resumed_with[0]);
+  // A function that returns at once; and none after it ran once.
+  ASSERT_EQ(0, dyco_context_ontop(&o.ctx.sp, OntopDouble));
+  EXPECT_EQ(102, reinterpret_cast<intptr_t>(Switch(
+                     o.entry, &o.main, &o.ctx, reinterpret_cast<void *>(21))));
+  EXPECT_EQ(nullptr,
+            Switch(o.entry, &o.main, &o.ctx, reinterpret_cast<void *>(33)));
+  ASSERT_EQ(3u, o.resumed_with.size());
+  EXPECT_EQ(42, o.resumed_with[1]);
+  EXPECT_EQ(33, o.resumed_with[2]);
+  EXPECT_EQ(2, o.fn_calls);
+  dyco_context_destroy(&o.ctx);
+}
+
+TEST(ContextTest, OntopRejectsBadArguments) {
+  void *sp = nullptr;
+  EXPECT_EQ(-EINVAL, dyco_context_ontop(nullptr, OntopDouble));
+  EXPECT_EQ(-EINVAL, dyco_context_ontop(&sp, OntopDouble));
+  sp = &sp;
+  EXPECT_EQ(-EINVAL, dyco_context_ontop(&sp, nullptr));
+}
+
 // --- deep recursion ---------------------------------------------------------
 
 struct Deep {

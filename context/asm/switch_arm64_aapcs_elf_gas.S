@@ -222,6 +222,31 @@ dyco__context_trampoline:
         .cfi_endproc
         .size   dyco__context_trampoline, .-dyco__context_trampoline
 
+/* Where a context resumes after dyco_context_ontop, reached by the switch's
+ * ret: sp points at fn, then at the lr the context was suspended with
+ * (signed as the switch signs it, with the sp it has after this pop); x0
+ * holds the value the switch passed. It calls fn(value) as if the
+ * suspended switch call had called it: fn returns to that lr, and its
+ * result is what the switch returns. The branch goes through x16, which a
+ * function's bti c (or paciasp) accepts. */
+        .globl  dyco__context_ontop_trampoline
+        .hidden dyco__context_ontop_trampoline
+        .type   dyco__context_ontop_trampoline, %function
+        .p2align 4
+        .cfi_startproc
+        .cfi_def_cfa_offset 16
+        .cfi_offset x30, -8
+        nop                     /* see the trampoline */
+dyco__context_ontop_trampoline:
+        DYCO_PAD_JUMP
+        ldp     x16, x30, [sp], #16
+        .cfi_def_cfa_offset 0
+        .cfi_restore x30
+        DYCO_PAC_AUTH_LR
+        br      x16
+        .cfi_endproc
+        .size   dyco__context_ontop_trampoline, .-dyco__context_ontop_trampoline
+
         DYCO_GNU_PROPERTY_NOTE
 
 #endif /* __aarch64__ */

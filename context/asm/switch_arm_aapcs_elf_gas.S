@@ -216,6 +216,30 @@ dyco__context_trampoline:
         .fnend
         .size   dyco__context_trampoline, .-dyco__context_trampoline
 
+/* Where a context resumes after dyco_context_ontop, reached by the switch's
+ * bx lr: sp points at fn, then at the lr the context was suspended with;
+ * r0 holds the value the switch passed. It calls fn(value) as if the
+ * suspended switch call had called it: fn returns to that lr, and its
+ * result is what the switch returns. */
+        .globl  dyco__context_ontop_trampoline
+        .hidden dyco__context_ontop_trampoline
+        .type   dyco__context_ontop_trampoline, %function
+        .p2align 2
+        .fnstart
+        .cantunwind
+        .cfi_startproc
+        .cfi_def_cfa_offset 8
+        .cfi_offset lr, -4
+        nop                     @ see the trampoline
+dyco__context_ontop_trampoline:
+        pop     {r12, lr}
+        .cfi_def_cfa_offset 0
+        .cfi_restore lr
+        bx      r12
+        .cfi_endproc
+        .fnend
+        .size   dyco__context_ontop_trampoline, .-dyco__context_ontop_trampoline
+
 #endif /* __arm__ && __ARM_PCS_VFP */
 
         .section .note.GNU-stack, "", %progbits

@@ -202,6 +202,29 @@ dyco__context_trampoline:
         .cfi_endproc
         .size   dyco__context_trampoline, .-dyco__context_trampoline
 
+/* Where a context resumes after dyco_context_ontop, reached by the switch's
+ * jmp or ret: esp points at fn, then at the return address the context was
+ * suspended with; eax holds the value the switch passed. It calls
+ * fn(value) as if the suspended switch call had called it (the value goes
+ * in the slot of that call's first argument, which belongs to the callee):
+ * fn returns to that return address, and its result is what the switch
+ * returns. Its unwind entry starts one instruction early. */
+        .globl  dyco__context_ontop_trampoline
+        .hidden dyco__context_ontop_trampoline
+        .type   dyco__context_ontop_trampoline, @function
+        .p2align 4
+        .cfi_startproc
+        .cfi_def_cfa_offset 8
+        nop                     /* see above */
+dyco__context_ontop_trampoline:
+        DYCO_PAD_JUMP
+        popl    %ecx
+        .cfi_def_cfa_offset 4
+        movl    %eax, 4(%esp)
+        jmp     *%ecx
+        .cfi_endproc
+        .size   dyco__context_ontop_trampoline, .-dyco__context_ontop_trampoline
+
         DYCO_GNU_PROPERTY_NOTE
 
 #endif /* __i386__ */

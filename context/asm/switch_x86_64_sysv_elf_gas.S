@@ -225,6 +225,29 @@ dyco__context_trampoline:
         .cfi_endproc
         .size   dyco__context_trampoline, .-dyco__context_trampoline
 
+/* Where a context resumes after dyco_context_ontop, reached by the switch's
+ * jmp or ret: rsp points at fn, then at the return address the context was
+ * suspended with; rax holds the value the switch passed. It calls
+ * fn(value) as if the suspended switch call had called it: fn returns to
+ * that return address, with that stack pointer and the callee-saved
+ * registers the switch restored, and its result is what the switch returns.
+ * Its unwind entry starts one instruction early, as the trampoline's. */
+        .globl  dyco__context_ontop_trampoline
+        .hidden dyco__context_ontop_trampoline
+        .type   dyco__context_ontop_trampoline, @function
+        .p2align 4
+        .cfi_startproc
+        .cfi_def_cfa_offset 16
+        nop                     /* see above */
+dyco__context_ontop_trampoline:
+        DYCO_PAD_JUMP
+        popq    %r11
+        .cfi_def_cfa_offset 8
+        movq    %rax, %rdi
+        jmp     *%r11
+        .cfi_endproc
+        .size   dyco__context_ontop_trampoline, .-dyco__context_ontop_trampoline
+
         DYCO_GNU_PROPERTY_NOTE
 
 #endif /* __x86_64__ */

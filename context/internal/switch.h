@@ -58,6 +58,29 @@ void *dyco__context_switch_ret_asm(void **from_sp, void *const *to_sp,
 void dyco__context_trampoline(void);
 #endif
 
+/* Where a context resumes after dyco_context_ontop: pops fn and the return
+ * address the context was suspended with (two words above the restored
+ * frame), then jumps to fn(value) with that return address. Not to be
+ * called. */
+void dyco__context_ontop_trampoline(void);
+
+/* The frame each switch_*.S draws at a suspended context's stack pointer:
+ * its size (what the switch pops when it resumes the context, return
+ * address included) and where in it the return address is. */
+#if defined(__x86_64__)
+#define DYCO__CONTEXT_FRAME_SIZE 0x40
+#define DYCO__CONTEXT_FRAME_RA 0x38
+#elif defined(__i386__)
+#define DYCO__CONTEXT_FRAME_SIZE 0x1c
+#define DYCO__CONTEXT_FRAME_RA 0x18
+#elif defined(__arm__)
+#define DYCO__CONTEXT_FRAME_SIZE 0x68
+#define DYCO__CONTEXT_FRAME_RA 0x64
+#elif defined(__aarch64__)
+#define DYCO__CONTEXT_FRAME_SIZE 0xb0
+#define DYCO__CONTEXT_FRAME_RA 0x58
+#endif
+
 /* The ucontext fallback: the same contract, built on makecontext and
  * swapcontext (so each switch costs a sigprocmask system call). */
 int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,

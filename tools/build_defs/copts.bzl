@@ -50,6 +50,11 @@ DYCO_COPTS = [
     "-Wstrict-prototypes",
     "-Wmissing-prototypes",
     "-fno-common",
+    # Unwind tables in every object: 32-bit arm's compilers emit none for C
+    # by default, and then glibc's backtrace() (the watchdog's report,
+    # dyco_coroutine_backtrace) stops at the first frame of dyco. Elsewhere
+    # they are the default already.
+    "-funwind-tables",
 ] + STACK_CLASH + _WARNINGS + _WERROR + _UCONTEXT_COPTS
 
 # Flags for tests and benchmarks (C++ that includes dyco's C headers).
