@@ -282,6 +282,24 @@ typedef struct dyco_coroutine_info {
  * scheduler. 0, -ESRCH, or -EINVAL for a NULL info. */
 int dyco_coroutine_getInfo(int cid, dyco_coroutine_info *info);
 
+/* dyco_coroutine_backtrace stores in frames[0..max) the return addresses of
+ * coroutine cid's frames (of this thread's scheduler), innermost first, as
+ * glibc's backtrace() does, down to the coroutine's function: where it is
+ * now, waiting or running. The frames of dyco that started it are left out;
+ * name the addresses with dladdr() or backtrace_symbols() (link with
+ * -rdynamic for the program's own names). A suspended coroutine's frames
+ * are read from inside it: it is resumed for a moment with a function on
+ * top of its frames, which walks them and gives the CPU back; none of the
+ * coroutine's own code runs. On the shared stack its bytes are copied in
+ * for that (and stay there, as after a switch). Returns the number stored
+ * (0 for a coroutine that has not started), -EINVAL for a NULL frames or a
+ * max below 1, -ESRCH without a scheduler or such a coroutine, -ENOTSUP
+ * with the ucontext switch, under a sanitizer or valgrind (which watch
+ * every switch), or when it is suspended on a stack that is not its own,
+ * -ENOSPC when less than 16 KiB of its stack is free below its frames, and
+ * -ENOMEM when the walk's own stack cannot be mapped. */
+int dyco_coroutine_backtrace(int cid, void **frames, int max);
+
 #ifdef __cplusplus
 }
 #endif

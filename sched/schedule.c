@@ -1,7 +1,9 @@
 /* dyco — sched layer: the per-thread scheduler. Its life (created on first
  * use, freed with its thread), dyco_schedule_run, the cross-thread inbox,
  * the registry of schedulers, stats and the dump. */
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,6 +552,42 @@ static const char *const state_names[] = {"new", "ready", "running", "sleeping",
 static const char *const wait_names[] = {"-",  "read",  "write",
                                          "rw", "queue", "sleep"};
 
+/* Frames a dump shows of each coroutine, at most. */
+#define DYCO_DUMP_FRAMES 32
+
+/* A coroutine's frames under its line in the dump: address, function and
+ * offset, object. */
+static void print_backtrace(FILE *out, int cid) {
+  void *frames[DYCO_DUMP_FRAMES];
+  int n = dyco_coroutine_backtrace(cid, frames, DYCO_DUMP_FRAMES);
+  if (n < 0) {
+    fprintf(out, "%14s(no backtrace: %s)\n", "",
+            n == -ENOSPC    ? "less than 16 KiB of its stack is free"
+            : n == -ENOTSUP ? "not with this switch, or a tool "
+                              "watches switches"
+                            : strerror(-n));
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    Dl_info dl;
+    fprintf(out, "%14s#%-2d %p", "", i, frames[i]);
+    if (dladdr(frames[i], &dl) == 0 || dl.dli_fname == NULL) {
+      fputc('\n', out);
+      continue;
+    }
+    const char *slash = strrchr(dl.dli_fname, '/');
+    const char *object = slash != NULL ? slash + 1 : dl.dli_fname;
+    if (dl.dli_sname != NULL && dl.dli_saddr != NULL) {
+      fprintf(out, " %s+0x%lx (%s)\n", dl.dli_sname,
+              (unsigned long)((uintptr_t)frames[i] - (uintptr_t)dl.dli_saddr),
+              object);
+    } else { /* a function without a dynamic symbol */
+      fprintf(out, " %s+0x%lx\n", object,
+              (unsigned long)((uintptr_t)frames[i] - (uintptr_t)dl.dli_fbase));
+    }
+  }
+}
+
 int dyco_schedule_dump(FILE *out) {
   if (out == NULL) {
     return -EINVAL;
@@ -576,6 +614,7 @@ int dyco_schedule_dump(FILE *out) {
             (long long)info.timeout_ms,
             info.private_stack ? "private" : "shared", info.stack_used,
             info.sched_count, info.urgent ? " urgent" : "");
+    print_backtrace(out, info.cid);
     listed++;
   }
   dyco_schedule_stats st;

@@ -237,7 +237,9 @@ int dyco_schedule_getStats(dyco_schedule_stats *stats);
 
 /* dyco_schedule_dump writes one line per coroutine of this thread's
  * scheduler to out (id, state, what it waits on, stack use, times
- * scheduled), then the counters. Returns the number of coroutines listed,
+ * scheduled), each followed by its backtrace (dyco_coroutine_backtrace, up
+ * to 32 frames: address, function+offset from dladdr, object; or why there
+ * is none), then the counters. Returns the number of coroutines listed,
  * -ESRCH when the thread has no scheduler, -EINVAL for a NULL out. */
 int dyco_schedule_dump(FILE *out);
 

@@ -49,25 +49,6 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int pipe_wr = -1;
 static int setup_err;
 
-/* The function a coroutine runs: co_main calls it, so it is the frame
- * right above co_main's (core.c tells where co_main is). */
-static const void *function_of(void *const *frames, int n, int *depth) {
-  const uintptr_t start = dyco__co_main_addr();
-  for (int i = 1; i < n; i++) {
-    uintptr_t pc = (uintptr_t)frames[i];
-    if (pc > start && pc - start < 512) {
-      *depth = i; /* co_main and what lies beyond are not the user's */
-      Dl_info info;
-      if (dladdr(frames[i - 1], &info) != 0 && info.dli_saddr != NULL) {
-        return info.dli_saddr;
-      }
-      return frames[i - 1];
-    }
-  }
-  *depth = n;
-  return NULL;
-}
-
 static void default_report(const dyco_stall *st) {
   Dl_info info;
   const char *name = "?";
@@ -132,8 +113,7 @@ static void handler(int sig, siginfo_t *si, void *uc) {
     memset(&r, 0, sizeof r);
     void *frames[DYCO_STALL_FRAMES + SKIP + 1];
     int n = backtrace(frames, DYCO_STALL_FRAMES + SKIP + 1);
-    int depth = n;
-    r.stall.func = function_of(frames, n, &depth);
+    int depth = dyco__frames_user(frames, n, &r.stall.func);
     r.stall.nframes = depth > SKIP ? depth - SKIP : 0;
     if (r.stall.nframes > DYCO_STALL_FRAMES) {
       r.stall.nframes = DYCO_STALL_FRAMES;

@@ -568,6 +568,12 @@ void dyco__watchdog_mask_changed(dyco_schedule *s);
 /* Where co_main, the first frame of every coroutine, begins (core.c). */
 uintptr_t dyco__co_main_addr(void);
 
+/* Of the n return addresses a backtrace() inside a coroutine found, how
+ * many lie above co_main: the coroutine's function and what it called.
+ * *func (when func is not NULL) gets the coroutine's function (from
+ * dladdr), or NULL when co_main is not among them. */
+int dyco__frames_user(void *const *frames, int n, const void **func);
+
 /* --- pool.c / local.c ------------------------------------------------------
  */
 
