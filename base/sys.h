@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fault.h"
+
 /* fcntl with 64-bit offsets where the architecture has both. */
 #if defined(SYS_fcntl64)
 #define DYCO__SYS_FCNTL SYS_fcntl64
@@ -28,10 +30,12 @@
 #define DYCO__SIGSET_BYTES ((size_t)(_NSIG / 8))
 
 static inline ssize_t dyco__sys_read(int fd, void *buf, size_t n) {
+  DYCO__FAULT(DYCO_FAULT_READ);
   return (ssize_t)syscall(SYS_read, fd, buf, n);
 }
 
 static inline ssize_t dyco__sys_write(int fd, const void *buf, size_t n) {
+  DYCO__FAULT(DYCO_FAULT_WRITE);
   return (ssize_t)syscall(SYS_write, fd, buf, n);
 }
 
@@ -56,22 +60,27 @@ static inline int dyco__sys_close(int fd) {
  * wrapped creation would make the next fd with that number, on another
  * thread, look racy. */
 static inline int dyco__sys_epoll_create1(int flags) {
+  DYCO__FAULT(DYCO_FAULT_EPOLL_CREATE);
   return (int)syscall(SYS_epoll_create1, flags);
 }
 
 static inline int dyco__sys_eventfd2(unsigned int initval, int flags) {
+  DYCO__FAULT(DYCO_FAULT_EVENTFD);
   return (int)syscall(SYS_eventfd2, initval, flags);
 }
 
 static inline int dyco__sys_pipe2(int fds[2], int flags) {
+  DYCO__FAULT(DYCO_FAULT_PIPE);
   return (int)syscall(SYS_pipe2, fds, flags);
 }
 
 static inline int dyco__sys_signalfd4(const sigset_t *mask, int flags) {
+  DYCO__FAULT(DYCO_FAULT_SIGNALFD);
   return (int)syscall(SYS_signalfd4, -1, mask, DYCO__SIGSET_BYTES, flags);
 }
 
 static inline int dyco__sys_socket(int domain, int type, int protocol) {
+  DYCO__FAULT(DYCO_FAULT_SOCKET);
   return (int)syscall(SYS_socket, domain, type, protocol);
 }
 
@@ -82,6 +91,7 @@ static inline int dyco__sys_connect(int fd, const struct sockaddr *addr,
 
 static inline int dyco__sys_accept4(int fd, struct sockaddr *addr,
                                     socklen_t *len, int flags) {
+  DYCO__FAULT(DYCO_FAULT_ACCEPT);
   return (int)syscall(SYS_accept4, fd, addr, len, flags);
 }
 
@@ -146,6 +156,7 @@ static inline int dyco__sys_poll(struct pollfd *fds, nfds_t n, int ms) {
 /* epoll_wait as epoll_pwait without a mask: every architecture has it. */
 static inline int dyco__sys_epoll_wait(int epfd, struct epoll_event *ev, int n,
                                        int ms) {
+  DYCO__FAULT(DYCO_FAULT_EPOLL_WAIT);
   return (int)syscall(SYS_epoll_pwait, epfd, ev, n, ms, NULL,
                       DYCO__SIGSET_BYTES);
 }
@@ -180,6 +191,7 @@ static inline int dyco__sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 
 static inline int dyco__sys_epoll_pwait(int epfd, struct epoll_event *ev, int n,
                                         int ms, const sigset_t *mask) {
+  DYCO__FAULT(DYCO_FAULT_EPOLL_WAIT);
   return (int)syscall(SYS_epoll_pwait, epfd, ev, n, ms, mask,
                       DYCO__SIGSET_BYTES);
 }
@@ -266,6 +278,7 @@ static inline int dyco__sys_close_range(unsigned first, unsigned last,
 
 /* pidfd_open (Linux 5.3): ENOSYS where the headers or the kernel lack it. */
 static inline int dyco__sys_pidfd_open(int pid, unsigned flags) {
+  DYCO__FAULT(DYCO_FAULT_PIDFD);
 #if defined(SYS_pidfd_open)
   return (int)syscall(SYS_pidfd_open, pid, flags);
 #else

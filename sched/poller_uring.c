@@ -43,7 +43,10 @@ static int uring_init(dyco_schedule *s) {
   struct io_uring_params p;
   memset(&p, 0, sizeof p);
   p.flags = IORING_SETUP_CLAMP;
-  int r = io_uring_queue_init_params(256, &u->ring, &p);
+  int r = -DYCO__FAULT_ERR(DYCO_FAULT_URING_SETUP);
+  if (r == 0) {
+    r = io_uring_queue_init_params(256, &u->ring, &p);
+  }
   if (r < 0) {
     free(u);
     return r;

@@ -41,6 +41,19 @@ _UCONTEXT_COPTS = select({
     "//conditions:default": [],
 })
 
+# --config=faults: every dyco C source includes base/fault.h first, whose
+# macros route allocations and the system calls of base/fault.h's kinds
+# through counters a test can make fail (tools/faults). Never in another
+# build.
+_FAULT_COPTS = select({
+    "//tools/build_defs:faults": [
+        "-DDYCO_FAULTS=1",
+        "-include",
+        "base/fault.h",
+    ],
+    "//conditions:default": [],
+})
+
 # Flags for dyco's C sources.
 DYCO_COPTS = [
     "-std=c11",
@@ -55,7 +68,7 @@ DYCO_COPTS = [
     # dyco_coroutine_backtrace) stops at the first frame of dyco. Elsewhere
     # they are the default already.
     "-funwind-tables",
-] + STACK_CLASH + _WARNINGS + _WERROR + _UCONTEXT_COPTS
+] + STACK_CLASH + _WARNINGS + _WERROR + _UCONTEXT_COPTS + _FAULT_COPTS
 
 # Flags for tests and benchmarks (C++ that includes dyco's C headers).
 DYCO_TEST_COPTS = [
