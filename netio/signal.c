@@ -147,6 +147,9 @@ int dyco_signal_wait(struct signalfd_siginfo *sinfo, int timeout) {
     if (r >= 0) {
       return -EIO;
     }
+    if (errno == EINTR) {
+      continue; /* a handler ran: the signal is still pending, read again */
+    }
     if (errno != EAGAIN) {
       return -errno;
     }

@@ -35,7 +35,7 @@ void dyco_signal_destroy(void);
  * sizeof(struct signalfd_siginfo), -ETIMEDOUT, -EINVAL without
  * dyco_signal_init or for a NULL sinfo, -EPERM outside a coroutine,
  * -ENOMEM or -ENOSPC when its wait cannot be registered, or the signalfd
- * read's error. */
+ * read's error (EINTR is not one: the read is tried again). */
 int dyco_signal_wait(struct signalfd_siginfo *sinfo, int timeout);
 
 /* dyco_signal_waitchild waits for child process `child` to end (exit or be

@@ -117,8 +117,9 @@ static void walker(void *arg) {
       s->occupant != caller) {
     int err = dyco__shared_install(s, caller);
     if (err != 0) {
-      dyco__fatal("dyco_coroutine_backtrace: cannot copy the caller's stack "
-                  "back");
+      dyco__fatal(
+          "dyco_coroutine_backtrace: cannot copy the caller's stack "
+          "back");
     }
   }
   dyco_context_switch_sp(&j->walker_sp, j->back, NULL);
