@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "asym/internal/asym.h"
+#include "base/list.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
 
@@ -31,17 +32,12 @@ static dyco__apool *pool_of(dyco_coropool *cp) {
   return p->owner == &dyco__athr ? p : NULL;
 }
 
+/* The thread's pools, t->pools (base/list.h): pools_push, pools_unlink. */
+DYCO__HLIST(pools, dyco__athread, dyco__apool, pools, next, prev)
+
 static void unlink_pool(dyco__apool *p) {
-  dyco__athread *t = p->owner;
-  if (p->prev != NULL) {
-    p->prev->next = p->next;
-  } else {
-    t->pools = p->next;
-  }
-  if (p->next != NULL) {
-    p->next->prev = p->prev;
-  }
-  t->npools--;
+  pools_unlink(p->owner, p);
+  p->owner->npools--;
 }
 
 static void maybe_free(void *arg) {
@@ -69,11 +65,7 @@ dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
   }
   p->owner = t;
   dyco_waitq_init(&p->waiters, NULL);
-  p->next = t->pools;
-  if (t->pools != NULL) {
-    t->pools->prev = p;
-  }
-  t->pools = p;
+  pools_push(t, p);
   t->npools++;
   return &p->pool;
 }

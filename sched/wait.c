@@ -53,19 +53,6 @@ static inline uintptr_t node_tag(const struct dyco_waitnode *n) {
   return __atomic_load_n(&n->qtag, __ATOMIC_RELAXED);
 }
 
-static inline void q_push(dyco_waitq *q, struct dyco_waitnode *n,
-                          uintptr_t tag) {
-  n->next = NULL;
-  n->prev = q->tail;
-  if (q->tail != NULL) {
-    q->tail->next = n;
-  } else {
-    q->head = n;
-  }
-  q->tail = n;
-  __atomic_store_n(&n->qtag, tag, __ATOMIC_RELAXED);
-}
-
 static inline dyco_coroutine *node_co(const struct dyco_waitnode *n,
                                       uintptr_t tag) {
   if (tag & 1u) {
@@ -301,7 +288,7 @@ int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
   if (deadline != 0 && dyco__timer_add(s, co, deadline) != 0) {
     return -ENOMEM;
   }
-  q_push(q, &co->node, (uintptr_t)q);
+  dyco__waitq_push(q, &co->node, (uintptr_t)q);
   q->refs++;
   if (q->lock != NULL) {
     co->flags |= DYCO__F_SHARED_WAIT;
@@ -435,7 +422,7 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
     qlock[i] = qs[i]->lock;
     x[i].co = co;
     x[i].index = i;
-    q_push(qs[i], &x[i].node, (uintptr_t)qs[i] | 1u);
+    dyco__waitq_push(qs[i], &x[i].node, (uintptr_t)qs[i] | 1u);
     qs[i]->refs++;
   }
   co->wake = (intptr_t)x; /* for a shutdown that kills us while we wait */

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/heap.h"
 #include "base/hints.h"
+#include "base/list.h"
 #include "base/slots.h"
 #include "base/stack.h"
 #include "base/thread.h"
@@ -351,15 +352,8 @@ extern __thread int dyco__test_spawn_failures
 dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
                              int urgent, int *err);
 
-static inline void dyco__runq_push(dyco__runq *q, dyco_coroutine *co) {
-  co->run_next = NULL;
-  if (q->tail != NULL) {
-    q->tail->run_next = co;
-  } else {
-    q->head = co;
-  }
-  q->tail = co;
-}
+/* dyco__runq_push and dyco__runq_pop: a run queue's FIFO (base/list.h). */
+DYCO__SQUEUE(dyco__runq, dyco__runq, dyco_coroutine, head, tail, run_next)
 
 /* Race paths, counted when taken, so that a stress test can assert that it
  * reached each one (sync/stress_test.cc). Only rare branches count. */
@@ -377,21 +371,25 @@ extern __attribute__((
 #define DYCO__RACE_HIT(i) \
   __atomic_fetch_add(&dyco__race_hits[(i)], 1, __ATOMIC_RELAXED)
 
+/* A wait queue's list of nodes (base/list.h): dyco__waitq_list_push and
+ * dyco__waitq_list_unlink. */
+DYCO__DLIST(dyco__waitq_list, dyco_waitq, struct dyco_waitnode, head, tail,
+            next, prev)
+
+/* Queues node n at the tail of wait queue q (whose lock the caller holds),
+ * tagged with tag (q, | 1 for an extended node): the one push of a wait
+ * node, for wait.c and for the poller's waits on several queues. */
+static inline void dyco__waitq_push(dyco_waitq *q, struct dyco_waitnode *n,
+                                    uintptr_t tag) {
+  dyco__waitq_list_push(q, n);
+  __atomic_store_n(&n->qtag, tag, __ATOMIC_RELAXED);
+}
+
 /* Takes node n off wait queue q (whose lock the caller holds): the one
  * unlink of a wait node, for wait.c and for the poller's waits on several
  * queues. */
 static inline void dyco__waitq_unlink(dyco_waitq *q, struct dyco_waitnode *n) {
-  if (n->prev != NULL) {
-    n->prev->next = n->next;
-  } else {
-    q->head = n->next;
-  }
-  if (n->next != NULL) {
-    n->next->prev = n->prev;
-  } else {
-    q->tail = n->prev;
-  }
-  n->next = n->prev = NULL;
+  dyco__waitq_list_unlink(q, n);
   __atomic_store_n(&n->qtag, 0, __ATOMIC_RELAXED);
 }
 
