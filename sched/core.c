@@ -408,8 +408,8 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
       }
     }
   } else {
-    stack = s->shared_base;
-    size = s->shared_size;
+    stack = s->shared.stack;
+    size = s->shared.size;
   }
 #if DYCO_CONTEXT_SP_ONLY
   int err;

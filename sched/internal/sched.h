@@ -238,9 +238,7 @@ struct dyco_schedule {
   dyco_coroutine *zombie;  /* ended; freed right after the next switch */
 
   /* The shared stack, with a guard below it. */
-  char *shared_base;
-  size_t shared_size;
-  size_t shared_guard;
+  dyco__stack_ref shared;
   dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
 
   /* Coroutines by cid (the scheduler's range of base/ids.h). */
@@ -444,8 +442,9 @@ _Static_assert(DYCO__STACK_GUARD_DEFAULT == DYCO_STACK_GUARD_DEFAULT &&
                    DYCO__STACK_GUARD_MAX == DYCO_STACK_GUARD_MAX,
                "sched/schedule.h says the guard's default and limit");
 
-/* Maps a shared stack of `size` bytes (from dyco__stack_size) with the
- * current guard below it. 0 or -ENOMEM. */
+/* Maps s's shared stack, of `size` bytes (from dyco__stack_size), with the
+ * current guard below it (base's dyco__stack_map_ref). 0, or -ENOMEM with
+ * s->shared unchanged. */
 int dyco__shared_stack_init(dyco_schedule *s, size_t size);
 void dyco__shared_stack_destroy(dyco_schedule *s);
 
