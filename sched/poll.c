@@ -446,21 +446,13 @@ static void poll_unqueue(dyco__waitnode_ext *x, dyco_waitq *wq) {
 
 int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
                  const sigset_t *mask) {
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
-  if (timeout == 0) {
-    return -ETIMEDOUT;
+  dyco_schedule *s;
+  uint64_t deadline;
+  int e = dyco__wait_enter(1, timeout, &s, &deadline);
+  if (e != 0) {
+    return e;
   }
   dyco_coroutine *co = s->running;
-  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
-  if (DYCO__UNLIKELY(co->intr != 0)) {
-    int e = dyco__intr_enter(co, &deadline);
-    if (e != 0) {
-      return e;
-    }
-  }
   size_t count = 0;
   for (unsigned long i = 0; i < nfds; i++) {
     fds[i].revents = 0;
@@ -524,7 +516,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     /* Again on every turn: a cancel that came while the coroutine was on
      * its way back from a wake for nothing must not be slept through. */
     if (DYCO__UNLIKELY(co->intr != 0)) {
-      int e = dyco__intr_enter(co, &deadline);
+      e = dyco__intr_enter(co, &deadline);
       if (e != 0) {
         result = e;
         break;

@@ -271,18 +271,29 @@ void dyco__wait_kill(dyco_schedule *s, dyco_coroutine *co) {
   s->waiting--;
 }
 
+/* Back from a wait: co runs again, its timer (if any) gone. Returns the state
+ * it was woken in (DYCO__WOKEN, _TIMEDOUT, _CANCELLED). */
+static inline int wait_end(dyco_schedule *s, dyco_coroutine *co) {
+  s->waiting--;
+  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
+  co->wait_kind = DYCO_WAIT_NONE;
+  if (co->heap_index >= 0) {
+    dyco__timer_remove(s, co);
+  }
+  return st;
+}
+
 /* --- Waiting on one queue
  * ----------------------------------------------------- */
 
 int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
                   intptr_t *result) {
   dyco_coroutine *co = s->running;
-  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
-  if (DYCO__UNLIKELY(co->intr != 0)) {
-    int e = dyco__intr_enter(co, &deadline);
-    if (e != 0) {
-      return e;
-    }
+  uint64_t deadline;
+  int e = dyco__wait_begin(co, timeout, &deadline);
+  if (e != 0) {
+    return e;
   }
   co->wake = 0;
   if (deadline != 0 && dyco__timer_add(s, co, deadline) != 0) {
@@ -300,13 +311,7 @@ int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
   s->waiting++;
   q_unlock(q);
   dyco__switch_out(s, co);
-  s->waiting--;
-  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
-  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
-  co->wait_kind = DYCO_WAIT_NONE;
-  if (co->heap_index >= 0) {
-    dyco__timer_remove(s, co);
-  }
+  int st = wait_end(s, co);
   if (leave(q, &co->node, 1)) {
     if (result != NULL) {
       *result = co->wake;
@@ -384,27 +389,17 @@ void dyco_waitq_unlockAll(dyco_waitq *const *qs, int n) {
 
 int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
                        intptr_t *result, uint64_t *closed) {
-  dyco_schedule *s = dyco__tls_sched;
   if (closed != NULL) {
     *closed = 0;
   }
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
-  if (qs == NULL || n < 1 || n > 64) {
-    return -EINVAL;
-  }
-  if (timeout == 0) {
-    return -ETIMEDOUT;
+  dyco_schedule *s;
+  uint64_t deadline;
+  int e =
+      dyco__wait_enter(qs != NULL && n >= 1 && n <= 64, timeout, &s, &deadline);
+  if (e != 0) {
+    return e;
   }
   dyco_coroutine *co = s->running;
-  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
-  if (DYCO__UNLIKELY(co->intr != 0)) {
-    int e = dyco__intr_enter(co, &deadline);
-    if (e != 0) {
-      return e;
-    }
-  }
   /* One node per queue, plus an end marker whose co is NULL. */
   size_t bytes = (size_t)(n + 1) * sizeof(dyco__waitnode_ext);
   dyco__waitnode_ext *x =
@@ -443,13 +438,7 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
 
   dyco__switch_out(s, co);
 
-  s->waiting--;
-  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
-  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
-  co->wait_kind = DYCO_WAIT_NONE;
-  if (co->heap_index >= 0) {
-    dyco__timer_remove(s, co);
-  }
+  int st = wait_end(s, co);
   int won = -1;
   uint64_t gone = 0;
   /* Leave every queue, one at a time (each under its own lock), then take

@@ -518,6 +518,41 @@ void dyco__wait_interrupt(dyco_schedule *s);
 int dyco__intr_enter(dyco_coroutine *co, uint64_t *deadline)
     __attribute__((noinline));
 
+/* The start of every wait of co, the running coroutine, for at most timeout
+ * ms (-1: no limit; not 0): its deadline (0: none) into *deadline, lowered
+ * to co's own by dyco__intr_enter when co has a cancel or a deadline. 0 to
+ * go on, or what the wait returns at once. Inline: a wait with neither pays
+ * the test of co->intr and nothing more. */
+static inline int dyco__wait_begin(dyco_coroutine *co, int timeout,
+                                   uint64_t *deadline) {
+  *deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    return dyco__intr_enter(co, deadline);
+  }
+  return 0;
+}
+
+/* The checks of a public wait of the calling thread's running coroutine on
+ * more than one thing (dyco_fd_poll, dyco_waitq_waitAny), in this order:
+ * -EPERM outside a coroutine, -EINVAL when !args_ok, -ETIMEDOUT for a
+ * timeout of 0 (no wait); then dyco__wait_begin. 0 with *ps set to the
+ * thread's scheduler, or what the wait returns at once. */
+static inline int dyco__wait_enter(int args_ok, int timeout, dyco_schedule **ps,
+                                   uint64_t *deadline) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (!args_ok) {
+    return -EINVAL;
+  }
+  if (timeout == 0) {
+    return -ETIMEDOUT;
+  }
+  *ps = s;
+  return dyco__wait_begin(s->running, timeout, deadline);
+}
+
 /* Cancels coroutine cid of s, the calling thread's scheduler: 0, or -ESRCH
  * for a cid that is not live. */
 int dyco__cancel_here(dyco_schedule *s, int cid);
