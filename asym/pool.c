@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "asym/internal/asym.h"
+#include "base/list.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
 
@@ -24,29 +25,21 @@ struct dyco__apool {
 
 /* cp as an asymmetric pool of this thread, or NULL. */
 static dyco__apool *pool_of(dyco_coropool *cp) {
-  if (cp == NULL || cp->kind != &asym_pool_kind) {
-    return NULL;
-  }
-  dyco__apool *p = (dyco__apool *)(void *)cp;
-  return p->owner == &dyco__athr ? p : NULL;
+  dyco__apool *p = (dyco__apool *)(void *)dyco__pool_of(cp, &asym_pool_kind);
+  return p != NULL && p->owner == &dyco__athr ? p : NULL;
 }
 
+/* The thread's pools, t->pools (base/list.h): pools_push, pools_unlink. */
+DYCO__HLIST(pools, dyco__athread, dyco__apool, pools, next, prev)
+
 static void unlink_pool(dyco__apool *p) {
-  dyco__athread *t = p->owner;
-  if (p->prev != NULL) {
-    p->prev->next = p->next;
-  } else {
-    t->pools = p->next;
-  }
-  if (p->next != NULL) {
-    p->next->prev = p->prev;
-  }
-  t->npools--;
+  pools_unlink(p->owner, p);
+  p->owner->npools--;
 }
 
 static void maybe_free(void *arg) {
   dyco__apool *p = (dyco__apool *)arg;
-  if (p->pool.dying && p->pool.busy == 0 && p->waiters.refs == 0) {
+  if (dyco__pool_unused(&p->pool, p->waiters.refs)) {
     unlink_pool(p);
     dyco__pool_fini(&p->pool);
     free(p);
@@ -55,25 +48,15 @@ static void maybe_free(void *arg) {
 
 dyco_coropool *dyco_asymcpool_create(int totalsize, size_t stacksize) {
   dyco__athread *t = dyco__athread_get();
-  dyco__apool *p = (dyco__apool *)calloc(1, sizeof *p);
+  dyco__apool *p =
+      (dyco__apool *)dyco__pool_new(sizeof *p, &asym_pool_kind, &t->stacks,
+                                    totalsize, DYCO_ASYMCORO_MAX, stacksize);
   if (p == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  int err = dyco__pool_init(&p->pool, &asym_pool_kind, &t->stacks, totalsize,
-                            DYCO_ASYMCORO_MAX, stacksize);
-  if (err != 0) {
-    free(p);
-    errno = -err;
     return NULL;
   }
   p->owner = t;
   dyco_waitq_init(&p->waiters, NULL);
-  p->next = t->pools;
-  if (t->pools != NULL) {
-    t->pools->prev = p;
-  }
-  t->pools = p;
+  pools_push(t, p);
   t->npools++;
   return &p->pool;
 }
@@ -94,7 +77,13 @@ static int wake_one(void *arg) {
   return dyco_waitq_wakeOne(&((dyco__apool *)arg)->waiters, 0);
 }
 
-static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one};
+static void close_waiters(void *arg) {
+  dyco_waitq_close(&((dyco__apool *)arg)->waiters, 0, maybe_free, arg);
+  maybe_free(arg);
+}
+
+static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one,
+                                           close_waiters};
 
 dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize) {
   dyco__apool *p = pool_of(cp);
@@ -102,34 +91,19 @@ dyco_coropool *dyco_asymcpool_resize(dyco_coropool *cp, int newsize) {
     errno = EINVAL;
     return NULL;
   }
-  int err = dyco__pool_resize(cp, newsize, DYCO_ASYMCORO_MAX, &waiting, p);
-  if (err != 0) {
-    errno = -err;
-    return NULL;
-  }
-  return cp;
+  return dyco__pool_resize(cp, newsize, DYCO_ASYMCORO_MAX, &waiting, p);
 }
 
 int dyco_asymcpool_destroy(dyco_coropool **pcp) {
-  if (pcp == NULL) {
-    return -EINVAL;
-  }
-  dyco__apool *p = pool_of(*pcp);
+  dyco__apool *p = pcp != NULL ? pool_of(*pcp) : NULL;
   if (p == NULL || p->pool.dying) {
     return -EINVAL;
   }
-  *pcp = NULL;
-  dyco__pool_close(&p->pool);
-  dyco_waitq_close(&p->waiters, 0, maybe_free, p);
-  maybe_free(p);
-  return 0;
+  return dyco__pool_destroy(pcp, &waiting, p);
 }
 
 int dyco_asymcpool_available(dyco_coropool *cp) {
-  if (pool_of(cp) == NULL) {
-    return -EINVAL;
-  }
-  return dyco__pool_available(cp);
+  return pool_of(cp) != NULL ? dyco__pool_available(cp) : -EINVAL;
 }
 
 static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
@@ -167,12 +141,7 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
 /* The seed's errors: -1, with the reason in errno. */
 int dyco_asymcpool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                           int timeout) {
-  int r = obtain(cp, func, arg, timeout);
-  if (r < 0) {
-    errno = -r;
-    return -1;
-  }
-  return r;
+  return dyco__pool_seed_result(obtain(cp, func, arg, timeout));
 }
 
 void dyco__apool_release(dyco__athread *t, dyco__asym *co) {

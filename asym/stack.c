@@ -26,14 +26,13 @@ int dyco__ashared_map(dyco__athread *t) {
   if (DYCO__LIKELY(t->shared_lo != NULL)) {
     return 0;
   }
-  size_t guard = dyco__stack_guard();
-  char *lo = dyco__stack_map(DYCO_ASYMCORO_SHARED_STACK, guard);
-  if (lo == NULL) {
+  dyco__stack_ref st;
+  if (dyco__stack_map_ref(DYCO_ASYMCORO_SHARED_STACK, &st) != 0) {
     return -ENOMEM;
   }
-  t->shared_lo = lo;
-  t->shared_hi = lo + DYCO_ASYMCORO_SHARED_STACK;
-  t->shared_guard = guard;
+  t->shared_lo = st.stack;
+  t->shared_hi = st.stack + st.size;
+  t->shared_guard = st.guard;
   return 0;
 }
 
@@ -41,11 +40,10 @@ void dyco__ashared_unmap(dyco__athread *t) {
   dyco__stack_unmap(t->shared_lo, DYCO_ASYMCORO_SHARED_STACK, t->shared_guard);
   t->shared_lo = t->shared_hi = NULL;
   t->occupant = NULL;
-  if (t->mover_map != NULL) {
+  if (t->mover_stack.stack != NULL) {
     dyco_context_destroy(&t->mover);
-    dyco__stack_unmap(t->mover_map, MOVER_STACK, t->mover_guard);
+    dyco__stack_unmap_ref(&t->mover_stack);
   }
-  t->mover_map = NULL;
 }
 
 /* The bytes of a suspended coroutine, off the shared stack (save) and back
@@ -150,20 +148,18 @@ static void mover_main(void *arg) {
 }
 
 static int mover_ready(dyco__athread *t) {
-  if (DYCO__LIKELY(t->mover_map != NULL)) {
+  if (DYCO__LIKELY(t->mover_stack.stack != NULL)) {
     return 0;
   }
-  size_t guard = dyco__stack_guard();
-  char *st = dyco__stack_map(MOVER_STACK, guard);
-  if (st == NULL) {
+  dyco__stack_ref st;
+  if (dyco__stack_map_ref(MOVER_STACK, &st) != 0) {
     return -ENOMEM;
   }
-  if (dyco_context_make(&t->mover, st, MOVER_STACK, mover_main, t) != 0) {
-    dyco__stack_unmap(st, MOVER_STACK, guard);
+  if (dyco_context_make(&t->mover, st.stack, st.size, mover_main, t) != 0) {
+    dyco__stack_unmap_ref(&st);
     return -ENOMEM;
   }
-  t->mover_map = st;
-  t->mover_guard = guard;
+  t->mover_stack = st;
   return 0;
 }
 

@@ -74,6 +74,30 @@ int dyco__pool_check(int total, int max, size_t stacksize) {
   return check(total, max, stacksize, dyco__stack_guard(), &size);
 }
 
+void *dyco__pool_new(size_t bytes, const void *kind, dyco__stack_cache *cache,
+                     int total, int max, size_t stacksize) {
+  dyco__pool *p = (dyco__pool *)calloc(1, bytes);
+  if (p == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  int err = dyco__pool_init(p, kind, cache, total, max, stacksize);
+  if (err != 0) {
+    free(p);
+    errno = -err;
+    return NULL;
+  }
+  return p;
+}
+
+int dyco__pool_seed_result(int r) {
+  if (r < 0) {
+    errno = -r;
+    return -1;
+  }
+  return r;
+}
+
 int dyco__pool_init(dyco__pool *p, const void *kind, dyco__stack_cache *cache,
                     int total, int max, size_t stacksize) {
   memset(p, 0, sizeof *p);
@@ -98,24 +122,35 @@ int dyco__pool_init(dyco__pool *p, const void *kind, dyco__stack_cache *cache,
   return 0;
 }
 
-int dyco__pool_resize(dyco__pool *p, int total, int max,
-                      const dyco__pool_waiting *w, void *arg) {
+dyco__pool *dyco__pool_resize(dyco__pool *p, int total, int max,
+                              const dyco__pool_waiting *w, void *arg) {
   int err = check_total(total, max, p->stacksize, p->guard);
   if (err != 0) {
-    return err;
+    errno = -err;
+    return NULL;
   }
   int old = p->total;
   p->total = total;
   if (fit_stacks(p) != 0) {
     p->total = old;
     fit_stacks(p);
-    return -ENOMEM;
+    errno = ENOMEM;
+    return NULL;
   }
   for (int free_now = p->total - p->busy; free_now > 0; free_now--) {
     if (!w->wake_one(arg)) {
       break;
     }
   }
+  return p;
+}
+
+int dyco__pool_destroy(dyco__pool **pcp, const dyco__pool_waiting *w,
+                       void *arg) {
+  dyco__pool *p = *pcp;
+  *pcp = NULL;
+  dyco__pool_close(p);
+  w->close(arg);
   return 0;
 }
 

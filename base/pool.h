@@ -39,6 +39,29 @@ int dyco__pool_check(int total, int max, size_t stacksize);
 int dyco__pool_init(dyco__pool *p, const void *kind, dyco__stack_cache *cache,
                     int total, int max, size_t stacksize);
 
+/* dyco__pool_new allocates a layer's pool record of `bytes` bytes, zeroed,
+ * which starts with a dyco_coropool, and sets that up as dyco__pool_init
+ * does. Returns it, or NULL with errno set (ENOMEM, or dyco__pool_init's
+ * error); on error nothing is left to free. */
+void *dyco__pool_new(size_t bytes, const void *kind, dyco__stack_cache *cache,
+                     int total, int max, size_t stacksize);
+
+/* dyco__pool_of returns cp when it is a pool of `kind` (the address its
+ * layer gave dyco__pool_init), NULL when it is NULL or another layer's. */
+static inline dyco__pool *dyco__pool_of(dyco__pool *cp, const void *kind) {
+  return cp != NULL && cp->kind == kind ? cp : NULL;
+}
+
+/* dyco__pool_unused says whether a destroyed pool may be freed: nothing
+ * out, and none of the `waiting` coroutines still on its layer's queue. */
+static inline int dyco__pool_unused(const dyco__pool *p, int waiting) {
+  return p->dying && p->busy == 0 && waiting == 0;
+}
+
+/* dyco__pool_seed_result turns r, a pool call's result (>= 0, or a negative
+ * errno), into the seed's: r, or -1 with errno set to -r. */
+int dyco__pool_seed_result(int r);
+
 /* dyco__pool_available returns how many more coroutines may go out now. */
 static inline int dyco__pool_available(const dyco__pool *p) {
   int n = p->total - p->busy;
@@ -56,14 +79,26 @@ typedef struct dyco__pool_waiting {
   /* Wakes the first coroutine waiting, if any: 1 when one was, 0 when none
    * waits. */
   int (*wake_one)(void *arg);
+  /* The pool is destroyed: wakes every coroutine waiting with -EIDRM and
+   * frees the layer's record once nothing is out and none is left waiting
+   * (dyco__pool_unused), at once if so already. */
+  void (*close)(void *arg);
 } dyco__pool_waiting;
 
 /* dyco__pool_resize makes it a pool of `total` (1 to max): stacks are made
  * at once when it grows, and as many waiters as may now go out are woken
  * (w, arg); when it shrinks, idle stacks go at once and the others when they
- * come back. 0, -EINVAL, -ENOMEM; unchanged on error. */
-int dyco__pool_resize(dyco__pool *p, int total, int max,
-                      const dyco__pool_waiting *w, void *arg);
+ * come back. Returns p, or, as the seed's resize, NULL with errno EINVAL or
+ * ENOMEM; unchanged on error. */
+dyco__pool *dyco__pool_resize(dyco__pool *p, int total, int max,
+                              const dyco__pool_waiting *w, void *arg);
+
+/* dyco__pool_destroy destroys *pcp, a pool its layer has checked is its own
+ * and may be destroyed by the caller: *pcp becomes NULL, nothing more may go
+ * out (dyco__pool_close), and w->close(arg) wakes the waiters and frees the
+ * layer's record when nothing is left. Returns 0. */
+int dyco__pool_destroy(dyco__pool **pcp, const dyco__pool_waiting *w,
+                       void *arg);
 
 /* dyco__pool_wait_free waits, when none may go out now, up to timeout ms
  * (-1: no limit, 0: not at all) for one to. Returns 1 when one may go out,

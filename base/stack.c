@@ -146,6 +146,29 @@ void dyco__stack_unmap(char *stack, size_t size, size_t guard) {
   }
 }
 
+/* Fills *out with stack st (NULL: none could be had). 0 or -ENOMEM. */
+static int ref_set(dyco__stack_ref *out, char *st, size_t size, size_t guard) {
+  if (st == NULL) {
+    return -ENOMEM;
+  }
+  out->stack = st;
+  out->size = size;
+  out->guard = guard;
+  return 0;
+}
+
+int dyco__stack_map_ref(size_t size, dyco__stack_ref *out) {
+  const size_t guard = dyco__stack_guard();
+  return ref_set(out, dyco__stack_map(size, guard), size, guard);
+}
+
+void dyco__stack_unmap_ref(dyco__stack_ref *st) {
+  dyco__stack_unmap(st->stack, st->size, st->guard);
+  st->stack = NULL;
+  st->size = 0;
+  st->guard = 0;
+}
+
 /* --- A coroutine's private stack ----------------------------------------- */
 
 int dyco__stack_for(dyco__stack_cache *c, void *mine, size_t size,
@@ -156,10 +179,7 @@ int dyco__stack_for(dyco__stack_cache *c, void *mine, size_t size,
     if (lo + size < lo || top < lo || top - lo < DYCO__STACK_MIN) {
       return -EINVAL;
     }
-    out->stack = (char *)mine;
-    out->size = size;
-    out->guard = 0;
-    return 0;
+    return ref_set(out, (char *)mine, size, 0);
   }
   size_t rounded;
   int err = dyco__stack_size(size, &rounded);
@@ -167,14 +187,7 @@ int dyco__stack_for(dyco__stack_cache *c, void *mine, size_t size,
     return err;
   }
   const size_t guard = dyco__stack_guard();
-  char *st = dyco__stack_get(c, rounded, guard);
-  if (st == NULL) {
-    return -ENOMEM;
-  }
-  out->stack = st;
-  out->size = rounded;
-  out->guard = guard;
-  return 0;
+  return ref_set(out, dyco__stack_get(c, rounded, guard), rounded, guard);
 }
 
 void dyco__stack_drop(dyco__stack_cache *c, const dyco__stack_ref *st) {

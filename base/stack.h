@@ -87,6 +87,15 @@ typedef struct dyco__stack_ref {
   size_t guard;
 } dyco__stack_ref;
 
+/* dyco__stack_map_ref maps a stack of `size` usable bytes (a multiple of the
+ * page size) with the current guard below it, as dyco__stack_map, into
+ * *out: the one mapping of a stack that no cache keeps (a scheduler's or a
+ * thread's shared stack, asym's mover). 0, or -ENOMEM with *out unchanged.
+ * dyco__stack_unmap_ref unmaps such a stack (none: nothing) and empties
+ * *st. */
+int dyco__stack_map_ref(size_t size, dyco__stack_ref *out);
+void dyco__stack_unmap_ref(dyco__stack_ref *st);
+
 /* dyco__stack_for finds the private stack a caller asks a coroutine to run
  * on (setStack): its own memory [mine, mine + size) when mine is not NULL,
  * which cannot grow, so what a context made on it uses (its top aligned

@@ -26,6 +26,31 @@
 #define DYCO__SYS_FCNTL SYS_fcntl
 #endif
 
+/* The calls newer than some of the kernel headers dyco builds with: their
+ * numbers, -1 where these headers lack them (DYCO__SYS_OPTIONAL). */
+#if defined(SYS_epoll_pwait2)
+#define DYCO__NR_EPOLL_PWAIT2 SYS_epoll_pwait2
+#else
+#define DYCO__NR_EPOLL_PWAIT2 (-1L)
+#endif
+#if defined(SYS_close_range)
+#define DYCO__NR_CLOSE_RANGE SYS_close_range
+#else
+#define DYCO__NR_CLOSE_RANGE (-1L)
+#endif
+#if defined(SYS_pidfd_open)
+#define DYCO__NR_PIDFD_OPEN SYS_pidfd_open
+#else
+#define DYCO__NR_PIDFD_OPEN (-1L)
+#endif
+
+/* DYCO__SYS_OPTIONAL(nr, args...) is syscall(nr, args...), or -1 with errno
+ * ENOSYS, as libc's, where the headers lack the call (nr is -1): the one
+ * wrapper of the calls above. nr is a constant, so the test is the
+ * compiler's, not the program's. */
+#define DYCO__SYS_OPTIONAL(nr, ...) \
+  ((nr) < 0 ? (errno = ENOSYS, -1L) : syscall((nr), __VA_ARGS__))
+
 /* The size of the kernel's sigset_t (the rt_* calls take it). */
 #define DYCO__SIGSET_BYTES ((size_t)(_NSIG / 8))
 
@@ -200,18 +225,8 @@ static inline int dyco__sys_epoll_pwait(int epfd, struct epoll_event *ev, int n,
 static inline int dyco__sys_epoll_pwait2(int epfd, struct epoll_event *ev,
                                          int n, const struct timespec *timeout,
                                          const sigset_t *mask) {
-#if defined(SYS_epoll_pwait2)
-  return (int)syscall(SYS_epoll_pwait2, epfd, ev, n, timeout, mask,
-                      DYCO__SIGSET_BYTES);
-#else
-  (void)epfd;
-  (void)ev;
-  (void)n;
-  (void)timeout;
-  (void)mask;
-  errno = ENOSYS;
-  return -1;
-#endif
+  return (int)DYCO__SYS_OPTIONAL(DYCO__NR_EPOLL_PWAIT2, epfd, ev, n, timeout,
+                                 mask, DYCO__SIGSET_BYTES);
 }
 
 static inline int dyco__sys_recvmmsg(int fd, struct mmsghdr *v, unsigned n,
@@ -265,28 +280,13 @@ static inline int dyco__sys_sigsuspend(const sigset_t *mask) {
 /* close_range (Linux 5.9): ENOSYS where the headers or the kernel lack it. */
 static inline int dyco__sys_close_range(unsigned first, unsigned last,
                                         unsigned flags) {
-#if defined(SYS_close_range)
-  return (int)syscall(SYS_close_range, first, last, flags);
-#else
-  (void)first;
-  (void)last;
-  (void)flags;
-  errno = ENOSYS;
-  return -1;
-#endif
+  return (int)DYCO__SYS_OPTIONAL(DYCO__NR_CLOSE_RANGE, first, last, flags);
 }
 
 /* pidfd_open (Linux 5.3): ENOSYS where the headers or the kernel lack it. */
 static inline int dyco__sys_pidfd_open(int pid, unsigned flags) {
   DYCO__FAULT(DYCO_FAULT_PIDFD);
-#if defined(SYS_pidfd_open)
-  return (int)syscall(SYS_pidfd_open, pid, flags);
-#else
-  (void)pid;
-  (void)flags;
-  errno = ENOSYS;
-  return -1;
-#endif
+  return (int)DYCO__SYS_OPTIONAL(DYCO__NR_PIDFD_OPEN, pid, flags);
 }
 
 #endif /* DYCO_BASE_SYS_H_ */

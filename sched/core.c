@@ -55,19 +55,6 @@ void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co) {
 /* --- Run queues ------------------------------------------------------------
  */
 
-static inline dyco_coroutine *runq_pop(dyco__runq *q) {
-  dyco_coroutine *co = q->head;
-  if (co == NULL) {
-    return NULL;
-  }
-  q->head = co->run_next;
-  if (q->head == NULL) {
-    q->tail = NULL;
-  }
-  /* co->run_next is left as it is: only a push reads it, and sets it. */
-  return co;
-}
-
 static inline void runq_append(dyco__runq *to, dyco__runq *from) {
   if (from->head == NULL) {
     return;
@@ -80,6 +67,12 @@ static inline void runq_append(dyco__runq *to, dyco__runq *from) {
   to->tail = from->tail;
   from->head = from->tail = NULL;
 }
+
+/* The spawns waiting for their turn, s->spawn_head to s->spawn_tail
+ * (base/list.h): spawnq_push, spawnq_pop, spawnq_free_all. */
+DYCO__SQUEUE(spawnq, dyco_schedule, dyco__inbox_item, spawn_head, spawn_tail,
+             next)
+DYCO__SCHAIN(spawnq, dyco__inbox_item, next)
 
 /* --- Creating --------------------------------------------------------------
  */
@@ -222,9 +215,9 @@ static inline dyco_coroutine *pick_next_queued(dyco_schedule *s) {
   if (DYCO__UNLIKELY(s->budget <= 0)) {
     return NULL;
   }
-  dyco_coroutine *co = runq_pop(&s->urgent);
+  dyco_coroutine *co = dyco__runq_pop(&s->urgent);
   if (co == NULL) {
-    co = runq_pop(&s->normal);
+    co = dyco__runq_pop(&s->normal);
   }
   if (co != NULL) {
     s->budget--;
@@ -415,8 +408,8 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
       }
     }
   } else {
-    stack = s->shared_base;
-    size = s->shared_size;
+    stack = s->shared.stack;
+    size = s->shared.size;
   }
 #if DYCO_CONTEXT_SP_ONLY
   int err;
@@ -520,23 +513,8 @@ static int spawn_create(dyco_schedule *s, const dyco__inbox_item *it) {
 static __attribute__((noinline)) void spawn_retry(dyco_schedule *s) {
   dyco__inbox_item *it;
   while ((it = s->spawn_head) != NULL && spawn_create(s, it) == 0) {
-    s->spawn_head = it->next;
-    if (s->spawn_head == NULL) {
-      s->spawn_tail = NULL;
-    }
-    free(it);
+    free(spawnq_pop(s));
   }
-}
-
-/* A spawn that must wait for its turn: behind the ones already waiting. */
-static void spawn_later(dyco_schedule *s, dyco__inbox_item *it) {
-  it->next = NULL;
-  if (s->spawn_tail != NULL) {
-    s->spawn_tail->next = it;
-  } else {
-    s->spawn_head = it;
-  }
-  s->spawn_tail = it;
 }
 
 static void inbox_drain(dyco_schedule *s) {
@@ -569,7 +547,7 @@ static void inbox_drain(dyco_schedule *s) {
     } else if (s->spawn_head != NULL || spawn_create(s, it) != 0) {
       /* Accepted by dyco_schedule_spawn: created as soon as it can be, in
        * the order spawned, never dropped. */
-      spawn_later(s, it);
+      spawnq_push(s, it); /* behind the ones already waiting */
       continue;
     }
     free(it);
@@ -704,12 +682,8 @@ void dyco__kill_all(dyco_schedule *s) {
     inbox_drain(s);
   }
   /* Spawns not created yet go with the scheduler, as its coroutines do. */
-  while (s->spawn_head != NULL) {
-    dyco__inbox_item *it = s->spawn_head;
-    s->spawn_head = it->next;
-    free(it);
-  }
-  s->spawn_tail = NULL;
+  spawnq_free_all(s->spawn_head);
+  s->spawn_head = s->spawn_tail = NULL;
   s->urgent = s->normal = s->urgent_later = s->normal_later =
       (dyco__runq){NULL, NULL};
   s->handoff = NULL;

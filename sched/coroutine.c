@@ -125,8 +125,8 @@ int dyco_coroutine_getStack(int cid, void **stackptr, size_t *stacksize) {
     p = e->stack;
     n = e->stack_size;
   } else {
-    p = s->shared_base;
-    n = s->shared_size;
+    p = s->shared.stack;
+    n = s->shared.size;
   }
   if (stackptr != NULL) {
     *stackptr = p;
@@ -147,7 +147,7 @@ int dyco_coroutine_checkStack(void) {
   if (co->flags & DYCO__F_PRIVATE) {
     size = dyco__ext_get(s, co, 0)->stack_size;
   } else {
-    size = s->shared_size;
+    size = s->shared.size;
   }
   size_t used = dyco__co_stack_used(s, co);
   return used > size / 8 * 7 ? 1 : 0;

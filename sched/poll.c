@@ -411,6 +411,10 @@ static dyco_waitq *queue_for(dyco__fdslot *slot, short events) {
   return &slot->either; /* woken by anything */
 }
 
+/* The coroutines waiting with a mask, s->masked (base/list.h): maskq_push
+ * and maskq_unlink. */
+DYCO__HLIST(maskq, dyco_schedule, dyco__maskwait, masked, next, prev)
+
 static void mask_recompute(dyco_schedule *s) {
   if (s->masked == NULL) {
     return;
@@ -427,15 +431,7 @@ static void poll_queue(dyco__waitnode_ext *x, dyco_waitq *wq) {
   x->hit = 0;
   x->won = 0;
   x->seen = 0;
-  x->node.next = NULL;
-  x->node.prev = wq->tail;
-  if (wq->tail != NULL) {
-    wq->tail->next = &x->node;
-  } else {
-    wq->head = &x->node;
-  }
-  wq->tail = &x->node;
-  __atomic_store_n(&x->node.qtag, (uintptr_t)wq | 1u, __ATOMIC_RELAXED);
+  dyco__waitq_push(wq, &x->node, (uintptr_t)wq | 1u);
   wq->refs++;
 }
 
@@ -450,21 +446,13 @@ static void poll_unqueue(dyco__waitnode_ext *x, dyco_waitq *wq) {
 
 int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
                  const sigset_t *mask) {
-  dyco_schedule *s = dyco__tls_sched;
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
-  if (timeout == 0) {
-    return -ETIMEDOUT;
+  dyco_schedule *s;
+  uint64_t deadline;
+  int e = dyco__wait_enter(1, timeout, &s, &deadline);
+  if (e != 0) {
+    return e;
   }
   dyco_coroutine *co = s->running;
-  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
-  if (DYCO__UNLIKELY(co->intr != 0)) {
-    int e = dyco__intr_enter(co, &deadline);
-    if (e != 0) {
-      return e;
-    }
-  }
   size_t count = 0;
   for (unsigned long i = 0; i < nfds; i++) {
     fds[i].revents = 0;
@@ -519,12 +507,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
   }
   if (mask != NULL) {
     mw->mask = *mask;
-    mw->prev = NULL;
-    mw->next = s->masked;
-    if (s->masked != NULL) {
-      s->masked->prev = mw;
-    }
-    s->masked = mw;
+    maskq_push(s, mw);
     mask_recompute(s);
   }
   const uint32_t epoch = s->intr_epoch;
@@ -533,7 +516,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
     /* Again on every turn: a cancel that came while the coroutine was on
      * its way back from a wake for nothing must not be slept through. */
     if (DYCO__UNLIKELY(co->intr != 0)) {
-      int e = dyco__intr_enter(co, &deadline);
+      e = dyco__intr_enter(co, &deadline);
       if (e != 0) {
         result = e;
         break;
@@ -617,14 +600,7 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
      * say): wait again for what is left of the time. */
   }
   if (mask != NULL) {
-    if (mw->prev != NULL) {
-      mw->prev->next = mw->next;
-    } else {
-      s->masked = mw->next;
-    }
-    if (mw->next != NULL) {
-      mw->next->prev = mw->prev;
-    }
+    maskq_unlink(s, mw);
     mask_recompute(s);
   }
   dyco__slab_free(&s->slab, x, bytes);

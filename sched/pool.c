@@ -21,15 +21,12 @@ typedef struct sched_pool {
 
 /* cp as a scheduler's pool, or NULL. */
 static sched_pool *pool_of(dyco_coropool *cp) {
-  if (cp == NULL || cp->kind != &sched_pool_kind) {
-    return NULL;
-  }
-  return (sched_pool *)(void *)cp;
+  return (sched_pool *)(void *)dyco__pool_of(cp, &sched_pool_kind);
 }
 
 static void maybe_free(void *arg) {
   sched_pool *sp = (sched_pool *)arg;
-  if (sp->pool.dying && sp->pool.busy == 0 && sp->waiters.refs == 0) {
+  if (dyco__pool_unused(&sp->pool, sp->waiters.refs)) {
     dyco__pool_fini(&sp->pool);
     free(sp);
   }
@@ -47,16 +44,10 @@ dyco_coropool *dyco_coropool_create(int totalsize, size_t stacksize) {
     errno = -err;
     return NULL;
   }
-  sched_pool *sp = (sched_pool *)calloc(1, sizeof *sp);
+  sched_pool *sp =
+      (sched_pool *)dyco__pool_new(sizeof *sp, &sched_pool_kind, &s->stacks,
+                                   totalsize, DYCO_COROUTINES_MAX, stacksize);
   if (sp == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  err = dyco__pool_init(&sp->pool, &sched_pool_kind, &s->stacks, totalsize,
-                        DYCO_COROUTINES_MAX, stacksize);
-  if (err != 0) {
-    free(sp);
-    errno = -err;
     return NULL;
   }
   sp->sched = s;
@@ -80,7 +71,13 @@ static int wake_one(void *arg) {
   return dyco_waitq_wakeOne(&((sched_pool *)arg)->waiters, 0);
 }
 
-static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one};
+static void close_waiters(void *arg) {
+  dyco_waitq_close(&((sched_pool *)arg)->waiters, 0, maybe_free, arg);
+  maybe_free(arg);
+}
+
+static const dyco__pool_waiting waiting = {can_wait, wait_return, wake_one,
+                                           close_waiters};
 
 dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
   sched_pool *sp = pool_of(cp);
@@ -88,34 +85,19 @@ dyco_coropool *dyco_coropool_resize(dyco_coropool *cp, int newsize) {
     errno = EINVAL;
     return NULL;
   }
-  int err = dyco__pool_resize(cp, newsize, DYCO_COROUTINES_MAX, &waiting, sp);
-  if (err != 0) {
-    errno = -err;
-    return NULL;
-  }
-  return cp;
+  return dyco__pool_resize(cp, newsize, DYCO_COROUTINES_MAX, &waiting, sp);
 }
 
 int dyco_coropool_destroy(dyco_coropool **pcp) {
-  if (pcp == NULL) {
-    return -EINVAL;
-  }
-  sched_pool *sp = pool_of(*pcp);
+  sched_pool *sp = pcp != NULL ? pool_of(*pcp) : NULL;
   if (sp == NULL || sp->sched != dyco__tls_sched) {
     return -EINVAL;
   }
-  *pcp = NULL;
-  dyco__pool_close(&sp->pool);
-  dyco_waitq_close(&sp->waiters, 0, maybe_free, sp);
-  maybe_free(sp);
-  return 0;
+  return dyco__pool_destroy(pcp, &waiting, sp);
 }
 
 int dyco_coropool_available(dyco_coropool *cp) {
-  if (pool_of(cp) == NULL) {
-    return -EINVAL;
-  }
-  return dyco__pool_available(cp);
+  return pool_of(cp) != NULL ? dyco__pool_available(cp) : -EINVAL;
 }
 
 static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
@@ -160,22 +142,14 @@ static int obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
 }
 
 /* The seed's errors: -1, with the reason in errno. */
-static int seed_result(int r) {
-  if (r < 0) {
-    errno = -r;
-    return -1;
-  }
-  return r;
-}
-
 int dyco_coropool_obtain(dyco_coropool *cp, proc_coroutine func, void *arg,
                          int timeout) {
-  return seed_result(obtain(cp, func, arg, timeout, 0));
+  return dyco__pool_seed_result(obtain(cp, func, arg, timeout, 0));
 }
 
 int dyco_coropool_obtain_urgent(dyco_coropool *cp, proc_coroutine func,
                                 void *arg, int timeout) {
-  return seed_result(obtain(cp, func, arg, timeout, 1));
+  return dyco__pool_seed_result(obtain(cp, func, arg, timeout, 1));
 }
 
 void dyco__pool_release(dyco_schedule *s, dyco_coroutine *co, dyco__ext *e) {

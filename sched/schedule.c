@@ -223,7 +223,7 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
       return err;
     }
   } else {
-    if (want != s->shared_size) {
+    if (want != s->shared.size) {
       /* Saved stacks hold addresses inside the shared stack: it can move
        * only while nobody has started on it. */
       for (uint32_t i = 1; i < s->slots.n; i++) {
@@ -236,17 +236,12 @@ int dyco_schedule_create(size_t stack_size, uint64_t loopwait_timeout) {
           return -EBUSY;
         }
       }
-      char *old_base = s->shared_base;
-      size_t old_stack = s->shared_size;
-      size_t old_guard = s->shared_guard;
-      err = dyco__shared_stack_init(s, want);
+      dyco__stack_ref old = s->shared;
+      err = dyco__shared_stack_init(s, want); /* s->shared unchanged on error */
       if (err != 0) {
-        s->shared_base = old_base;
-        s->shared_size = old_stack;
-        s->shared_guard = old_guard;
         return err;
       }
-      dyco__stack_unmap(old_base, old_stack, old_guard);
+      dyco__stack_unmap_ref(&old);
       s->occupant = NULL;
     }
   }
@@ -508,7 +503,7 @@ int dyco_coroutine_getInfo(int cid, dyco_coroutine_info *info) {
   if (info->private_stack) {
     info->stack_size = dyco__ext_get(s, co, 0)->stack_size;
   } else {
-    info->stack_size = s->shared_size;
+    info->stack_size = s->shared.size;
   }
   info->stack_used = dyco__co_stack_used(s, co);
   info->sched_count = co->sched_count;

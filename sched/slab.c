@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
+
 #define CHUNK_BYTES (64 * 1024)
 
 struct dyco__slab_chunk {
@@ -15,13 +17,11 @@ struct dyco__slab_chunk {
 
 void dyco__slab_init(dyco__slab *s) { memset(s, 0, sizeof *s); }
 
+/* chunks_free_all (base/list.h). */
+DYCO__SCHAIN(chunks, dyco__slab_chunk, next)
+
 void dyco__slab_destroy(dyco__slab *s) {
-  dyco__slab_chunk *c = s->chunks;
-  while (c != NULL) {
-    dyco__slab_chunk *next = c->next;
-    free(c);
-    c = next;
-  }
+  chunks_free_all(s->chunks);
   memset(s, 0, sizeof *s);
 }
 

@@ -22,21 +22,11 @@ size_t dyco_schedule_getStackGuard(void) { return dyco__stack_guard(); }
 /* --- The shared stack ----------------------------------------------------- */
 
 int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
-  const size_t guard = dyco__stack_guard();
-  char *base = dyco__stack_map(size, guard);
-  if (base == NULL) {
-    return -ENOMEM;
-  }
-  s->shared_base = base;
-  s->shared_size = size;
-  s->shared_guard = guard;
-  return 0;
+  return dyco__stack_map_ref(size, &s->shared);
 }
 
 void dyco__shared_stack_destroy(dyco_schedule *s) {
-  dyco__stack_unmap(s->shared_base, s->shared_size, s->shared_guard);
-  s->shared_base = NULL;
-  s->shared_size = 0;
+  dyco__stack_unmap_ref(&s->shared);
 }
 
 /* The bytes of a suspended coroutine, off the shared stack (save) and back
@@ -46,7 +36,7 @@ static inline int plain_copy(const dyco_schedule *s) {
 }
 
 static char *shared_top(const dyco_schedule *s) {
-  return s->shared_base + s->shared_size;
+  return s->shared.stack + s->shared.size;
 }
 
 /* co's own stack: [*lo, *hi). */
@@ -57,7 +47,7 @@ static void own_stack(const dyco_schedule *s, const dyco_coroutine *co,
     *lo = e->stack;
     *hi = e->stack + e->stack_size;
   } else {
-    *lo = s->shared_base;
+    *lo = s->shared.stack;
     *hi = shared_top(s);
   }
 }
@@ -87,17 +77,17 @@ static char *foreign_low(const dyco_coroutine *co, char *lo, char *hi) {
 /* The lowest address of co's suspended state on the shared stack. */
 static char *suspended_low(const dyco_schedule *s, const dyco_coroutine *co) {
   char *sp = (char *)co->ctx.sp;
-  if (DYCO__UNLIKELY(sp < s->shared_base || sp >= shared_top(s))) {
+  if (DYCO__UNLIKELY(sp < s->shared.stack || sp >= shared_top(s))) {
     /* Suspended on another stack: its own holds its frames from where it
      * left it. */
-    return foreign_low(co, s->shared_base, shared_top(s));
+    return foreign_low(co, s->shared.stack, shared_top(s));
   }
 #if DYCO_CONTEXT_SP_ONLY
   dyco_context c;
   memset(&c, 0, sizeof c);
   c.sp = co->ctx.sp;
-  c.stack = s->shared_base;
-  c.stack_size = s->shared_size;
+  c.stack = s->shared.stack;
+  c.stack_size = s->shared.size;
   return (char *)dyco_context_stack_low(&c);
 #else
   (void)s;
@@ -141,7 +131,7 @@ int dyco__shared_install(dyco_schedule *s, dyco_coroutine *next) {
   }
   if (!DYCO_CONTEXT_SP_ONLY || DYCO__UNLIKELY(s->tools)) {
     /* The previous owner's red zones must not follow the next one. */
-    dyco_context_stack_reuse(s->shared_base, s->shared_size);
+    dyco_context_stack_reuse(s->shared.stack, s->shared.size);
   }
   if (!(next->flags & DYCO__F_STARTED)) {
     dyco__co_make_context(s, next);
@@ -237,9 +227,9 @@ static int runner_overflow(dyco__runner *r, const char *addr,
   size_t guard = 0;
   int shared = !(co->flags & DYCO__F_PRIVATE);
   if (shared) {
-    base = s->shared_base;
-    size = s->shared_size;
-    guard = s->shared_guard;
+    base = s->shared.stack;
+    size = s->shared.size;
+    guard = s->shared.guard;
   } else if (co->ext != NULL && co->ext->guard != 0) {
     base = co->ext->stack;
     size = co->ext->stack_size;

@@ -53,19 +53,6 @@ static inline uintptr_t node_tag(const struct dyco_waitnode *n) {
   return __atomic_load_n(&n->qtag, __ATOMIC_RELAXED);
 }
 
-static inline void q_push(dyco_waitq *q, struct dyco_waitnode *n,
-                          uintptr_t tag) {
-  n->next = NULL;
-  n->prev = q->tail;
-  if (q->tail != NULL) {
-    q->tail->next = n;
-  } else {
-    q->head = n;
-  }
-  q->tail = n;
-  __atomic_store_n(&n->qtag, tag, __ATOMIC_RELAXED);
-}
-
 static inline dyco_coroutine *node_co(const struct dyco_waitnode *n,
                                       uintptr_t tag) {
   if (tag & 1u) {
@@ -284,24 +271,35 @@ void dyco__wait_kill(dyco_schedule *s, dyco_coroutine *co) {
   s->waiting--;
 }
 
+/* Back from a wait: co runs again, its timer (if any) gone. Returns the state
+ * it was woken in (DYCO__WOKEN, _TIMEDOUT, _CANCELLED). */
+static inline int wait_end(dyco_schedule *s, dyco_coroutine *co) {
+  s->waiting--;
+  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
+  co->wait_kind = DYCO_WAIT_NONE;
+  if (co->heap_index >= 0) {
+    dyco__timer_remove(s, co);
+  }
+  return st;
+}
+
 /* --- Waiting on one queue
  * ----------------------------------------------------- */
 
 int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
                   intptr_t *result) {
   dyco_coroutine *co = s->running;
-  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
-  if (DYCO__UNLIKELY(co->intr != 0)) {
-    int e = dyco__intr_enter(co, &deadline);
-    if (e != 0) {
-      return e;
-    }
+  uint64_t deadline;
+  int e = dyco__wait_begin(co, timeout, &deadline);
+  if (e != 0) {
+    return e;
   }
   co->wake = 0;
   if (deadline != 0 && dyco__timer_add(s, co, deadline) != 0) {
     return -ENOMEM;
   }
-  q_push(q, &co->node, (uintptr_t)q);
+  dyco__waitq_push(q, &co->node, (uintptr_t)q);
   q->refs++;
   if (q->lock != NULL) {
     co->flags |= DYCO__F_SHARED_WAIT;
@@ -313,13 +311,7 @@ int dyco__wait_on(dyco_schedule *s, dyco_waitq *q, int kind, int timeout,
   s->waiting++;
   q_unlock(q);
   dyco__switch_out(s, co);
-  s->waiting--;
-  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
-  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
-  co->wait_kind = DYCO_WAIT_NONE;
-  if (co->heap_index >= 0) {
-    dyco__timer_remove(s, co);
-  }
+  int st = wait_end(s, co);
   if (leave(q, &co->node, 1)) {
     if (result != NULL) {
       *result = co->wake;
@@ -397,27 +389,17 @@ void dyco_waitq_unlockAll(dyco_waitq *const *qs, int n) {
 
 int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
                        intptr_t *result, uint64_t *closed) {
-  dyco_schedule *s = dyco__tls_sched;
   if (closed != NULL) {
     *closed = 0;
   }
-  if (s == NULL || s->running == NULL) {
-    return -EPERM;
-  }
-  if (qs == NULL || n < 1 || n > 64) {
-    return -EINVAL;
-  }
-  if (timeout == 0) {
-    return -ETIMEDOUT;
+  dyco_schedule *s;
+  uint64_t deadline;
+  int e =
+      dyco__wait_enter(qs != NULL && n >= 1 && n <= 64, timeout, &s, &deadline);
+  if (e != 0) {
+    return e;
   }
   dyco_coroutine *co = s->running;
-  uint64_t deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
-  if (DYCO__UNLIKELY(co->intr != 0)) {
-    int e = dyco__intr_enter(co, &deadline);
-    if (e != 0) {
-      return e;
-    }
-  }
   /* One node per queue, plus an end marker whose co is NULL. */
   size_t bytes = (size_t)(n + 1) * sizeof(dyco__waitnode_ext);
   dyco__waitnode_ext *x =
@@ -435,7 +417,7 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
     qlock[i] = qs[i]->lock;
     x[i].co = co;
     x[i].index = i;
-    q_push(qs[i], &x[i].node, (uintptr_t)qs[i] | 1u);
+    dyco__waitq_push(qs[i], &x[i].node, (uintptr_t)qs[i] | 1u);
     qs[i]->refs++;
   }
   co->wake = (intptr_t)x; /* for a shutdown that kills us while we wait */
@@ -456,13 +438,7 @@ int dyco_waitq_waitAny(dyco_waitq *const *qs, int n, int timeout,
 
   dyco__switch_out(s, co);
 
-  s->waiting--;
-  int st = __atomic_load_n(&co->state, __ATOMIC_ACQUIRE);
-  __atomic_store_n(&co->state, DYCO__RUNNING, __ATOMIC_RELAXED);
-  co->wait_kind = DYCO_WAIT_NONE;
-  if (co->heap_index >= 0) {
-    dyco__timer_remove(s, co);
-  }
+  int st = wait_end(s, co);
   int won = -1;
   uint64_t gone = 0;
   /* Leave every queue, one at a time (each under its own lock), then take

@@ -6,36 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
 #include "sync/channel.h"
 #include "sync/internal/chan.h"
 
 /* --- Cells --------------------------------------------------------------- */
 
+/* A channel's lists of waiting cells (base/list.h): cell_list_push and
+ * cell_list_unlink, which cellq_push and cellq_remove wrap, each cell
+ * knowing its list. cells_free_all frees a chain of spare cells. */
+DYCO__DLIST(cell_list, dyco__cellq, dyco__cell, head, tail, next, prev)
+DYCO__SCHAIN(cells, dyco__cell, next)
+
 static inline void cellq_push(dyco__cellq *l, dyco__cell *c) {
-  c->next = NULL;
-  c->prev = l->tail;
-  if (l->tail != NULL) {
-    l->tail->next = c;
-  } else {
-    l->head = c;
-  }
-  l->tail = c;
+  cell_list_push(l, c);
   c->list = l;
 }
 
 static inline void cellq_remove(dyco__cell *c) {
-  dyco__cellq *l = c->list;
-  if (c->prev != NULL) {
-    c->prev->next = c->next;
-  } else {
-    l->head = c->next;
-  }
-  if (c->next != NULL) {
-    c->next->prev = c->prev;
-  } else {
-    l->tail = c->prev;
-  }
-  c->next = c->prev = NULL;
+  cell_list_unlink(c->list, c);
   c->list = NULL;
 }
 
@@ -161,12 +150,7 @@ dyco__chan *dyco__chan_new(size_t outer, size_t msgmax, size_t cap, int fixed,
 }
 
 void dyco__chan_release(dyco__chan *ch) {
-  dyco__cell *c = ch->spare;
-  while (c != NULL) {
-    dyco__cell *next = c->next;
-    free(c);
-    c = next;
-  }
+  cells_free_all(ch->spare);
   free(ch->ring);
   free(ch->lens);
   free(ch);

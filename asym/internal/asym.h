@@ -94,8 +94,7 @@ typedef struct dyco__athread {
   /* The mover: a context on a small stack of its own that copies bytes on
    * and off the shared stack when the coroutine leaving runs on it too. */
   dyco_context mover;
-  char *mover_map;
-  size_t mover_guard;
+  dyco__stack_ref mover_stack;
   dyco__asym *mv_install;
   dyco_context *mv_to;
   void *mv_value;

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/heap.h"
 #include "base/hints.h"
+#include "base/list.h"
 #include "base/slots.h"
 #include "base/stack.h"
 #include "base/thread.h"
@@ -237,9 +238,7 @@ struct dyco_schedule {
   dyco_coroutine *zombie;  /* ended; freed right after the next switch */
 
   /* The shared stack, with a guard below it. */
-  char *shared_base;
-  size_t shared_size;
-  size_t shared_guard;
+  dyco__stack_ref shared;
   dyco_coroutine *occupant; /* whose bytes are on the shared stack now */
 
   /* Coroutines by cid (the scheduler's range of base/ids.h). */
@@ -351,15 +350,8 @@ extern __thread int dyco__test_spawn_failures
 dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
                              int urgent, int *err);
 
-static inline void dyco__runq_push(dyco__runq *q, dyco_coroutine *co) {
-  co->run_next = NULL;
-  if (q->tail != NULL) {
-    q->tail->run_next = co;
-  } else {
-    q->head = co;
-  }
-  q->tail = co;
-}
+/* dyco__runq_push and dyco__runq_pop: a run queue's FIFO (base/list.h). */
+DYCO__SQUEUE(dyco__runq, dyco__runq, dyco_coroutine, head, tail, run_next)
 
 /* Race paths, counted when taken, so that a stress test can assert that it
  * reached each one (sync/stress_test.cc). Only rare branches count. */
@@ -377,21 +369,25 @@ extern __attribute__((
 #define DYCO__RACE_HIT(i) \
   __atomic_fetch_add(&dyco__race_hits[(i)], 1, __ATOMIC_RELAXED)
 
+/* A wait queue's list of nodes (base/list.h): dyco__waitq_list_push and
+ * dyco__waitq_list_unlink. */
+DYCO__DLIST(dyco__waitq_list, dyco_waitq, struct dyco_waitnode, head, tail,
+            next, prev)
+
+/* Queues node n at the tail of wait queue q (whose lock the caller holds),
+ * tagged with tag (q, | 1 for an extended node): the one push of a wait
+ * node, for wait.c and for the poller's waits on several queues. */
+static inline void dyco__waitq_push(dyco_waitq *q, struct dyco_waitnode *n,
+                                    uintptr_t tag) {
+  dyco__waitq_list_push(q, n);
+  __atomic_store_n(&n->qtag, tag, __ATOMIC_RELAXED);
+}
+
 /* Takes node n off wait queue q (whose lock the caller holds): the one
  * unlink of a wait node, for wait.c and for the poller's waits on several
  * queues. */
 static inline void dyco__waitq_unlink(dyco_waitq *q, struct dyco_waitnode *n) {
-  if (n->prev != NULL) {
-    n->prev->next = n->next;
-  } else {
-    q->head = n->next;
-  }
-  if (n->next != NULL) {
-    n->next->prev = n->prev;
-  } else {
-    q->tail = n->prev;
-  }
-  n->next = n->prev = NULL;
+  dyco__waitq_list_unlink(q, n);
   __atomic_store_n(&n->qtag, 0, __ATOMIC_RELAXED);
 }
 
@@ -446,8 +442,9 @@ _Static_assert(DYCO__STACK_GUARD_DEFAULT == DYCO_STACK_GUARD_DEFAULT &&
                    DYCO__STACK_GUARD_MAX == DYCO_STACK_GUARD_MAX,
                "sched/schedule.h says the guard's default and limit");
 
-/* Maps a shared stack of `size` bytes (from dyco__stack_size) with the
- * current guard below it. 0 or -ENOMEM. */
+/* Maps s's shared stack, of `size` bytes (from dyco__stack_size), with the
+ * current guard below it (base's dyco__stack_map_ref). 0, or -ENOMEM with
+ * s->shared unchanged. */
 int dyco__shared_stack_init(dyco_schedule *s, size_t size);
 void dyco__shared_stack_destroy(dyco_schedule *s);
 
@@ -520,6 +517,41 @@ void dyco__wait_interrupt(dyco_schedule *s);
  * -ECANCELED or -ETIMEDOUT (the deadline has passed). */
 int dyco__intr_enter(dyco_coroutine *co, uint64_t *deadline)
     __attribute__((noinline));
+
+/* The start of every wait of co, the running coroutine, for at most timeout
+ * ms (-1: no limit; not 0): its deadline (0: none) into *deadline, lowered
+ * to co's own by dyco__intr_enter when co has a cancel or a deadline. 0 to
+ * go on, or what the wait returns at once. Inline: a wait with neither pays
+ * the test of co->intr and nothing more. */
+static inline int dyco__wait_begin(dyco_coroutine *co, int timeout,
+                                   uint64_t *deadline) {
+  *deadline = timeout > 0 ? dyco__deadline((uint64_t)timeout) : 0;
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    return dyco__intr_enter(co, deadline);
+  }
+  return 0;
+}
+
+/* The checks of a public wait of the calling thread's running coroutine on
+ * more than one thing (dyco_fd_poll, dyco_waitq_waitAny), in this order:
+ * -EPERM outside a coroutine, -EINVAL when !args_ok, -ETIMEDOUT for a
+ * timeout of 0 (no wait); then dyco__wait_begin. 0 with *ps set to the
+ * thread's scheduler, or what the wait returns at once. */
+static inline int dyco__wait_enter(int args_ok, int timeout, dyco_schedule **ps,
+                                   uint64_t *deadline) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (!args_ok) {
+    return -EINVAL;
+  }
+  if (timeout == 0) {
+    return -ETIMEDOUT;
+  }
+  *ps = s;
+  return dyco__wait_begin(s->running, timeout, deadline);
+}
 
 /* Cancels coroutine cid of s, the calling thread's scheduler: 0, or -ESRCH
  * for a cid that is not live. */
