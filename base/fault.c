@@ -24,10 +24,10 @@ static int armed_err;
 static int fired;
 
 static const char *const names[DYCO_FAULT_KINDS] = {
-    "malloc",       "mmap",        "mprotect",  "madvise", "epoll_ctl",
-    "pthread_create", "epoll_create", "epoll_wait", "eventfd", "pipe",
-    "signalfd",     "pidfd_open",  "socket",    "accept",  "read",
-    "write",        "io_uring_setup"};
+    "malloc",         "mmap",          "mprotect",   "madvise", "epoll_ctl",
+    "pthread_create", "epoll_create",  "epoll_wait", "eventfd", "pipe",
+    "signalfd",       "pidfd_open",    "socket",     "accept",  "read",
+    "write",          "io_uring_setup"};
 
 const char *dyco__fault_name(int kind) {
   return kind >= 0 && kind < DYCO_FAULT_KINDS ? names[kind] : "?";
@@ -47,7 +47,9 @@ long dyco__fault_calls(int kind) {
   return __atomic_load_n(&calls[kind], __ATOMIC_RELAXED);
 }
 
-int dyco__fault_fired(void) { return __atomic_load_n(&fired, __ATOMIC_RELAXED); }
+int dyco__fault_fired(void) {
+  return __atomic_load_n(&fired, __ATOMIC_RELAXED);
+}
 
 int dyco__fault_hit(int kind) {
   long n = __atomic_add_fetch(&calls[kind], 1, __ATOMIC_RELAXED);
@@ -59,13 +61,13 @@ int dyco__fault_hit(int kind) {
   return 0;
 }
 
-#define FAIL_NULL(kind)                 \
-  do {                                  \
-    int e_ = dyco__fault_hit(kind);     \
-    if (e_ != 0) {                      \
-      errno = e_;                       \
-      return NULL;                      \
-    }                                   \
+#define FAIL_NULL(kind)             \
+  do {                              \
+    int e_ = dyco__fault_hit(kind); \
+    if (e_ != 0) {                  \
+      errno = e_;                   \
+      return NULL;                  \
+    }                               \
   } while (0)
 
 void *dyco__fault_malloc(size_t n) {
@@ -103,13 +105,13 @@ void *dyco__fault_mmap(void *addr, size_t n, int prot, int flags, int fd,
   return mmap(addr, n, prot, flags, fd, off);
 }
 
-#define FAIL_MINUS_ONE(kind)            \
-  do {                                  \
-    int e_ = dyco__fault_hit(kind);     \
-    if (e_ != 0) {                      \
-      errno = e_;                       \
-      return -1;                        \
-    }                                   \
+#define FAIL_MINUS_ONE(kind)        \
+  do {                              \
+    int e_ = dyco__fault_hit(kind); \
+    if (e_ != 0) {                  \
+      errno = e_;                   \
+      return -1;                    \
+    }                               \
   } while (0)
 
 int dyco__fault_mprotect(void *addr, size_t n, int prot) {

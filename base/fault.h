@@ -90,13 +90,13 @@ int dyco__fault_pthread_create(pthread_t *t, const pthread_attr_t *attr,
 #endif
 
 /* In base/sys.h's raw calls: fail as the kernel would. */
-#define DYCO__FAULT(kind)               \
-  do {                                  \
+#define DYCO__FAULT(kind)                    \
+  do {                                       \
     int dyco_fault_ = dyco__fault_hit(kind); \
-    if (dyco_fault_ != 0) {             \
-      errno = dyco_fault_;              \
-      return -1;                        \
-    }                                   \
+    if (dyco_fault_ != 0) {                  \
+      errno = dyco_fault_;                   \
+      return -1;                             \
+    }                                        \
   } while (0)
 
 /* The errno a call of `kind` must fail with now, or 0 (for calls that

@@ -87,7 +87,7 @@ static void walker(void *arg) {
   }
   if (j->err == 0) {
     low = (char *)co->ctx.sp;
-    bottom = (co->flags & DYCO__F_PRIVATE) ? co->ext->stack : s->shared_base;
+    bottom = (co->flags & DYCO__F_PRIVATE) ? co->ext->stack : s->shared.stack;
     if (!dyco__co_on_own_stack(s, co, low)) {
       j->err = -ENOTSUP; /* suspended on a stack not its own */
     } else if ((size_t)(low - bottom) < WALK_ROOM) {
@@ -96,7 +96,7 @@ static void walker(void *arg) {
       /* What the walk overwrites: the saved state at sp, which goes back
        * afterwards, with sp. Nothing above it is touched. */
       char *top = bottom + ((co->flags & DYCO__F_PRIVATE) ? co->ext->stack_size
-                                                          : s->shared_size);
+                                                          : s->shared.size);
       size_t keep = DYCO_CONTEXT_FRAME_MAX;
       if ((size_t)(top - low) < keep) {
         keep = (size_t)(top - low);

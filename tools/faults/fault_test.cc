@@ -45,12 +45,12 @@ namespace {
 
 // What the workload saw.
 struct Seen {
-  int started = 0;    // coroutines whose function began
-  int finished = 0;   // and reached its end
-  int ticks = 0;      // of the ticker, which must reach kTicks
+  int started = 0;   // coroutines whose function began
+  int finished = 0;  // and reached its end
+  int ticks = 0;     // of the ticker, which must reach kTicks
   bool ticker = false;
-  int errors = 0;     // dyco calls that reported an error
-  int bad = 0;        // dyco calls that reported something else
+  int errors = 0;  // dyco calls that reported an error
+  int bad = 0;     // dyco calls that reported something else
   std::string first_bad;
 };
 
@@ -71,9 +71,20 @@ void Check(const char *what, long rc, bool minus_one_errno = false) {
   }
   int e = minus_one_errno ? (rc == -1 ? errno : 0) : static_cast<int>(-rc);
   switch (e) {
-    case ENOMEM: case EMFILE: case ENFILE: case EAGAIN: case EINTR:
-    case ENOBUFS: case ECONNABORTED: case ETIMEDOUT: case EPIPE:
-    case ECONNRESET: case EIDRM: case ENOSPC: case EPERM: case ECANCELED:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+    case EAGAIN:
+    case EINTR:
+    case ENOBUFS:
+    case ECONNABORTED:
+    case ETIMEDOUT:
+    case EPIPE:
+    case ECONNRESET:
+    case EIDRM:
+    case ENOSPC:
+    case EPERM:
+    case ECANCELED:
       seen->errors++;
       return;
     default:
@@ -171,7 +182,6 @@ void Server(void *) {
                    // client gives up on its own timeout
       }
       break;  // EAGAIN: the listener's SO_RCVTIMEO, a client that never came
-
     }
     char buf[64];
     ssize_t n = recv(c, buf, sizeof buf, 0);
@@ -340,8 +350,7 @@ void RunWorkload(Seen *s) {
     socklen_t len = sizeof a;
     if (bind(sh.listener, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
         listen(sh.listener, 16) != 0 ||
-        getsockname(sh.listener, reinterpret_cast<sockaddr *>(&a), &len) !=
-            0) {
+        getsockname(sh.listener, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
       Bad("bind/listen", errno);
     }
     sh.port = ntohs(a.sin_port);
@@ -400,19 +409,26 @@ enum {
 const char *Outcome(int status) {
   static char buf[64];
   if (WIFSIGNALED(status)) {
-    snprintf(buf, sizeof buf, "%s", WTERMSIG(status) == SIGALRM
-                                        ? "hang"
-                                        : strsignal(WTERMSIG(status)));
+    snprintf(
+        buf, sizeof buf, "%s",
+        WTERMSIG(status) == SIGALRM ? "hang" : strsignal(WTERMSIG(status)));
     return buf;
   }
   switch (WEXITSTATUS(status)) {
-    case kOk: return "ok";
-    case kBadResult: return "a call returned what it may not";
-    case kNotFinished: return "a coroutine did not finish";
-    case kTickerStarved: return "the ticker starved";
-    case kFdLeak: return "fd leak";
-    case kHeapLeak: return "heap leak";
-    case kNotFired: return "not reached";
+    case kOk:
+      return "ok";
+    case kBadResult:
+      return "a call returned what it may not";
+    case kNotFinished:
+      return "a coroutine did not finish";
+    case kTickerStarved:
+      return "the ticker starved";
+    case kFdLeak:
+      return "fd leak";
+    case kHeapLeak:
+      return "heap leak";
+    case kNotFired:
+      return "not reached";
   }
   snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(status));
   return buf;
@@ -432,8 +448,7 @@ int Child(int kind, long nth, int err, int out, bool cold) {
     if (warm.bad != 0 || warm.finished != warm.started ||
         warm.ticks != kTicks) {
       fprintf(stderr, "clean run: %s, %d/%d finished, %d ticks\n",
-              warm.first_bad.c_str(), warm.finished, warm.started,
-              warm.ticks);
+              warm.first_bad.c_str(), warm.finished, warm.started, warm.ticks);
       return kBadResult;
     }
   }
@@ -508,20 +523,34 @@ int RunChild(int kind, long nth, int err, long *counts, bool cold = false) {
 // The errnos each kind may plausibly fail with.
 std::vector<int> ErrnosOf(int kind) {
   switch (kind) {
-    case DYCO_FAULT_MALLOC: case DYCO_FAULT_MMAP: case DYCO_FAULT_MPROTECT:
+    case DYCO_FAULT_MALLOC:
+    case DYCO_FAULT_MMAP:
+    case DYCO_FAULT_MPROTECT:
       return {ENOMEM};
-    case DYCO_FAULT_MADVISE: return {ENOMEM, EINVAL};
-    case DYCO_FAULT_EPOLL_CTL: return {ENOMEM, ENOSPC};
-    case DYCO_FAULT_PTHREAD_CREATE: return {EAGAIN};
-    case DYCO_FAULT_EPOLL_CREATE: return {EMFILE, ENFILE, ENOMEM};
-    case DYCO_FAULT_EPOLL_WAIT: return {EINTR};
-    case DYCO_FAULT_EVENTFD: case DYCO_FAULT_PIPE: case DYCO_FAULT_SIGNALFD:
+    case DYCO_FAULT_MADVISE:
+      return {ENOMEM, EINVAL};
+    case DYCO_FAULT_EPOLL_CTL:
+      return {ENOMEM, ENOSPC};
+    case DYCO_FAULT_PTHREAD_CREATE:
+      return {EAGAIN};
+    case DYCO_FAULT_EPOLL_CREATE:
+      return {EMFILE, ENFILE, ENOMEM};
+    case DYCO_FAULT_EPOLL_WAIT:
+      return {EINTR};
+    case DYCO_FAULT_EVENTFD:
+    case DYCO_FAULT_PIPE:
+    case DYCO_FAULT_SIGNALFD:
     case DYCO_FAULT_PIDFD:
       return {EMFILE, ENFILE};
-    case DYCO_FAULT_SOCKET: return {EMFILE, ENFILE, ENOBUFS};
-    case DYCO_FAULT_ACCEPT: return {EMFILE, ENFILE, ECONNABORTED, EINTR};
-    case DYCO_FAULT_READ: case DYCO_FAULT_WRITE: return {EINTR};
-    case DYCO_FAULT_URING_SETUP: return {ENOMEM, EPERM};
+    case DYCO_FAULT_SOCKET:
+      return {EMFILE, ENFILE, ENOBUFS};
+    case DYCO_FAULT_ACCEPT:
+      return {EMFILE, ENFILE, ECONNABORTED, EINTR};
+    case DYCO_FAULT_READ:
+    case DYCO_FAULT_WRITE:
+      return {EINTR};
+    case DYCO_FAULT_URING_SETUP:
+      return {ENOMEM, EPERM};
   }
   return {};
 }
@@ -552,52 +581,54 @@ TEST(FaultTest, EveryCallOfEveryKindFailsCleanly) {
   printf("%-16s %-5s %6s %-14s %7s %s\n", "kind", "run", "calls", "errno",
          "points", "outcome");
   for (int pass = 0; pass < 2; ++pass) {
-  const bool cold = pass == 1;
-  long *counts = cold ? cold_counts : warm_counts;
-  for (int kind = 0; kind < DYCO_FAULT_KINDS; ++kind) {
-    for (int err : ErrnosOf(kind)) {
-      std::vector<long> ns;
-      const long total = counts[kind];
-      for (long n = 1; n <= total; ++n) {
-        if (total <= kMaxPoints || n <= kMaxPoints / 2 || n == total ||
-            n % ((total + kMaxPoints - 1) / (kMaxPoints / 2)) == 0) {
-          ns.push_back(n);
-        }
-      }
-      int bad_here = 0;
-      std::string first;
-      for (long n : ns) {
-        int st = RunChild(kind, n, err, nullptr, cold);
-        points++;
-        if (WIFEXITED(st) && WEXITSTATUS(st) == kNotFired) {
-          // The counts of some kinds (the poller's waits) depend on timing:
-          // this run made fewer calls than the counting one.
-          not_reached++;
-          continue;
-        }
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == kOk)) {
-          failed++;
-          if (bad_here++ == 0) {
-            first = std::string(Outcome(st)) + " at call " + std::to_string(n);
+    const bool cold = pass == 1;
+    long *counts = cold ? cold_counts : warm_counts;
+    for (int kind = 0; kind < DYCO_FAULT_KINDS; ++kind) {
+      for (int err : ErrnosOf(kind)) {
+        std::vector<long> ns;
+        const long total = counts[kind];
+        for (long n = 1; n <= total; ++n) {
+          if (total <= kMaxPoints || n <= kMaxPoints / 2 || n == total ||
+              n % ((total + kMaxPoints - 1) / (kMaxPoints / 2)) == 0) {
+            ns.push_back(n);
           }
         }
+        int bad_here = 0;
+        std::string first;
+        for (long n : ns) {
+          int st = RunChild(kind, n, err, nullptr, cold);
+          points++;
+          if (WIFEXITED(st) && WEXITSTATUS(st) == kNotFired) {
+            // The counts of some kinds (the poller's waits) depend on timing:
+            // this run made fewer calls than the counting one.
+            not_reached++;
+            continue;
+          }
+          if (!(WIFEXITED(st) && WEXITSTATUS(st) == kOk)) {
+            failed++;
+            if (bad_here++ == 0) {
+              first =
+                  std::string(Outcome(st)) + " at call " + std::to_string(n);
+            }
+          }
+        }
+        printf("%-16s %-5s %6ld %-14s %7zu %s\n", dyco__fault_name(kind),
+               cold ? "cold" : "warm", total, strerrorname_np(err), ns.size(),
+               ns.empty() ? "(dyco makes no such call here)"
+               : bad_here == 0
+                   ? "ok"
+                   : (std::to_string(bad_here) + " failed, first: " + first)
+                         .c_str());
+        EXPECT_EQ(0, bad_here)
+            << dyco__fault_name(kind) << " " << (cold ? "cold " : "")
+            << strerrorname_np(err) << ": " << first;
       }
-      printf("%-16s %-5s %6ld %-14s %7zu %s\n", dyco__fault_name(kind),
-             cold ? "cold" : "warm", total, strerrorname_np(err), ns.size(),
-             ns.empty() ? "(dyco makes no such call here)"
-             : bad_here == 0
-                 ? "ok"
-                 : (std::to_string(bad_here) + " failed, first: " + first)
-                       .c_str());
-      EXPECT_EQ(0, bad_here) << dyco__fault_name(kind) << " "
-                             << (cold ? "cold " : "") << strerrorname_np(err)
-                             << ": " << first;
     }
   }
-  }
-  printf("fault points: %d run (%d not reached: fewer calls that time), "
-         "%d failed\n",
-         points, not_reached, failed);
+  printf(
+      "fault points: %d run (%d not reached: fewer calls that time), "
+      "%d failed\n",
+      points, not_reached, failed);
 }
 
 }  // namespace
