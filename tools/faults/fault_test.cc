@@ -1,8 +1,9 @@
 // dyco — fault injection over the whole runtime (--config=faults only).
 //
 // A workload of coroutines, timers, a channel, a mutex, a semaphore, a
-// coroutine pool, loopback sockets through the hooks, the blocking-call
-// pool, a cross-thread spawn and a dump runs once cleanly to count, per
+// coroutine pool, loopback sockets through the hooks, TLS over a socket
+// pair, the blocking-call pool, a signal, a child and a dump runs cleanly to
+// count, per
 // kind, the calls dyco makes (base/fault.h); then, for every kind, every
 // call N and every plausible errno, it runs in a child process of its own
 // with the Nth call failing. Each child asserts: no crash, no hang, every
@@ -14,6 +15,8 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,7 @@ extern "C" {
 #include "sync/chan.h"
 #include "sync/mutex.h"
 #include "sync/semaphore.h"
+#include "tls/ssl.h"
 }
 
 namespace {
@@ -300,6 +304,49 @@ void Signaller(void *) {
   Coro::End();
 }
 
+// TLS 1.3 over a socket pair: a handshake and one message each way.
+SSL_CTX *server_ctx;
+SSL_CTX *client_ctx;
+int tls_fds[2] = {-1, -1};
+
+void TlsSide(void *arg) {
+  Coro::Begin();
+  const bool server = arg != nullptr;
+  SSL *ssl = SSL_new(server ? server_ctx : client_ctx);
+  if (ssl == nullptr) {
+    Coro::End();
+    return;
+  }
+  SSL_set_fd(ssl, tls_fds[server ? 0 : 1]);
+  int rc = server ? dyco_SSL_acceptTimeout(ssl, 2000)
+                  : dyco_SSL_connectTimeout(ssl, 2000);
+  if (rc == 1) {
+    char buf[8];
+    if (server) {
+      rc = dyco_SSL_readTimeout(ssl, buf, sizeof buf, 2000);
+      if (rc == 4) {
+        rc = dyco_SSL_writeTimeout(ssl, buf, 4, 2000);
+      }
+    } else {
+      rc = dyco_SSL_writeTimeout(ssl, "tls!", 4, 2000);
+      if (rc == 4) {
+        rc = dyco_SSL_readTimeout(ssl, buf, sizeof buf, 2000);
+        if (rc == 4 && memcmp(buf, "tls!", 4) != 0) {
+          Bad("the TLS echo", rc);
+        }
+      }
+    }
+  }
+  if (rc <= 0) {
+    seen->errors++;  // OpenSSL's own report; the other side times out
+    ERR_clear_error();
+  }
+  // The peer may be gone: no close_notify wait.
+  SSL_set_quiet_shutdown(ssl, 1);
+  SSL_free(ssl);
+  Coro::End();
+}
+
 void Dumper(void *) {
   Coro::Begin();
   FILE *devnull = fopen("/dev/null", "w");
@@ -379,8 +426,23 @@ void RunWorkload(Seen *s) {
   Create(Pooler);
   Create(Dumper);
   Create(Signaller);
+  if (server_ctx != nullptr &&
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tls_fds) == 0) {
+    if (dyco_coroutine_create(TlsSide, &tls_fds) < 0 ||
+        dyco_coroutine_create(TlsSide, nullptr) < 0) {
+      seen->errors++;
+    }
+  } else if (server_ctx != nullptr) {
+    Check("socketpair", -1, true);
+  }
   int rc = dyco_schedule_run();
   Check("dyco_schedule_run", rc);
+  for (int &fd : tls_fds) {
+    if (fd >= 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
   if (sh.listener >= 0) {
     close(sh.listener);
   }
@@ -445,10 +507,11 @@ int Child(int kind, long nth, int err, int out, bool cold) {
   for (int i = 0; i < (cold ? 0 : 2); ++i) {
     Seen warm;
     RunWorkload(&warm);
-    if (warm.bad != 0 || warm.finished != warm.started ||
+    if (warm.bad != 0 || warm.errors != 0 || warm.finished != warm.started ||
         warm.ticks != kTicks) {
-      fprintf(stderr, "clean run: %s, %d/%d finished, %d ticks\n",
-              warm.first_bad.c_str(), warm.finished, warm.started, warm.ticks);
+      fprintf(stderr, "clean run: %s, %d errors, %d/%d finished, %d ticks\n",
+              warm.first_bad.c_str(), warm.errors, warm.finished, warm.started,
+              warm.ticks);
       return kBadResult;
     }
   }
@@ -556,6 +619,24 @@ std::vector<int> ErrnosOf(int kind) {
 }
 
 TEST(FaultTest, EveryCallOfEveryKindFailsCleanly) {
+  // A certificate for the TLS pair, and the two contexts: made once, here;
+  // every child inherits them.
+  const char *t = getenv("TEST_TMPDIR");
+  const std::string d = std::string(t != nullptr ? t : "/tmp") + "/fault_certs";
+  const std::string cmd =
+      "mkdir -p " + d +
+      " && openssl req -x509 -newkey ec -pkeyopt "
+      "ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost "
+      "-keyout " +
+      d + "/key.pem -out " + d + "/cert.pem >/dev/null 2>&1";
+  ASSERT_EQ(0, system(cmd.c_str()));
+  server_ctx = SSL_CTX_new(TLS_server_method());
+  client_ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(1, SSL_CTX_use_certificate_file(
+                   server_ctx, (d + "/cert.pem").c_str(), SSL_FILETYPE_PEM));
+  ASSERT_EQ(1, SSL_CTX_use_PrivateKey_file(server_ctx, (d + "/key.pem").c_str(),
+                                           SSL_FILETYPE_PEM));
+  SSL_CTX_set_num_tickets(server_ctx, 0);
   // DYCO_FAULT_ONE=kind,n,errno runs that one point (to debug it).
   if (const char *one = getenv("DYCO_FAULT_ONE")) {
     int kind = 0, err = 0, cold = 0;
