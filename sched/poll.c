@@ -615,12 +615,20 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
 static void tell_others(int id, const dyco_schedule *self, int fd,
                         uint32_t gen);
 
+int dyco__poll_owns(dyco_schedule *s, int fd) {
+  dyco__fdslot *slot = fd_slot(s, fd, 0);
+  return slot != NULL && slot->registered;
+}
+
 void dyco_fd_closing(int fd) {
   if (fd < 0) {
     return;
   }
   dyco_schedule *s = dyco__tls_sched;
   if (s != NULL) {
+    if (s->poller->fd_closed != NULL) {
+      s->poller->fd_closed(s, fd);
+    }
     dyco__fdslot *slot = fd_slot(s, fd, 0);
     if (slot != NULL) {
       wake_slot(slot, -EBADF);
@@ -646,6 +654,9 @@ void dyco__poll_remote_close(dyco_schedule *s, int fd, uint32_t gen) {
   dyco__fdslot *slot = fd_slot(s, fd, 0);
   if (slot == NULL || !slot->registered || slot->gen != gen) {
     return; /* not registered here, or a newer fd with that number */
+  }
+  if (s->poller->fd_closed != NULL) {
+    s->poller->fd_closed(s, fd);
   }
   wake_slot(slot, -EBADF);
   epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);

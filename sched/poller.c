@@ -62,13 +62,46 @@ int dyco_schedule_getPoller(void) {
   return s->poller->kind;
 }
 
-long dyco_uring_call(const dyco_uring_op *op) {
+long dyco_uring_callTimeout(const dyco_uring_op *op, int timeout) {
   dyco_schedule *s = dyco__tls_sched;
   if (s == NULL || s->running == NULL) {
     return -EPERM;
   }
+  if (op == NULL) {
+    return -EINVAL;
+  }
   if (s->poller->call == NULL) {
     return -ENOSYS;
   }
-  return s->poller->call(s, op);
+  if (timeout == 0) {
+    return -ETIMEDOUT;
+  }
+  return s->poller->call(s, op, timeout);
+}
+
+long dyco_uring_call(const dyco_uring_op *op) {
+  return dyco_uring_callTimeout(op, -1);
+}
+
+long dyco_uring_recv(int fd, void *buf, size_t len, int flags, int timeout) {
+  dyco_schedule *s = dyco__tls_sched;
+  if (s == NULL || s->running == NULL) {
+    return -EPERM;
+  }
+  if (s->poller->recv == NULL) {
+    return -ENOSYS;
+  }
+  if (fd < 0) {
+    return -EBADF;
+  }
+  if (buf == NULL && len != 0) {
+    return -EFAULT;
+  }
+  if (timeout == 0) {
+    return -ETIMEDOUT;
+  }
+  if (!dyco__poll_owns(s, fd)) {
+    return -EAGAIN;
+  }
+  return s->poller->recv(s, fd, buf, len, flags, timeout);
 }

@@ -3,6 +3,7 @@
 #ifndef DYCO_SCHED_POLLER_H_
 #define DYCO_SCHED_POLLER_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -59,6 +60,33 @@ typedef struct dyco_uring_op {
  * for the operation can be allocated, and -EBUSY when the ring refuses the
  * submission. Not interrupted by signals (as disk I/O is not). */
 long dyco_uring_call(const dyco_uring_op *op);
+
+/* dyco_uring_callTimeout is dyco_uring_call with a limit: the operation may
+ * take at most timeout ms (-1: no limit; 0: -ETIMEDOUT at once, nothing
+ * submitted). Both are wait points (sched/coroutine.h): when the time is
+ * up, or the coroutine is cancelled (dyco_coroutine_cancel) or its deadline
+ * passes, the operation is cancelled in the ring and the call returns once
+ * the ring has let go of it (of its memory): -ETIMEDOUT or -ECANCELED, or
+ * the operation's own result when it completed first (a read's data is
+ * never lost). A disk operation the kernel cannot stop runs to its end
+ * first. -EINVAL for a NULL op; the other values as dyco_uring_call. */
+long dyco_uring_callTimeout(const dyco_uring_op *op, int timeout);
+
+/* dyco_uring_recv receives from the stream socket fd into buf, as
+ * recv(fd, buf, len, flags) on a blocking socket would, through the ring
+ * of this thread's scheduler: the running coroutine is suspended until the
+ * data is there, with no system call of its own (the ring's submission is
+ * shared by the round). A buf on the scheduler's shared stack is received
+ * into a bounce buffer (at most 64 KiB at once) and copied. For at most
+ * timeout ms (-1: no limit), and a wait point, as
+ * dyco_uring_callTimeout. Returns the bytes received (0 at the end of the
+ * stream), -ETIMEDOUT, -ECANCELED, -EBADF when fd is closed meanwhile (by
+ * any coroutine or thread), recv's own negative errno; -ENOSYS when the
+ * back end is epoll, -EAGAIN when fd is not registered with this scheduler
+ * yet (wait for it with dyco_fd_wait once: netio's hooks do), -EPERM
+ * outside a coroutine, -EBADF for a negative fd, -EFAULT for a NULL buf,
+ * -ENOMEM, -EBUSY. */
+long dyco_uring_recv(int fd, void *buf, size_t len, int flags, int timeout);
 
 #ifdef __cplusplus
 }

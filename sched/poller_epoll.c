@@ -28,5 +28,9 @@ static int epoll_wait_ns(dyco_schedule *s, struct epoll_event *ev, int max,
 }
 
 const dyco__poller_ops dyco__poller_epoll = {
-    DYCO_POLLER_EPOLL, "epoll", epoll_init, epoll_destroy, epoll_wait_ns, NULL,
+    .kind = DYCO_POLLER_EPOLL,
+    .name = "epoll",
+    .init = epoll_init,
+    .destroy = epoll_destroy,
+    .wait = epoll_wait_ns,
 };

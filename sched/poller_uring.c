@@ -13,9 +13,11 @@
 #include <liburing.h>
 #include <poll.h>
 
-/* The user_data of the poll on the epoll instance; every other completion
- * carries its ringop's address. */
+/* The user_data of the poll on the epoll instance, and of cancels (whose
+ * completions say nothing the cancelled operation's will not); every other
+ * completion carries its ringop's address. */
 #define TAG_EPOLL ((uint64_t)1)
+#define TAG_CANCEL ((uint64_t)2)
 
 /* One operation in flight, on the heap: the submitter's stack may be the
  * shared one. */
@@ -25,6 +27,8 @@ typedef struct ringop {
   dyco_waitq q; /* its coroutine, while it waits */
   int32_t res;
   int done;
+  int fd;     /* the fd it works on, or -1 */
+  int closed; /* fd was closed while it was in flight */
 } ringop;
 
 typedef struct uring {
@@ -109,6 +113,9 @@ static void reap(uring *u) {
   unsigned n = 0;
   io_uring_for_each_cqe(&u->ring, head, cqe) {
     n++;
+    if (cqe->user_data == TAG_CANCEL) {
+      continue;
+    }
     if (cqe->user_data == TAG_EPOLL) {
       if (cqe->res >= 0) {
         u->epoll_ready = 1;
@@ -178,44 +185,168 @@ static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
   return n;
 }
 
-static long uring_call(dyco_schedule *s, const dyco_uring_op *o) {
-  uring *u = (uring *)s->ring;
+/* A record for an operation on fd (-1: none), linked into the live list;
+ * NULL without memory. */
+static ringop *op_new(uring *u, int fd) {
   ringop *op = (ringop *)calloc(1, sizeof *op);
+  if (op == NULL) {
+    return NULL;
+  }
+  dyco_waitq_init(&op->q, NULL);
+  op->fd = fd;
+  op->next = u->live.next;
+  op->prev = &u->live;
+  u->live.next->prev = op;
+  u->live.next = op;
+  return op;
+}
+
+static void op_free(ringop *op) {
+  op->prev->next = op->next;
+  op->next->prev = op->prev;
+  free(op);
+}
+
+/* Asks the ring to cancel op (submitted with the scheduler's next look). */
+static void cancel_op(uring *u, const ringop *op) {
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (sqe == NULL) {
+    return; /* the operation ends on its own; the wait goes on */
+  }
+  io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+  io_uring_sqe_set_data64(sqe, TAG_CANCEL);
+}
+
+/* Suspends the running coroutine until op completes, for at most timeout
+ * ms (-1: no limit). When the time is up, or the coroutine is cancelled or
+ * its deadline passes, op is cancelled in the ring and the wait goes on,
+ * shielded, until the ring lets go of op (of its buffer): then the result
+ * is the reason (-ETIMEDOUT, -ECANCELED), unless op completed first, whose
+ * result is never lost. An fd closed meanwhile ends it with -EBADF. */
+static long op_wait(dyco_schedule *s, uring *u, ringop *op, int timeout) {
+  s->fd_waiters++;
+  int stop = 0;
+  while (!op->done) {
+    intptr_t v;
+    if (stop == 0) {
+      int r = dyco__wait_on(s, &op->q, DYCO_WAIT_QUEUE, timeout, &v);
+      if (r == -ECANCELED || r == -ETIMEDOUT || r == -ENOMEM) {
+        stop = r;
+        if (!op->done) {
+          cancel_op(u, op);
+        }
+      }
+    } else {
+      int was = dyco_coroutine_maskCancel(1);
+      dyco__wait_on(s, &op->q, DYCO_WAIT_QUEUE, -1, &v);
+      dyco_coroutine_maskCancel(was);
+    }
+  }
+  s->fd_waiters--;
+  long res = op->res;
+  if (res == -ECANCELED && op->closed) {
+    res = -EBADF;
+  } else if (res == -ECANCELED && stop != 0) {
+    res = stop;
+  }
+  return res;
+}
+
+static long uring_call(dyco_schedule *s, const dyco_uring_op *o,
+                       int timeout) {
+  uring *u = (uring *)s->ring;
+  ringop *op = op_new(u, -1);
   if (op == NULL) {
     return -ENOMEM;
   }
   struct io_uring_sqe *sqe = get_sqe(u);
   if (sqe == NULL) {
-    free(op);
+    op_free(op);
     return -EBUSY;
   }
   io_uring_prep_rw(o->opcode, sqe, o->fd, (const void *)(uintptr_t)o->addr,
                    o->len, o->off);
   sqe->rw_flags = (__kernel_rwf_t)o->op_flags;
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
-  dyco_waitq_init(&op->q, NULL);
-  op->next = u->live.next;
-  op->prev = &u->live;
-  u->live.next->prev = op;
-  u->live.next = op;
   /* Submitted with the scheduler's next look or sleep, together with
    * whatever else this round queued. */
-  s->fd_waiters++;
-  while (!op->done) {
-    intptr_t v;
-    dyco__wait_on(s, &op->q, DYCO_WAIT_QUEUE, -1, &v);
-  }
-  s->fd_waiters--;
-  long res = op->res;
-  op->prev->next = op->next;
-  op->next->prev = op->prev;
-  free(op);
+  long res = op_wait(s, u, op, timeout);
+  op_free(op);
   return res;
 }
 
+/* The most a recv into a bounce buffer takes at once. */
+#define BOUNCE_MAX (64 * 1024)
+
+static long uring_recv(dyco_schedule *s, int fd, void *buf, size_t len,
+                       int flags, int timeout) {
+  uring *u = (uring *)s->ring;
+  /* A buffer on the shared stack is another coroutine's memory while this
+   * one waits: the kernel writes into a bounce buffer, copied once this
+   * coroutine has its stack back. */
+  char *bounce = NULL;
+  char *base = s->shared.stack;
+  if ((char *)buf < base + s->shared.size && (char *)buf + len > base) {
+    if (len > BOUNCE_MAX) {
+      len = BOUNCE_MAX; /* a stream recv may return less */
+    }
+    bounce = (char *)malloc(len != 0 ? len : 1);
+    if (bounce == NULL) {
+      return -ENOMEM;
+    }
+  }
+  ringop *op = op_new(u, fd);
+  struct io_uring_sqe *sqe = op != NULL ? get_sqe(u) : NULL;
+  if (sqe == NULL) {
+    if (op != NULL) {
+      op_free(op);
+    }
+    free(bounce);
+    return op == NULL ? -ENOMEM : -EBUSY;
+  }
+  io_uring_prep_recv(sqe, fd, bounce != NULL ? bounce : buf, len, flags);
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
+  long res = op_wait(s, u, op, timeout);
+  op_free(op);
+  if (bounce != NULL) {
+    if (res > 0) {
+      memcpy(buf, bounce, (size_t)res);
+    }
+    free(bounce);
+  }
+  return res;
+}
+
+static void uring_fd_closed(dyco_schedule *s, int fd) {
+  uring *u = (uring *)s->ring;
+  int any = 0;
+  for (ringop *op = u->live.next; op != &u->live; op = op->next) {
+    if (op->fd == fd && !op->done) {
+      op->closed = 1;
+      any = 1;
+    }
+  }
+  if (!any) {
+    return;
+  }
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (sqe != NULL) {
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, TAG_CANCEL);
+    /* Now, before the number can name another file. */
+    io_uring_submit(&u->ring);
+  }
+}
+
 const dyco__poller_ops dyco__poller_uring = {
-    DYCO_POLLER_URING, "io_uring", uring_init,
-    uring_destroy,     uring_wait, uring_call,
+    .kind = DYCO_POLLER_URING,
+    .name = "io_uring",
+    .init = uring_init,
+    .destroy = uring_destroy,
+    .wait = uring_wait,
+    .call = uring_call,
+    .recv = uring_recv,
+    .fd_closed = uring_fd_closed,
 };
 
 #else /* !DYCO_HAVE_URING */
@@ -241,7 +372,11 @@ static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
 }
 
 const dyco__poller_ops dyco__poller_uring = {
-    DYCO_POLLER_URING, "io_uring", uring_init, uring_destroy, uring_wait, NULL,
+    .kind = DYCO_POLLER_URING,
+    .name = "io_uring",
+    .init = uring_init,
+    .destroy = uring_destroy,
+    .wait = uring_wait,
 };
 
 #endif

@@ -5,6 +5,7 @@
 #define DYCO_SCHED_INTERNAL_POLLER_H_
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -36,7 +37,14 @@ typedef struct dyco__poller_ops {
   /* Submits op for the running coroutine and suspends it until the
    * operation completes; its result (>= 0, or a negative errno). NULL for
    * a back end without a ring. */
-  long (*call)(struct dyco_schedule *s, const dyco_uring_op *op);
+  long (*call)(struct dyco_schedule *s, const dyco_uring_op *op, int timeout);
+  /* recv(fd, buf, len, flags) through the ring for the running coroutine
+   * (dyco_uring_recv); NULL for a back end without a ring. */
+  long (*recv)(struct dyco_schedule *s, int fd, void *buf, size_t len,
+               int flags, int timeout);
+  /* fd is closing: operations on it in the ring end, with -EBADF. NULL
+   * when nothing needs doing. */
+  void (*fd_closed)(struct dyco_schedule *s, int fd);
 } dyco__poller_ops;
 
 extern const dyco__poller_ops dyco__poller_epoll;
