@@ -249,7 +249,7 @@ TEST_F(SchedTest, StopFromASleeperLeavesTheOthersSleeping) {
 }
 
 TEST_F(SchedTest, AbortKillsEveryCoroutineAndFreesTheScheduler) {
-  const int kCount = dyco_test::Slow() ? 20000 : 200000;
+  const int kCount = dyco_test::MostAlive(dyco_test::Slow() ? 20000 : 200000);
   int reached = 0;
   for (int i = 0; i < kCount; ++i) {
     ASSERT_GT(Go([&reached] {

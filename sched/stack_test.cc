@@ -374,11 +374,16 @@ TEST(SchedDeathTest, OverflowingAPoolStackNamesTheCoroutine) {
 
 // A fault that is not an overflow (in a pool coroutine, on a private stack,
 // on the shared stack) reaches whatever handled SIGSEGV before dyco: the
-// process dies of the signal itself (under AddressSanitizer, of its report),
-// with no word from dyco.
+// process dies of the signal itself (under AddressSanitizer or
+// ThreadSanitizer, of its report), with no word from dyco.
 #if defined(DYCO_ASAN)
 #define ORDINARY_CRASH ::testing::KilledBySignal(SIGABRT)
 #define ORDINARY_REPORT "AddressSanitizer: SEGV"
+#elif defined(DYCO_TSAN)
+// ThreadSanitizer's handler reports and exits with its exitcode (66 by
+// default; .bazelrc's TSAN_OPTIONS keep it).
+#define ORDINARY_CRASH ::testing::ExitedWithCode(66)
+#define ORDINARY_REPORT "ThreadSanitizer: SEGV on unknown address"
 #else
 #define ORDINARY_CRASH ::testing::KilledBySignal(SIGSEGV)
 // Nothing at all; under qemu-user, only qemu's own line about the signal.
@@ -484,7 +489,7 @@ TEST_F(SchedTest, AHundredThousandGuardedPrivateStacksAtOnce) {
   ASSERT_EQ(0, dyco_schedule_getStats(&st));
   // With guard regions all of them fit the kernel's mapping limit; with the
   // mprotect fallback (an emulator, an old kernel) fewer do.
-  const int kCount = st.guard_regions ? 100000 : 20000;
+  const int kCount = dyco_test::MostAlive(st.guard_regions ? 100000 : 20000);
   int alive = 0;
   int peak = 0;
   int done = 0;
