@@ -18,6 +18,7 @@
 #include "netio/file.h"
 #include "netio/internal/io.h"
 #include "sched/coroutine.h"
+#include "sched/poller.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
 
@@ -338,6 +339,13 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
       __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
     }
   }
+  /* With the io_uring back end, a blocking stream recv without a receive
+   * timeout (whose expiry ends a wait as the readiness path knows how)
+   * waits in the ring. */
+  int ring = yield && !nb && !waitall && (f & DYCO__FD_STREAM) &&
+             addr == NULL &&
+             !(flags & (MSG_PEEK | MSG_OOB | MSG_ERRQUEUE | MSG_TRUNC)) &&
+             rcv_ms(e) < 0 && dyco_schedule_getPoller() == DYCO_POLLER_URING;
   size_t got = 0;
   uint64_t deadline = 0;
   int woke = 0;
@@ -367,6 +375,25 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
       }
     }
     try_first = 1;
+    if (ring) {
+      /* The ring receives: no readiness wait, no second recv. */
+      long r = dyco_uring_recv(fd, (char *)buf + got, len - got,
+                               flags & ~MSG_DONTWAIT, -1);
+      if (r >= 0) {
+        if (marks && r > 0 && (size_t)r < len - got) {
+          mark_drained(e, cid); /* most likely empty: next time, no probe */
+        }
+        return (ssize_t)got + r;
+      }
+      if (r == -EINTR && dyco__net_restart_after_signal()) {
+        continue; /* libc's recv would restart */
+      }
+      if (r != -EAGAIN && r != -ENOSYS) {
+        errno = (int)-r; /* ECANCELED, ETIMEDOUT (the deadline), EBADF... */
+        return got > 0 ? (ssize_t)got : -1;
+      }
+      ring = 0; /* not registered here yet: one readiness wait does it */
+    }
     woke = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
     if (woke <= 0) {
       if (woke == 0) {

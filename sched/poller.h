@@ -80,8 +80,10 @@ long dyco_uring_callTimeout(const dyco_uring_op *op, int timeout);
  * into a bounce buffer (at most 64 KiB at once) and copied. For at most
  * timeout ms (-1: no limit), and a wait point, as
  * dyco_uring_callTimeout. Returns the bytes received (0 at the end of the
- * stream), -ETIMEDOUT, -ECANCELED, -EBADF when fd is closed meanwhile (by
- * any coroutine or thread), recv's own negative errno; -ENOSYS when the
+ * stream), -ETIMEDOUT, -ECANCELED, -EINTR when a signal handler interrupted
+ * the scheduler's sleep meanwhile (as it would interrupt recv: call again
+ * to go on), -EBADF when fd is closed meanwhile (by any coroutine or
+ * thread), recv's own negative errno; -ENOSYS when the
  * back end is epoll, -EAGAIN when fd is not registered with this scheduler
  * yet (wait for it with dyco_fd_wait once: netio's hooks do), -EPERM
  * outside a coroutine, -EBADF for a negative fd, -EFAULT for a NULL buf,

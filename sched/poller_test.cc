@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <functional>
@@ -178,6 +180,168 @@ TEST(PollerTest, UringWhenAskedAndTheKernelAllowsIt) {
     EXPECT_EQ(-EBADF, bad);
     close(fd);
     RunsTheBasics();
+    dyco_schedule_free(dyco_schedule_self());
+  });
+}
+
+// Ring operations are wait points: a timeout, a cancel and a deadline end
+// a read that would wait for ever, promptly, and the ring lets go of it.
+TEST(PollerTest, RingCallsEndOnTimeoutCancelAndDeadline) {
+  if (!UringAvailable()) {
+    GTEST_SKIP() << "no io_uring here";
+  }
+  OnFreshThread(DYCO_POLLER_URING, [] {
+    ASSERT_EQ(DYCO_POLLER_URING, dyco_schedule_getPoller());
+    int p[2];
+    ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+    static char buf[3][8];
+    long r[3] = {1, 1, 1};
+    double took[3] = {0, 0, 0};
+    auto read_op = [&](int i) {
+      dyco_uring_op op;
+      memset(&op, 0, sizeof op);
+      op.opcode = IORING_OP_READ;
+      op.fd = p[0];
+      op.addr = (uintptr_t)buf[i];
+      op.len = sizeof buf[i];
+      op.off = (uint64_t)-1;
+      return op;
+    };
+    int reader = Go([&] {
+      dyco_uring_op op = read_op(0);
+      const double t0 = NowMs();
+      r[0] = dyco_uring_call(&op);  // cancelled below
+      took[0] = NowMs() - t0;
+    });
+    Go([&] {
+      dyco_uring_op op = read_op(1);
+      const double t0 = NowMs();
+      r[1] = dyco_uring_callTimeout(&op, 50);
+      took[1] = NowMs() - t0;
+    });
+    Go([&] {
+      dyco_uring_op op = read_op(2);
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      dyco_coroutine_setDeadline((uint64_t)ts.tv_sec * 1000000000u +
+                                 (uint64_t)ts.tv_nsec + 30000000u);
+      const double t0 = NowMs();
+      r[2] = dyco_uring_call(&op);
+      took[2] = NowMs() - t0;
+      dyco_coroutine_setDeadline(0);
+    });
+    Go([&] {
+      dyco_coroutine_sleep(20);
+      EXPECT_EQ(0, dyco_coroutine_cancel(reader));
+    });
+    ASSERT_EQ(0, dyco_schedule_run());
+    EXPECT_EQ(-ECANCELED, r[0]);
+    EXPECT_EQ(-ETIMEDOUT, r[1]);
+    EXPECT_EQ(-ETIMEDOUT, r[2]);
+    const double slack = dyco_test::Slow() ? 1000 : 300;
+    EXPECT_LT(took[0], 20 + slack);
+    EXPECT_GE(took[1], 49);
+    EXPECT_LT(took[1], 50 + slack);
+    EXPECT_LT(took[2], 30 + slack);
+    // Nothing is left reading: what is written now is all there.
+    ASSERT_EQ(3, write(p[1], "xyz", 3));
+    char c[4] = {0};
+    EXPECT_EQ(3, read(p[0], c, sizeof c));
+    EXPECT_STREQ("xyz", c);
+    close(p[0]);
+    close(p[1]);
+    dyco_schedule_free(dyco_schedule_self());
+  });
+}
+
+// dyco_uring_recv: data into a private buffer and into one on the shared
+// stack (a bounce buffer), the end of the stream, a cancel that loses no
+// data, a close by another coroutine, and what it refuses.
+TEST(PollerTest, RingRecvReceivesAndEndsAsRecvWould) {
+  if (!UringAvailable()) {
+    GTEST_SKIP() << "no io_uring here";
+  }
+  OnFreshThread(DYCO_POLLER_URING, [] {
+    ASSERT_EQ(DYCO_POLLER_URING, dyco_schedule_getPoller());
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+    std::string got;
+    long unregistered = 0, eof = 1, cancelled = 0, after = 0;
+    int reader = 0;
+    reader = Go([&] {
+      char on_stack[16];  // the shared stack: bounced
+      // Not known to this scheduler yet: the caller waits for readiness.
+      unregistered = dyco_uring_recv(sv[0], on_stack, sizeof on_stack, 0, -1);
+      EXPECT_EQ(EPOLLIN, dyco_fd_wait(sv[0], EPOLLIN, -1) & EPOLLIN);
+      for (int i = 0; i < 2; ++i) {
+        long n = dyco_uring_recv(sv[0], on_stack, sizeof on_stack, 0, -1);
+        ASSERT_GT(n, 0);
+        got.append(on_stack, (size_t)n);
+      }
+      // Cancelled while it waits; the data written afterwards stays for
+      // the next call.
+      cancelled = dyco_uring_recv(sv[0], on_stack, sizeof on_stack, 0, -1);
+      dyco_coroutine_uncancel();
+      char *heap = static_cast<char *>(malloc(16));
+      after = dyco_uring_recv(sv[0], heap, 16, 0, -1);
+      if (after > 0) {
+        got.append(heap, (size_t)after);
+      }
+      free(heap);
+      eof = dyco_uring_recv(sv[0], on_stack, sizeof on_stack, 0, -1);
+    });
+    Go([&] {
+      ASSERT_EQ(5, write(sv[1], "hello", 5));
+      dyco_coroutine_sleep(5);
+      ASSERT_EQ(6, write(sv[1], " world", 6));
+      dyco_coroutine_sleep(5);
+      EXPECT_EQ(0, dyco_coroutine_cancel(reader));
+      dyco_coroutine_sleep(5);
+      ASSERT_EQ(1, write(sv[1], "!", 1));
+      dyco_coroutine_sleep(5);
+      shutdown(sv[1], SHUT_WR);
+    });
+    ASSERT_EQ(0, dyco_schedule_run());
+    EXPECT_EQ(-EAGAIN, unregistered);
+    EXPECT_EQ(-ECANCELED, cancelled);
+    EXPECT_EQ(1, after);
+    EXPECT_EQ("hello world!", got);
+    EXPECT_EQ(0, eof);
+
+    // A close by another coroutine ends the receive with EBADF.
+    long closed = 0;
+    Go([&] {
+      char b[4];
+      int other[2];
+      ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other));
+      static int fd;
+      fd = other[0];
+      static int peer;
+      peer = other[1];
+      Go([] {
+        dyco_coroutine_sleep(10);
+        dyco_fd_closing(fd);
+        close(fd);
+      });
+      EXPECT_GT(dyco_fd_wait(fd, EPOLLOUT, -1), 0);  // registered here
+      closed = dyco_uring_recv(fd, b, sizeof b, 0, -1);
+      close(peer);
+    });
+    ASSERT_EQ(0, dyco_schedule_run());
+    EXPECT_EQ(-EBADF, closed);
+
+    long bad[3] = {0, 0, 0};
+    Go([&] {
+      bad[0] = dyco_uring_recv(-1, nullptr, 0, 0, -1);
+      bad[1] = dyco_uring_recv(sv[0], nullptr, 4, 0, -1);
+      bad[2] = dyco_uring_recv(sv[0], &bad, 1, 0, 0);
+    });
+    ASSERT_EQ(0, dyco_schedule_run());
+    EXPECT_EQ(-EBADF, bad[0]);
+    EXPECT_EQ(-EFAULT, bad[1]);
+    EXPECT_EQ(-ETIMEDOUT, bad[2]);
+    close(sv[0]);
+    close(sv[1]);
     dyco_schedule_free(dyco_schedule_self());
   });
 }

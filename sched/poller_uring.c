@@ -36,6 +36,8 @@ typedef struct uring {
   int armed;       /* the poll on epfd is live */
   int oneshot;     /* the kernel refused a multishot poll: one at a time */
   int epoll_ready; /* epfd reported events that no look has taken yet */
+  int defer;       /* IORING_SETUP_DEFER_TASKRUN: completions are posted
+                      only when this thread asks for events */
   ringop live;     /* every record, until its coroutine takes the result */
 } uring;
 
@@ -44,12 +46,32 @@ static int uring_init(dyco_schedule *s) {
   if (u == NULL) {
     return -ENOMEM;
   }
+  /* Completions' work runs only when this thread asks for events (in its
+   * look or its sleep), never as an interrupt of the thread or at the exit
+   * of its other system calls: one thread submits (the scheduler's), and
+   * the kernel then needs no inter-processor interrupt to hand it a
+   * completion (Linux 6.1; older kernels: cooperative task running, 5.19;
+   * then none). */
+  static const unsigned modes[] = {
+      IORING_SETUP_CLAMP | IORING_SETUP_SINGLE_ISSUER |
+          IORING_SETUP_DEFER_TASKRUN,
+      IORING_SETUP_CLAMP | IORING_SETUP_COOP_TASKRUN,
+      IORING_SETUP_CLAMP,
+  };
   struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  p.flags = IORING_SETUP_CLAMP;
   int r = -DYCO__FAULT_ERR(DYCO_FAULT_URING_SETUP);
-  if (r == 0) {
+  for (size_t i = 0; r == 0 && i < sizeof modes / sizeof modes[0]; i++) {
+    memset(&p, 0, sizeof p);
+    p.flags = modes[i];
     r = io_uring_queue_init_params(256, &u->ring, &p);
+    if (r == 0) {
+      u->defer = (modes[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
+      break;
+    }
+    if (r != -EINVAL) {
+      break;
+    }
+    r = 0; /* an older kernel: the next mode */
   }
   if (r < 0) {
     free(u);
@@ -164,6 +186,9 @@ static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
     /* Submits what coroutines queued and sleeps, in one system call. */
     r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp,
                                          (sigset_t *)mask);
+  } else if (u->defer) {
+    /* A look: the completions' work runs only now. */
+    r = io_uring_submit_and_get_events(&u->ring);
   } else if (io_uring_sq_ready(&u->ring) != 0) {
     r = io_uring_submit(&u->ring);
   }
@@ -222,15 +247,27 @@ static void cancel_op(uring *u, const ringop *op) {
  * its deadline passes, op is cancelled in the ring and the wait goes on,
  * shielded, until the ring lets go of op (of its buffer): then the result
  * is the reason (-ETIMEDOUT, -ECANCELED), unless op completed first, whose
- * result is never lost. An fd closed meanwhile ends it with -EBADF. */
-static long op_wait(dyco_schedule *s, uring *u, ringop *op, int timeout) {
+ * result is never lost. An fd closed meanwhile ends it with -EBADF. With
+ * intr, a signal handler that interrupts the scheduler's sleep ends it the
+ * same way, with -EINTR (as it would end a blocking system call). */
+static long op_wait(dyco_schedule *s, uring *u, ringop *op, int timeout,
+                    int intr) {
   s->fd_waiters++;
+  dyco_coroutine *co = s->running;
   int stop = 0;
   while (!op->done) {
-    intptr_t v;
+    intptr_t v = 0;
     if (stop == 0) {
+      if (intr) {
+        co->flags |= DYCO__F_EINTR;
+        co->intr_mark = s->intr_epoch;
+      }
       int r = dyco__wait_on(s, &op->q, DYCO_WAIT_QUEUE, timeout, &v);
-      if (r == -ECANCELED || r == -ETIMEDOUT || r == -ENOMEM) {
+      co->flags &= (uint16_t)~DYCO__F_EINTR;
+      if (r == 0 && v == -EINTR && !op->done) {
+        r = -EINTR; /* a signal handler interrupted the scheduler's sleep */
+      }
+      if (r == -ECANCELED || r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
         stop = r;
         if (!op->done) {
           cancel_op(u, op);
@@ -252,8 +289,7 @@ static long op_wait(dyco_schedule *s, uring *u, ringop *op, int timeout) {
   return res;
 }
 
-static long uring_call(dyco_schedule *s, const dyco_uring_op *o,
-                       int timeout) {
+static long uring_call(dyco_schedule *s, const dyco_uring_op *o, int timeout) {
   uring *u = (uring *)s->ring;
   ringop *op = op_new(u, -1);
   if (op == NULL) {
@@ -270,7 +306,7 @@ static long uring_call(dyco_schedule *s, const dyco_uring_op *o,
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
   /* Submitted with the scheduler's next look or sleep, together with
    * whatever else this round queued. */
-  long res = op_wait(s, u, op, timeout);
+  long res = op_wait(s, u, op, timeout, 0);
   op_free(op);
   return res;
 }
@@ -306,7 +342,7 @@ static long uring_recv(dyco_schedule *s, int fd, void *buf, size_t len,
   }
   io_uring_prep_recv(sqe, fd, bounce != NULL ? bounce : buf, len, flags);
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
-  long res = op_wait(s, u, op, timeout);
+  long res = op_wait(s, u, op, timeout, 1);
   op_free(op);
   if (bounce != NULL) {
     if (res > 0) {
@@ -321,19 +357,15 @@ static void uring_fd_closed(dyco_schedule *s, int fd) {
   uring *u = (uring *)s->ring;
   int any = 0;
   for (ringop *op = u->live.next; op != &u->live; op = op->next) {
-    if (op->fd == fd && !op->done) {
+    if (op->fd == fd && !op->done && !op->closed) {
+      /* By the record, not the number: when another thread closed fd, the
+       * number names no file by now (or another one). */
       op->closed = 1;
+      cancel_op(u, op);
       any = 1;
     }
   }
-  if (!any) {
-    return;
-  }
-  struct io_uring_sqe *sqe = get_sqe(u);
-  if (sqe != NULL) {
-    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, TAG_CANCEL);
-    /* Now, before the number can name another file. */
+  if (any) {
     io_uring_submit(&u->ring);
   }
 }

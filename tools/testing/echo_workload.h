@@ -11,9 +11,18 @@ namespace dyco_echo {
 // kEpollOwnBuffers: the epoll loop reading into a buffer per connection
 // (blocking-style code has one on each coroutine's or thread's stack)
 // instead of one buffer for all.
-enum Variant { kHook, kExplicit, kEpoll, kThreads, kEpollOwnBuffers };
+// kHookUring: kHook on a scheduler with the io_uring poller back end (or
+// epoll where the kernel refuses io_uring: VariantLabel says which).
+enum Variant {
+  kHook,
+  kExplicit,
+  kEpoll,
+  kThreads,
+  kEpollOwnBuffers,
+  kHookUring
+};
 
-// "hook", "explicit", "epoll", "threads", "epoll_own".
+// "hook", "explicit", "epoll", "threads", "epoll_own", "hook_uring".
 const char *VariantName(Variant v);
 // For tables: "dyco, blocking code + hooks", ...
 const char *VariantLabel(Variant v);
