@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -339,13 +341,12 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
       __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
     }
   }
-  /* With the io_uring back end, a blocking stream recv without a receive
-   * timeout (whose expiry ends a wait as the readiness path knows how)
-   * waits in the ring. */
+  /* With the io_uring back end, a stream recv that had to wait for
+   * readiness takes the data through the ring. */
   int ring = yield && !nb && !waitall && (f & DYCO__FD_STREAM) &&
              addr == NULL &&
              !(flags & (MSG_PEEK | MSG_OOB | MSG_ERRQUEUE | MSG_TRUNC)) &&
-             rcv_ms(e) < 0 && dyco_schedule_getPoller() == DYCO_POLLER_URING;
+             dyco_schedule_getPoller() == DYCO_POLLER_URING;
   size_t got = 0;
   uint64_t deadline = 0;
   int woke = 0;
@@ -375,31 +376,33 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
       }
     }
     try_first = 1;
-    if (ring) {
-      /* The ring receives: no readiness wait, no second recv. */
-      long r = dyco_uring_recv(fd, (char *)buf + got, len - got,
-                               flags & ~MSG_DONTWAIT, -1);
-      if (r >= 0) {
-        if (marks && r > 0 && (size_t)r < len - got) {
-          mark_drained(e, cid); /* most likely empty: next time, no probe */
-        }
-        return (ssize_t)got + r;
-      }
-      if (r == -EINTR && dyco__net_restart_after_signal()) {
-        continue; /* libc's recv would restart */
-      }
-      if (r != -EAGAIN && r != -ENOSYS) {
-        errno = (int)-r; /* ECANCELED, ETIMEDOUT (the deadline), EBADF... */
-        return got > 0 ? (ssize_t)got : -1;
-      }
-      ring = 0; /* not registered here yet: one readiness wait does it */
-    }
     woke = wait_fd(fd, EPOLLIN, yield, rcv_ms(e), &deadline);
     if (woke <= 0) {
       if (woke == 0) {
         errno = EAGAIN;
       }
       return got > 0 ? (ssize_t)got : -1;
+    }
+    if (ring) {
+      /* Ready: the ring receives, in the round's one submission, instead
+       * of a recv of this coroutine's own. */
+      long r = dyco_uring_recv(fd, (char *)buf + got, len - got, fl, -1);
+      if (r >= 0) {
+        if (marks && r > 0 && (size_t)r < len - got &&
+            !(woke & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+          mark_drained(e, cid); /* most likely empty: next time, no probe */
+        }
+        return (ssize_t)got + r;
+      }
+      if (r == -EAGAIN) {
+        try_first = 0; /* not ready after all (or registered just now) */
+        continue;
+      }
+      if (r != -ENOSYS && r != -EINTR) {
+        errno = (int)-r; /* ECANCELED, ETIMEDOUT (the deadline), EBADF... */
+        return got > 0 ? (ssize_t)got : -1;
+      }
+      ring = 0; /* the recv of our own, as without a ring */
     }
   }
 }
@@ -520,11 +523,37 @@ ssize_t dyco__net_sendto(int fd, const void *buf, size_t len, int flags,
     return dyco__sys_sendto(fd, buf, len, flags, addr, alen);
   }
   const int nb = (f & DYCO__FD_USER_NB) || (flags & MSG_DONTWAIT);
+  /* With the io_uring back end, a stream send goes through the ring, in
+   * the round's one submission (it completes there at once, or not: then
+   * as below). */
+  int ring = yield && (f & DYCO__FD_STREAM) && addr == NULL &&
+             !(flags & MSG_OOB) &&
+             dyco_schedule_getPoller() == DYCO_POLLER_URING;
   size_t sent = 0;
   uint64_t deadline = 0;
   for (;;) {
-    ssize_t r = dyco__sys_sendto(fd, (const char *)buf + sent, len - sent,
-                                 flags | MSG_DONTWAIT, addr, alen);
+    ssize_t r;
+    if (ring) {
+      long n = dyco_uring_send(fd, (const char *)buf + sent, len - sent,
+                               flags | MSG_DONTWAIT | MSG_NOSIGNAL, -1);
+      if (n == -EPIPE && !(flags & MSG_NOSIGNAL)) {
+        /* The ring never raises SIGPIPE; the kernel's send would have. */
+        pthread_kill(pthread_self(), SIGPIPE);
+      }
+      if (n == -ENOSYS || n == -EINTR) {
+        ring = 0;
+        continue;
+      }
+      if (n >= 0) {
+        r = (ssize_t)n;
+      } else {
+        errno = (int)-n;
+        r = -1;
+      }
+    } else {
+      r = dyco__sys_sendto(fd, (const char *)buf + sent, len - sent,
+                           flags | MSG_DONTWAIT, addr, alen);
+    }
     if (r >= 0) {
       sent += (size_t)r;
       /* A blocking stream socket takes everything; a datagram goes whole

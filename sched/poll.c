@@ -615,9 +615,12 @@ int dyco_fd_poll(struct pollfd *fds, unsigned long nfds, int timeout,
 static void tell_others(int id, const dyco_schedule *self, int fd,
                         uint32_t gen);
 
-int dyco__poll_owns(dyco_schedule *s, int fd) {
-  dyco__fdslot *slot = fd_slot(s, fd, 0);
-  return slot != NULL && slot->registered;
+int dyco__poll_own(dyco_schedule *s, int fd) {
+  dyco__fdslot *slot = fd_slot(s, fd, 1);
+  if (slot == NULL) {
+    return -ENOMEM;
+  }
+  return slot->registered ? 0 : register_fd(s, fd, slot);
 }
 
 void dyco_fd_closing(int fd) {

@@ -1,6 +1,7 @@
 /* dyco — sched layer: the choice of a scheduler's poller back end (the
  * process-wide setting, DYCO_POLLER, the build's default) and its fallback. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,12 +84,13 @@ long dyco_uring_call(const dyco_uring_op *op) {
   return dyco_uring_callTimeout(op, -1);
 }
 
-long dyco_uring_recv(int fd, void *buf, size_t len, int flags, int timeout) {
+static long sock_op(int send, int fd, void *buf, size_t len, int flags,
+                    int timeout) {
   dyco_schedule *s = dyco__tls_sched;
   if (s == NULL || s->running == NULL) {
     return -EPERM;
   }
-  if (s->poller->recv == NULL) {
+  if (s->poller->sock == NULL) {
     return -ENOSYS;
   }
   if (fd < 0) {
@@ -100,8 +102,17 @@ long dyco_uring_recv(int fd, void *buf, size_t len, int flags, int timeout) {
   if (timeout == 0) {
     return -ETIMEDOUT;
   }
-  if (!dyco__poll_owns(s, fd)) {
-    return -EAGAIN;
+  if (dyco__poll_own(s, fd) != 0) {
+    return -ENOSYS; /* not a file the scheduler can watch, or no memory */
   }
-  return s->poller->recv(s, fd, buf, len, flags, timeout);
+  return s->poller->sock(s, send, fd, buf, len, flags, timeout);
+}
+
+long dyco_uring_recv(int fd, void *buf, size_t len, int flags, int timeout) {
+  return sock_op(0, fd, buf, len, flags, timeout);
+}
+
+long dyco_uring_send(int fd, const void *buf, size_t len, int flags,
+                     int timeout) {
+  return sock_op(1, fd, (void *)(uintptr_t)buf, len, flags, timeout);
 }

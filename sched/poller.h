@@ -83,12 +83,17 @@ long dyco_uring_callTimeout(const dyco_uring_op *op, int timeout);
  * stream), -ETIMEDOUT, -ECANCELED, -EINTR when a signal handler interrupted
  * the scheduler's sleep meanwhile (as it would interrupt recv: call again
  * to go on), -EBADF when fd is closed meanwhile (by any coroutine or
- * thread), recv's own negative errno; -ENOSYS when the
- * back end is epoll, -EAGAIN when fd is not registered with this scheduler
- * yet (wait for it with dyco_fd_wait once: netio's hooks do), -EPERM
+ * thread), recv's own negative errno; -ENOSYS when the back end is epoll
+ * or fd cannot be watched by the scheduler (do it without the ring), -EPERM
  * outside a coroutine, -EBADF for a negative fd, -EFAULT for a NULL buf,
  * -ENOMEM, -EBUSY. */
 long dyco_uring_recv(int fd, void *buf, size_t len, int flags, int timeout);
+
+/* dyco_uring_send sends buf on the stream socket fd through the ring, as
+ * send(fd, buf, len, flags) would (a buf on the shared stack is copied to
+ * a bounce buffer first), with the rest as dyco_uring_recv. */
+long dyco_uring_send(int fd, const void *buf, size_t len, int flags,
+                     int timeout);
 
 #ifdef __cplusplus
 }

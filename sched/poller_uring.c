@@ -314,8 +314,8 @@ static long uring_call(dyco_schedule *s, const dyco_uring_op *o, int timeout) {
 /* The most a recv into a bounce buffer takes at once. */
 #define BOUNCE_MAX (64 * 1024)
 
-static long uring_recv(dyco_schedule *s, int fd, void *buf, size_t len,
-                       int flags, int timeout) {
+static long uring_sock(dyco_schedule *s, int send, int fd, void *buf,
+                       size_t len, int flags, int timeout) {
   uring *u = (uring *)s->ring;
   /* A buffer on the shared stack is another coroutine's memory while this
    * one waits: the kernel writes into a bounce buffer, copied once this
@@ -330,6 +330,9 @@ static long uring_recv(dyco_schedule *s, int fd, void *buf, size_t len,
     if (bounce == NULL) {
       return -ENOMEM;
     }
+    if (send) {
+      memcpy(bounce, buf, len);
+    }
   }
   ringop *op = op_new(u, fd);
   struct io_uring_sqe *sqe = op != NULL ? get_sqe(u) : NULL;
@@ -340,12 +343,16 @@ static long uring_recv(dyco_schedule *s, int fd, void *buf, size_t len,
     free(bounce);
     return op == NULL ? -ENOMEM : -EBUSY;
   }
-  io_uring_prep_recv(sqe, fd, bounce != NULL ? bounce : buf, len, flags);
+  if (send) {
+    io_uring_prep_send(sqe, fd, bounce != NULL ? bounce : buf, len, flags);
+  } else {
+    io_uring_prep_recv(sqe, fd, bounce != NULL ? bounce : buf, len, flags);
+  }
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
   long res = op_wait(s, u, op, timeout, 1);
   op_free(op);
   if (bounce != NULL) {
-    if (res > 0) {
+    if (res > 0 && !send) {
       memcpy(buf, bounce, (size_t)res);
     }
     free(bounce);
@@ -377,7 +384,7 @@ const dyco__poller_ops dyco__poller_uring = {
     .destroy = uring_destroy,
     .wait = uring_wait,
     .call = uring_call,
-    .recv = uring_recv,
+    .sock = uring_sock,
     .fd_closed = uring_fd_closed,
 };
 

@@ -38,9 +38,10 @@ typedef struct dyco__poller_ops {
    * operation completes; its result (>= 0, or a negative errno). NULL for
    * a back end without a ring. */
   long (*call)(struct dyco_schedule *s, const dyco_uring_op *op, int timeout);
-  /* recv(fd, buf, len, flags) through the ring for the running coroutine
-   * (dyco_uring_recv); NULL for a back end without a ring. */
-  long (*recv)(struct dyco_schedule *s, int fd, void *buf, size_t len,
+  /* recv(fd, buf, len, flags), or send (send: 1), through the ring for
+   * the running coroutine (dyco_uring_recv, dyco_uring_send); NULL for a
+   * back end without a ring. */
+  long (*sock)(struct dyco_schedule *s, int send, int fd, void *buf, size_t len,
                int flags, int timeout);
   /* fd is closing: operations on it in the ring end, with -EBADF. NULL
    * when nothing needs doing. */

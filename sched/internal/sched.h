@@ -564,9 +564,10 @@ void dyco__poll_destroy(dyco_schedule *s);
 /* Waits at most timeout_ns (-1: no limit) for fds and the inbox' eventfd;
  * wakes the coroutines whose fds are ready. */
 void dyco__poll(dyco_schedule *s, int64_t timeout_ns);
-/* 1 when fd is registered with s's epoll instance (so that its closing,
- * on any thread, reaches s). */
-int dyco__poll_owns(dyco_schedule *s, int fd);
+/* Registers fd with s's epoll instance unless it is already (so that its
+ * closing, on any thread, reaches s). 0, or a negative errno (-EPERM for an
+ * fd epoll cannot watch, -ENOMEM). */
+int dyco__poll_own(dyco_schedule *s, int fd);
 /* The fd an fd wait queue belongs to, or -1. */
 int dyco__poll_queue_fd(dyco_schedule *s, const dyco_waitq *q);
 /* Another thread closed fd (generation gen): this scheduler's waiters on
