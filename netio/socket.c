@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -523,37 +521,11 @@ ssize_t dyco__net_sendto(int fd, const void *buf, size_t len, int flags,
     return dyco__sys_sendto(fd, buf, len, flags, addr, alen);
   }
   const int nb = (f & DYCO__FD_USER_NB) || (flags & MSG_DONTWAIT);
-  /* With the io_uring back end, a stream send goes through the ring, in
-   * the round's one submission (it completes there at once, or not: then
-   * as below). */
-  int ring = yield && (f & DYCO__FD_STREAM) && addr == NULL &&
-             !(flags & MSG_OOB) &&
-             dyco_schedule_getPoller() == DYCO_POLLER_URING;
   size_t sent = 0;
   uint64_t deadline = 0;
   for (;;) {
-    ssize_t r;
-    if (ring) {
-      long n = dyco_uring_send(fd, (const char *)buf + sent, len - sent,
-                               flags | MSG_DONTWAIT | MSG_NOSIGNAL, -1);
-      if (n == -EPIPE && !(flags & MSG_NOSIGNAL)) {
-        /* The ring never raises SIGPIPE; the kernel's send would have. */
-        pthread_kill(pthread_self(), SIGPIPE);
-      }
-      if (n == -ENOSYS || n == -EINTR) {
-        ring = 0;
-        continue;
-      }
-      if (n >= 0) {
-        r = (ssize_t)n;
-      } else {
-        errno = (int)-n;
-        r = -1;
-      }
-    } else {
-      r = dyco__sys_sendto(fd, (const char *)buf + sent, len - sent,
-                           flags | MSG_DONTWAIT, addr, alen);
-    }
+    ssize_t r = dyco__sys_sendto(fd, (const char *)buf + sent, len - sent,
+                                 flags | MSG_DONTWAIT, addr, alen);
     if (r >= 0) {
       sent += (size_t)r;
       /* A blocking stream socket takes everything; a datagram goes whole

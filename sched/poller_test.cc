@@ -254,9 +254,10 @@ TEST(PollerTest, RingCallsEndOnTimeoutCancelAndDeadline) {
   });
 }
 
-// dyco_uring_recv: data into a private buffer and into one on the shared
-// stack (a bounce buffer), the end of the stream, a cancel that loses no
-// data, a close by another coroutine, and what it refuses.
+// dyco_uring_recv (and dyco_uring_send): data into a private buffer and
+// into one on the shared stack (a bounce buffer), the end of the stream, a
+// cancel that loses no data, a close by another coroutine, and what it
+// refuses.
 TEST(PollerTest, RingRecvReceivesAndEndsAsRecvWould) {
   if (!UringAvailable()) {
     GTEST_SKIP() << "no io_uring here";
@@ -292,7 +293,8 @@ TEST(PollerTest, RingRecvReceivesAndEndsAsRecvWould) {
       eof = dyco_uring_recv(sv[0], on_stack, sizeof on_stack, 0, -1);
     });
     Go([&] {
-      ASSERT_EQ(5, write(sv[1], "hello", 5));
+      char hello[6] = "hello";  // on the shared stack: bounced too
+      ASSERT_EQ(5, dyco_uring_send(sv[1], hello, 5, 0, -1));
       dyco_coroutine_sleep(5);
       ASSERT_EQ(6, write(sv[1], " world", 6));
       dyco_coroutine_sleep(5);
