@@ -358,8 +358,8 @@ const char *VariantLabel(Variant v) {
     case kThreads:
       return "thread per connection";
     case kHookUring:
-      return UringAvailable() ? "dyco, hooks, io_uring back end"
-                              : "dyco, hooks (io_uring refused: epoll)";
+      return UringAvailable() ? "dyco, hooks + io_uring"
+                              : "dyco, hooks + io_uring (epoll)";
   }
   return "?";
 }
