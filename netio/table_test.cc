@@ -1816,7 +1816,8 @@ std::vector<SleepRow> Sleeps() {
   return {
       {"nanosleep",
        [](const Fns &f, Nothing &, Out &o) {
-         timespec req = {0, static_cast<long>(T2()) * 1000000L};
+         const long ms = static_cast<long>(T2());  // a second or more too
+         timespec req = {ms / 1000, (ms % 1000) * 1000000L};
          timespec rem = {0, 0};
          o.ret = f.nanosleep(&req, &rem);
          o.aux = rem.tv_sec > 0 || rem.tv_nsec > 0;
