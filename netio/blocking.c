@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,22 @@ static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
 static job *queue_head, *queue_tail;
 static int workers, idle_workers, max_workers = 8;
 
+/* glibc keeps a thread's resolver state (its _res, holding a reference to
+ * the parsed resolv.conf) until the thread exits. A worker still alive when
+ * the process exits would hold it then, and memcheck, after glibc's
+ * clean-up at exit dropped the shared copy, reports the configuration
+ * definitely lost. A worker lets go of it after each call that set it up,
+ * as glibc does at thread exit; the next lookup attaches the shared
+ * configuration again (read again only if the file changed). */
+static void release_resolver(void) {
+#if defined(__GLIBC__)
+  if (_res.options & RES_INIT) {
+    res_nclose(&_res);
+    _res.options = 0; /* a full initialisation next time, never two closes */
+  }
+#endif
+}
+
 static void *worker(void *unused) {
   (void)unused;
   pthread_mutex_lock(&pool_mu);
@@ -66,6 +83,7 @@ static void *worker(void *unused) {
 
     intptr_t ret = j->fn(j->arg);
     int err = errno;
+    release_resolver();
     dyco_spinlock_lock(&j->lock);
     if (j->abandoned) {
       dyco_spinlock_unlock(&j->lock);

@@ -196,6 +196,10 @@ int dyco__net_closefrom(int lowfd) {
 /* --- Signals ------------------------------------------------------------- */
 
 int dyco__net_restart_after_signal(void) {
+  /* The caller still has EINTR to report: sigaction fails (EINVAL) on the
+   * signals the C library or a tool keeps for itself. */
+  const int saved = errno;
+  int restart = 1;
   sigset_t blocked;
   if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0) {
     sigemptyset(&blocked);
@@ -212,13 +216,17 @@ int dyco__net_restart_after_signal(void) {
     if (sigaction(sig, NULL, &sa) != 0) {
       continue;
     }
-    if (!(sa.sa_flags & SA_SIGINFO) &&
-        (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)) {
+    /* Default or ignored whatever SA_SIGINFO says: sa_handler and
+     * sa_sigaction share their storage, and a disposition set to SIG_IGN
+     * with SA_SIGINFO (valgrind sets its own signal so) runs no handler. */
+    if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN) {
       continue;
     }
     if (!(sa.sa_flags & SA_RESTART)) {
-      return 0;
+      restart = 0;
+      break;
     }
   }
-  return 1;
+  errno = saved;
+  return restart;
 }

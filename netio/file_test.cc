@@ -84,6 +84,15 @@ void Fill(char *p, size_t n, uint64_t at) {
 class FileTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
+#if defined(DYCO_VALGRIND)
+    // valgrind passes io_uring's system calls through but does not see
+    // what the kernel writes through the ring (a read's bytes, a statx):
+    // memcheck would take them for uninitialised.
+    if (GetParam() == DYCO_POLLER_URING) {
+      GTEST_SKIP() << "valgrind does not see the kernel's writes through "
+                      "io_uring: the epoll run covers the file path";
+    }
+#endif
     if (GetParam() == DYCO_POLLER_URING && !UringAvailable()) {
       GTEST_SKIP() << "no io_uring in this build or kernel: the epoll run "
                       "covers the file path";
@@ -395,7 +404,9 @@ TEST_P(FileTest, EnospcFromAFullTmpfs) {
         unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
       _exit(77);
     }
-    mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+    // Source and type are ignored for a propagation change; "none" rather
+    // than NULL, which valgrind checks as a string all the same.
+    mount("none", "/", "none", MS_REC | MS_PRIVATE, nullptr);
     if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=256k") != 0) {
       _exit(77);
     }

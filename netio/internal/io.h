@@ -73,7 +73,7 @@ void dyco__net_fd_fresh(int fd);
  * would be restarted by the kernel under SA_RESTART: 1 when every handler
  * that can have run on this thread (unblocked, caught, asynchronous) has
  * SA_RESTART, so the call goes on waiting; 0 when it fails with EINTR.
- * Called only after an interruption. */
+ * Called only after an interruption; errno is left as it was. */
 int dyco__net_restart_after_signal(void);
 
 /* 1 in the child of a fork until it execs: there the scheduler the child
