@@ -345,6 +345,15 @@ int dyco_coroutine_yield(void) {
   return 0;
 }
 
+/* The deadline of a sleep of co until `deadline` once its cancellation and
+ * its own deadline are seen to; 0 when it must not sleep. Apart, so that the
+ * sleep's frame, which every sleeping coroutine keeps on its stack (and in
+ * its shared-stack copy), holds no variable whose address is taken. */
+static __attribute__((noinline)) uint64_t sleep_deadline(dyco_coroutine *co,
+                                                         uint64_t deadline) {
+  return dyco__intr_enter(co, &deadline) != 0 ? 0 : deadline;
+}
+
 void dyco_coroutine_sleep(uint32_t msecs) {
   dyco_schedule *s = dyco__tls_sched;
   if (DYCO__UNLIKELY(s == NULL || s->running == NULL)) {
@@ -357,8 +366,11 @@ void dyco_coroutine_sleep(uint32_t msecs) {
   }
   dyco_coroutine *co = s->running;
   uint64_t deadline = dyco__deadline(msecs);
-  if (DYCO__UNLIKELY(co->intr != 0) && dyco__intr_enter(co, &deadline) != 0) {
-    return; /* cancelled, or past its deadline: no sleep */
+  if (DYCO__UNLIKELY(co->intr != 0)) {
+    deadline = sleep_deadline(co, deadline);
+    if (deadline == 0) {
+      return; /* cancelled, or past its deadline: no sleep */
+    }
   }
   if (DYCO__UNLIKELY(dyco__timer_add(s, co, deadline) != 0)) {
     dyco_coroutine_yield(); /* no memory for a timer: at least let go */
@@ -372,12 +384,23 @@ void dyco_coroutine_sleep(uint32_t msecs) {
   set_state(co, DYCO__RUNNING);
 }
 
+/* The end of co_main: the running coroutine is done. Apart (and reading
+ * the scheduler again) so that co_main keeps nothing in a register across
+ * the coroutine's function, whose saving would cost every coroutine's stack
+ * (and shared-stack copy) a word. */
+static __attribute__((noinline)) void co_end(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  dyco__co_exit(s, s->running);
+}
+
 /* Every coroutine starts here, on its own stack. Its frame stays under
- * every frame the coroutine ever has, in every saved copy of its stack:
- * it keeps only `co` across the call. */
+ * every frame the coroutine ever has, in every saved copy of its stack: it
+ * keeps nothing across a call (the scheduler and the coroutine are read
+ * again after each), so that the frame is the return address and the
+ * frame pointer. */
 static void co_main(void *arg) {
-  dyco_coroutine *co = (dyco_coroutine *)arg;
-  after_switch(co->sched);
+  after_switch(((dyco_coroutine *)arg)->sched);
+  dyco_coroutine *co = dyco__tls_sched->running;
   proc_coroutine func = co->u.start.func;
   void *farg = co->u.start.arg;
   co->u.saved.bytes = NULL;
@@ -385,7 +408,7 @@ static void co_main(void *arg) {
   co->u.saved.cap = 0;
   set_state(co, DYCO__RUNNING);
   func(farg);
-  dyco__co_exit(co->sched, co);
+  co_end();
 }
 
 uintptr_t dyco__co_main_addr(void) { return (uintptr_t)co_main; }
