@@ -18,7 +18,6 @@
 #include "netio/file.h"
 #include "netio/internal/io.h"
 #include "sched/coroutine.h"
-#include "sched/poller.h"
 #include "sched/schedule.h"
 #include "sched/wait.h"
 
@@ -339,12 +338,6 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
       __atomic_store_n(&e->drained_cid, 0, __ATOMIC_RELAXED);
     }
   }
-  /* With the io_uring back end, a stream recv that had to wait for
-   * readiness takes the data through the ring. */
-  int ring = yield && !nb && !waitall && (f & DYCO__FD_STREAM) &&
-             addr == NULL &&
-             !(flags & (MSG_PEEK | MSG_OOB | MSG_ERRQUEUE | MSG_TRUNC)) &&
-             dyco_schedule_getPoller() == DYCO_POLLER_URING;
   size_t got = 0;
   uint64_t deadline = 0;
   int woke = 0;
@@ -380,27 +373,6 @@ ssize_t dyco__net_recvfrom(int fd, void *buf, size_t len, int flags,
         errno = EAGAIN;
       }
       return got > 0 ? (ssize_t)got : -1;
-    }
-    if (ring) {
-      /* Ready: the ring receives, in the round's one submission, instead
-       * of a recv of this coroutine's own. */
-      long r = dyco_uring_recv(fd, (char *)buf + got, len - got, fl, -1);
-      if (r >= 0) {
-        if (marks && r > 0 && (size_t)r < len - got &&
-            !(woke & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-          mark_drained(e, cid); /* most likely empty: next time, no probe */
-        }
-        return (ssize_t)got + r;
-      }
-      if (r == -EAGAIN) {
-        try_first = 0; /* not ready after all (or registered just now) */
-        continue;
-      }
-      if (r != -ENOSYS && r != -EINTR) {
-        errno = (int)-r; /* ECANCELED, ETIMEDOUT (the deadline), EBADF... */
-        return got > 0 ? (ssize_t)got : -1;
-      }
-      ring = 0; /* the recv of our own, as without a ring */
     }
   }
 }
