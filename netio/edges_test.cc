@@ -1006,6 +1006,11 @@ void OnUsr1(int) { usr1_seen++; }
 // read failed with EINTR (under valgrind with EINVAL, left by a sigaction
 // refused on a reserved signal).
 TEST_F(NetioEdgeTest, AnIgnoredSignalWithSaSiginfoKeepsSaRestart) {
+  if (getenv("DYCO_TEST_EMULATED") != nullptr) {
+    // As table_test's EINTR cells: qemu-user does not interrupt a blocked
+    // system call as the kernel does (and qemu-i386 crashed on this case).
+    GTEST_SKIP() << "qemu-user does not emulate interrupted system calls";
+  }
   struct sigaction ign, old_ign, restart, old_restart;
   memset(&ign, 0, sizeof ign);
   ign.sa_handler = SIG_IGN;
