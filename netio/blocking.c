@@ -49,7 +49,11 @@ static int workers, idle_workers, max_workers = 8;
  * as glibc does at thread exit; the next lookup attaches the shared
  * configuration again (read again only if the file changed). */
 static void release_resolver(void) {
-#if defined(__GLIBC__)
+  /* Only in a build for valgrind: glibc re-attaches the configuration
+   * under an internal lock ThreadSanitizer cannot see, so that doing this
+   * on every call shows as a race inside glibc under TSan; and outside
+   * valgrind nothing reports the reference a live worker keeps. */
+#if defined(__GLIBC__) && defined(DYCO_VALGRIND)
   if (_res.options & RES_INIT) {
     res_nclose(&_res);
     _res.options = 0; /* a full initialisation next time, never two closes */

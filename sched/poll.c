@@ -629,7 +629,9 @@ void dyco_fd_closing(int fd) {
   }
   dyco_schedule *s = dyco__tls_sched;
   if (s != NULL) {
-    if (s->poller->fd_closed != NULL) {
+    /* No poller while the scheduler is being freed (its coroutines'
+     * clean-up may close fds then). */
+    if (s->poller != NULL && s->poller->fd_closed != NULL) {
       s->poller->fd_closed(s, fd);
     }
     dyco__fdslot *slot = fd_slot(s, fd, 0);
@@ -658,7 +660,7 @@ void dyco__poll_remote_close(dyco_schedule *s, int fd, uint32_t gen) {
   if (slot == NULL || !slot->registered || slot->gen != gen) {
     return; /* not registered here, or a newer fd with that number */
   }
-  if (s->poller->fd_closed != NULL) {
+  if (s->poller != NULL && s->poller->fd_closed != NULL) {
     s->poller->fd_closed(s, fd);
   }
   wake_slot(slot, -EBADF);
