@@ -105,27 +105,18 @@ void *dyco__fault_mmap(void *addr, size_t n, int prot, int flags, int fd,
   return mmap(addr, n, prot, flags, fd, off);
 }
 
-#define FAIL_MINUS_ONE(kind)        \
-  do {                              \
-    int e_ = dyco__fault_hit(kind); \
-    if (e_ != 0) {                  \
-      errno = e_;                   \
-      return -1;                    \
-    }                               \
-  } while (0)
-
 int dyco__fault_mprotect(void *addr, size_t n, int prot) {
-  FAIL_MINUS_ONE(DYCO_FAULT_MPROTECT);
+  DYCO__FAULT(DYCO_FAULT_MPROTECT);
   return mprotect(addr, n, prot);
 }
 
 int dyco__fault_madvise(void *addr, size_t n, int advice) {
-  FAIL_MINUS_ONE(DYCO_FAULT_MADVISE);
+  DYCO__FAULT(DYCO_FAULT_MADVISE);
   return madvise(addr, n, advice);
 }
 
 int dyco__fault_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
-  FAIL_MINUS_ONE(DYCO_FAULT_EPOLL_CTL);
+  DYCO__FAULT(DYCO_FAULT_EPOLL_CTL);
   return epoll_ctl(ep, op, fd, ev);
 }
 
