@@ -20,15 +20,19 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -334,6 +338,9 @@ void PoolDriver(void *) {
 void SpawnedWork(void *) { spawns_ran++; }
 
 void Spawner(void *) {
+  while (server_sched.load() == 0) {  // the server thread has not begun yet
+    dyco_coroutine_sleep(1);
+  }
   while (!stopping.load()) {
     if (dyco_schedule_spawnById(server_sched.load(), SpawnedWork, nullptr) ==
         0) {
@@ -409,6 +416,132 @@ void WriteSvg(const char *path, const std::vector<Sample> &s, double warm) {
   fclose(f);
 }
 
+// Resident KiB per mapping (start address -> name, KiB), from
+// /proc/self/smaps: the warm-up's end and the end are compared, so that
+// the note can say which mapping grew (a heap arena, a stack cache chunk,
+// a library's data).
+struct Mapping {
+  std::string name;
+  long kib;
+  unsigned long size_kib;
+  std::vector<unsigned char> resident;  // mincore, per page
+};
+std::map<unsigned long, Mapping> Smaps() {
+  std::map<unsigned long, Mapping> m;
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (f == nullptr) {
+    return m;
+  }
+  char line[512];
+  unsigned long cur = 0;
+  while (fgets(line, sizeof line, f) != nullptr) {
+    unsigned long lo, hi;
+    char perms[8];
+    int name_at = 0;
+    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms,
+               &name_at) == 3 &&
+        strchr(line, ':') != nullptr && line[0] != 'R') {
+      std::string name = name_at > 0 ? std::string(line + name_at) : "";
+      while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) {
+        name.pop_back();
+      }
+      if (name.empty()) {
+        name = "[anon " + std::string(perms) + "]";
+      }
+      cur = lo;
+      m[cur] = {name, 0, (hi - lo) / 1024};
+    } else if (strncmp(line, "Rss:", 4) == 0) {
+      m[cur].kib = atol(line + 4);
+    }
+  }
+  fclose(f);
+  const long page = sysconf(_SC_PAGESIZE);
+  for (auto &kv : m) {
+    if (kv.second.name.compare(0, 5, "[anon") == 0) {
+      kv.second.resident.resize(kv.second.size_kib * 1024 / page);
+      if (mincore(reinterpret_cast<void *>(kv.first), kv.second.size_kib * 1024,
+                  kv.second.resident.data()) != 0) {
+        kv.second.resident.clear();
+      }
+    }
+  }
+  return m;
+}
+
+// The pages of a mapping that became resident between a and b, as runs
+// (offset from the mapping's start, pages): where inside it the growth is.
+void PrintNewPages(unsigned long at, const Mapping &a, const Mapping &b) {
+  if (a.resident.size() != b.resident.size() || a.resident.empty()) {
+    return;
+  }
+  const long page = sysconf(_SC_PAGESIZE);
+  printf("    pages of %lx resident at the end only (offset KiB: pages):", at);
+  int shown = 0;
+  for (size_t i = 0; i < b.resident.size() && shown < 40;) {
+    if ((b.resident[i] & 1) && !(a.resident[i] & 1)) {
+      size_t j = i;
+      while (j < b.resident.size() && (b.resident[j] & 1) &&
+             !(a.resident[j] & 1)) {
+        j++;
+      }
+      printf(" %zu:%zu", i * page / 1024, j - i);
+      shown++;
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  printf("\n");
+}
+
+void PrintGrowth(const std::map<unsigned long, Mapping> &a,
+                 const std::map<unsigned long, Mapping> &b) {
+  std::vector<std::pair<long, std::string>> d;
+  for (const auto &kv : b) {
+    auto it = a.find(kv.first);
+    long before = it == a.end() ? 0 : it->second.kib;
+    if (kv.second.kib != before) {
+      char buf[96];
+      snprintf(buf, sizeof buf, "%lx (%lu KiB mapped) ", kv.first,
+               kv.second.size_kib);
+      d.push_back({kv.second.kib - before, buf + kv.second.name});
+    }
+  }
+  for (const auto &kv : a) {
+    if (b.find(kv.first) == b.end() && kv.second.kib != 0) {
+      char buf[64];
+      snprintf(buf, sizeof buf, "%lx ", kv.first);
+      d.push_back({-kv.second.kib, buf + kv.second.name + " (gone)"});
+    }
+  }
+  std::sort(d.begin(), d.end(),
+            [](const auto &x, const auto &y) { return labs(x.first) > labs(y.first); });
+  printf("soak: resident KiB per mapping, the warm-up's end -> the end (%zu changed):\n",
+         d.size());
+  for (size_t i = 0; i < d.size() && i < 15; ++i) {
+    printf("  %+6ld KiB  %s\n", d[i].first, d[i].second.c_str());
+  }
+  for (const auto &kv : b) {
+    auto it = a.find(kv.first);
+    if (it != a.end() && kv.second.kib - it->second.kib >= 32) {
+      PrintNewPages(kv.first, it->second, kv.second);
+    }
+  }
+}
+
+// Where a soak thread's own stack is, for reading PrintGrowth's report.
+void ShowThreadStack(const char *who) {
+  pthread_attr_t a;
+  void *lo = nullptr;
+  size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    pthread_attr_getstack(&a, &lo, &size);
+    pthread_attr_destroy(&a);
+  }
+  printf("soak: thread %s: its own stack at %lx (%zu KiB)\n", who,
+         reinterpret_cast<unsigned long>(lo), size / 1024);
+}
+
 int ListenOn(int *port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -471,6 +604,7 @@ int main(int argc, char **argv) {
 
   std::vector<std::thread> threads;
   threads.emplace_back([] {
+    ShowThreadStack("servers");
     server_sched = dyco_schedule_schedID();
     dyco_coroutine_create(Listener, nullptr);
     dyco_coroutine_create(Listener, reinterpret_cast<void *>(1));
@@ -479,6 +613,7 @@ int main(int argc, char **argv) {
     dyco_schedule_run();
   });
   threads.emplace_back([] {
+    ShowThreadStack("clients");
     for (intptr_t i = 0; i < 40; ++i) {
       int cid = dyco_coroutine_create(PlainClient, reinterpret_cast<void *>(i));
       dyco_coroutine_setStack(cid, nullptr, 64 * 1024);
@@ -492,6 +627,7 @@ int main(int argc, char **argv) {
   });
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([t] {
+      ShowThreadStack(t == 0 ? "misc 0" : "misc 1");
       dyco_coroutine_create(PingSide,
                             t == 0 ? reinterpret_cast<void *>(1) : nullptr);
       for (intptr_t i = 0; i < 50; ++i) {
@@ -516,7 +652,12 @@ int main(int argc, char **argv) {
     perror(csv);
     return 2;
   }
-  fprintf(out, "seconds,rss_kib,fds,coroutines,requests,failures,p99_us\n");
+  fprintf(out,
+          "seconds,rss_kib,fds,coroutines,requests,failures,p99_us,"
+          "malloc_in_use_kib,malloc_held_kib\n");
+  // A snapshot taken now and dropped at the warm-up's end, so that the one
+  // taken then reuses its heap blocks: the report must not be what grows.
+  std::map<unsigned long, Mapping> at_warm, at_start = Smaps();
   std::vector<Sample> samples;
   const double start = NowMs();
   long last_req = 0;
@@ -544,16 +685,26 @@ int main(int argc, char **argv) {
                 p99};
     last_req = requests.load();
     samples.push_back(s);
-    fprintf(out, "%.0f,%ld,%d,%d,%ld,%ld,%.0f\n", s.t, s.rss, s.fds, s.coros,
-            s.req, s.fail, s.p99);
+    struct mallinfo2 mi = mallinfo2();
+    long in_use = static_cast<long>((mi.uordblks + mi.hblkhd) / 1024);
+    long held = static_cast<long>((mi.arena + mi.hblkhd) / 1024);
+    if (at_warm.empty() && next > warmup) {
+      at_start.clear();
+      at_warm = Smaps();
+    }
+    fprintf(out, "%.0f,%ld,%d,%d,%ld,%ld,%.0f,%ld,%ld\n", s.t, s.rss, s.fds,
+            s.coros, s.req, s.fail, s.p99, in_use, held);
     fflush(out);
     printf(
         "%6.0f s  RSS %7ld KiB  fds %4d  coroutines %5d  requests %7ld  "
-        "failures %ld  p99 %6.0f us\n",
-        s.t, s.rss, s.fds, s.coros, s.req, s.fail, s.p99);
+        "failures %ld  p99 %6.0f us  malloc %ld/%ld KiB\n",
+        s.t, s.rss, s.fds, s.coros, s.req, s.fail, s.p99, in_use, held);
     fflush(stdout);
   }
   fclose(out);
+  if (!at_warm.empty()) {
+    PrintGrowth(at_warm, Smaps());
+  }
   stopping = true;
   for (auto &t : threads) {
     t.join();
