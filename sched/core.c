@@ -29,10 +29,7 @@ dyco_coroutine *dyco__co_find(dyco_schedule *s, int cid) {
 /* --- Ext records ------------------------------------------------------------
  */
 
-dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create) {
-  if (DYCO__LIKELY(co->ext != NULL) || !create) {
-    return co->ext;
-  }
+dyco__ext *dyco__ext_new(dyco_schedule *s, dyco_coroutine *co) {
   dyco__ext *e = (dyco__ext *)dyco__slab_alloc(&s->slab, sizeof *e);
   if (e == NULL) {
     return NULL;
@@ -47,7 +44,9 @@ void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co) {
   if (e == NULL) {
     return;
   }
-  free(e->locals);
+  if (e->locals != NULL) {
+    free(e->locals);
+  }
   dyco__slab_free(&s->slab, e, sizeof *e);
   co->ext = NULL;
 }
@@ -291,7 +290,7 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
   s->running = next;
   next->sched_count++;
   ctx_switch(s, &self->ctx, &next->ctx);
-  after_switch(s);
+  after_switch(dyco__tls_sched); /* read again: nothing kept across it */
 }
 
 static inline __attribute__((always_inline)) void switch_out(
@@ -320,7 +319,7 @@ static inline __attribute__((always_inline)) void switch_out(
   s->handoff = next;
   s->running = NULL;
   ctx_switch(s, &self->ctx, &s->loop);
-  after_switch(s);
+  after_switch(dyco__tls_sched); /* read again: nothing kept across it */
 }
 
 void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
@@ -354,6 +353,69 @@ static __attribute__((noinline)) uint64_t sleep_deadline(dyco_coroutine *co,
   return dyco__intr_enter(co, &deadline) != 0 ? 0 : deadline;
 }
 
+/* Where a coroutine that leaves without being queued (a sleep) goes: what
+ * switch_out decides, without the switch. Returns the two contexts to
+ * switch between (equal when there is no switch to make). */
+typedef struct park_pair {
+  dyco__ctx *from;
+  dyco__ctx *to;
+} park_pair;
+
+static __attribute__((noinline)) park_pair park_target(dyco_schedule *s,
+                                                       dyco_coroutine *self) {
+  park_pair p = {&self->ctx, &s->loop};
+  dyco_coroutine *next = pick_next(s);
+  if (DYCO__LIKELY(next != NULL)) {
+    if (DYCO__UNLIKELY(next == self)) {
+      s->running = self;
+      self->sched_count++;
+      p.to = p.from;
+      return p;
+    }
+    if ((next->flags & DYCO__F_PRIVATE) || s->occupant == next ||
+        ((self->flags & DYCO__F_PRIVATE) && dyco__shared_install(s, next) == 0)) {
+      if ((next->flags & DYCO__F_PRIVATE) &&
+          DYCO__UNLIKELY(!(next->flags & DYCO__F_STARTED))) {
+        dyco__co_make_context(s, next);
+      }
+      s->running = next;
+      next->sched_count++;
+      p.to = &next->ctx;
+      return p;
+    }
+  }
+  s->handoff = next;
+  s->running = NULL;
+  return p;
+}
+
+/* A sleeper back on the CPU: its state again. */
+static __attribute__((noinline)) void sleep_resumed(void) {
+  dyco_schedule *s = dyco__tls_sched;
+  after_switch(s);
+  dyco_coroutine *co = s->running;
+  co->wait_kind = DYCO_WAIT_NONE;
+  set_state(co, DYCO__RUNNING);
+}
+
+/* The sleep itself, once co is in the timer heap. Apart and reached by a
+ * tail call; the switch is decided by park_target, and nothing is kept in
+ * a register across either call (the scheduler and the coroutine are read
+ * again after the switch): the frame a sleeping coroutine keeps on its
+ * stack (and in its shared-stack copy) is a return address and a frame
+ * pointer, without saved registers. */
+static __attribute__((noinline)) void sleep_switch(dyco_schedule *s,
+                                                   dyco_coroutine *co) {
+  set_state(co, DYCO__SLEEPING);
+  co->wait_kind = DYCO_WAIT_SLEEP;
+  s->sleeping++;
+  park_pair p = park_target(s, co);
+  if (DYCO__LIKELY(p.from != p.to)) {
+    ctx_switch(dyco__tls_sched, p.from, p.to);
+  }
+  sleep_resumed(); /* a tail call too */
+}
+
 void dyco_coroutine_sleep(uint32_t msecs) {
   dyco_schedule *s = dyco__tls_sched;
   if (DYCO__UNLIKELY(s == NULL || s->running == NULL)) {
@@ -376,12 +438,7 @@ void dyco_coroutine_sleep(uint32_t msecs) {
     dyco_coroutine_yield(); /* no memory for a timer: at least let go */
     return;
   }
-  set_state(co, DYCO__SLEEPING);
-  co->wait_kind = DYCO_WAIT_SLEEP;
-  s->sleeping++;
-  switch_out(s, co);
-  co->wait_kind = DYCO_WAIT_NONE;
-  set_state(co, DYCO__RUNNING);
+  sleep_switch(s, co); /* a tail call: this frame is gone while it sleeps */
 }
 
 /* The end of co_main: the running coroutine is done. Apart (and reading
@@ -422,10 +479,15 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
     size = e->stack_size;
     /* Stacks from the cache sit at the same offsets modulo the page and
      * far beyond: their tops would all fall in the same cache sets. Start
-     * each a few cache lines lower, by slot ("stack colouring"), when that
-     * leaves the stack most of its room and never under the minimum. */
+     * each a few cache lines lower ("stack colouring"), when that leaves
+     * the stack most of its room and never under the minimum. The offset
+     * comes from the stack's address, not from the coroutine: a stack the
+     * cache hands out again keeps its offset, so its users touch the same
+     * pages (coloured by coroutine, a reused stack's resident pages crept
+     * down as users with larger offsets came by: the soak's RSS drift). */
     if (e->guard != 0) {
-      size_t color = (((uint32_t)co->cid * 7u) & 31u) * 64u;
+      uint32_t page = (uint32_t)((uintptr_t)stack >> 12);
+      size_t color = ((page * 0x9E3779B1u) >> 27) * 64u;
       if (size >= 16 * color && size - color >= DYCO_CONTEXT_STACK_MIN) {
         size -= color;
       }

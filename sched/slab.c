@@ -25,24 +25,9 @@ void dyco__slab_destroy(dyco__slab *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* Under AddressSanitizer or valgrind every block is a malloc block of its
- * own, so that those tools see each use after free. */
-#if defined(DYCO_ASAN) || defined(DYCO_VALGRIND)
-#define PASS_THROUGH 1
-#else
-#define PASS_THROUGH 0
-#endif
-
-void *dyco__slab_alloc(dyco__slab *s, size_t n) {
-  size_t size = dyco__slab_round(n);
-  if (PASS_THROUGH || size > DYCO__SLAB_MAX) {
+void *dyco__slab_alloc_slow(dyco__slab *s, size_t size) {
+  if (DYCO__SLAB_PASS_THROUGH || size > DYCO__SLAB_MAX) {
     return malloc(size);
-  }
-  size_t cls = size / DYCO__SLAB_STEP - 1;
-  void *p = s->free[cls];
-  if (p != NULL) {
-    s->free[cls] = *(void **)p;
-    return p;
   }
   if (s->left < size) {
     /* Whatever is left of the chunk goes to the free list of its size. */
@@ -62,22 +47,10 @@ void *dyco__slab_alloc(dyco__slab *s, size_t n) {
     s->cursor = (char *)c + head;
     s->left = CHUNK_BYTES - head;
   }
-  p = s->cursor;
+  void *p = s->cursor;
   s->cursor += size;
   s->left -= size;
   return p;
 }
 
-void dyco__slab_free(dyco__slab *s, void *p, size_t n) {
-  if (p == NULL) {
-    return;
-  }
-  size_t size = dyco__slab_round(n);
-  if (PASS_THROUGH || size > DYCO__SLAB_MAX) {
-    free(p);
-    return;
-  }
-  size_t cls = size / DYCO__SLAB_STEP - 1;
-  *(void **)p = s->free[cls];
-  s->free[cls] = p;
-}
+void dyco__slab_free_slow(void *p) { free(p); }

@@ -425,8 +425,17 @@ int dyco__loop(dyco_schedule *s);
 /* Kills every coroutine of s (used by abort and free). */
 void dyco__kill_all(dyco_schedule *s);
 
+/* dyco__ext_get's creating part: co's new, zeroed ext record, or NULL. */
+dyco__ext *dyco__ext_new(dyco_schedule *s, dyco_coroutine *co);
+
 /* The ext record of co, created if `create`; NULL if none / no memory. */
-dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co, int create);
+static inline dyco__ext *dyco__ext_get(dyco_schedule *s, dyco_coroutine *co,
+                                       int create) {
+  if (DYCO__LIKELY(co->ext != NULL) || !create) {
+    return co->ext;
+  }
+  return dyco__ext_new(s, co);
+}
 void dyco__ext_free(dyco_schedule *s, dyco_coroutine *co);
 
 /* --- stack.c: the shared stack, the scheduler as the thread's driver ----- */

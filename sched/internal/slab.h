@@ -34,11 +34,51 @@ static inline size_t dyco__slab_round(size_t n) {
                 : (n + DYCO__SLAB_STEP - 1) & ~(size_t)(DYCO__SLAB_STEP - 1);
 }
 
-/* Returns a block of at least n bytes (8-byte aligned), or NULL. */
-void *dyco__slab_alloc(dyco__slab *s, size_t n);
+/* Under AddressSanitizer or valgrind every block is a malloc block of its
+ * own, so that those tools see each use after free. */
+#if defined(DYCO_ASAN) || defined(DYCO_VALGRIND)
+#define DYCO__SLAB_PASS_THROUGH 1
+#else
+#define DYCO__SLAB_PASS_THROUGH 0
+#endif
 
-/* Returns block p of size n (the size it was allocated with) to the slab. */
-void dyco__slab_free(dyco__slab *s, void *p, size_t n);
+/* The out-of-line part of dyco__slab_alloc: a block from malloc (too big,
+ * or a tool's build) or carved from the newest chunk. */
+void *dyco__slab_alloc_slow(dyco__slab *s, size_t size);
+
+/* The out-of-line part of dyco__slab_free: a block that came from malloc. */
+void dyco__slab_free_slow(void *p);
+
+/* Returns a block of at least n bytes (8-byte aligned), or NULL. Inline:
+ * a spawn takes two blocks and gives them back, and a recycled block is one
+ * pop from its class's free list. */
+static inline void *dyco__slab_alloc(dyco__slab *s, size_t n) {
+  size_t size = dyco__slab_round(n);
+  if (!DYCO__SLAB_PASS_THROUGH && size <= DYCO__SLAB_MAX) {
+    size_t cls = size / DYCO__SLAB_STEP - 1;
+    void *p = s->free[cls];
+    if (p != NULL) {
+      s->free[cls] = *(void **)p;
+      return p;
+    }
+  }
+  return dyco__slab_alloc_slow(s, size);
+}
+
+/* Returns block p of size n (the size it was allocated with) to the slab;
+ * NULL is ignored. */
+static inline void dyco__slab_free(dyco__slab *s, void *p, size_t n) {
+  size_t size = dyco__slab_round(n);
+  if (DYCO__SLAB_PASS_THROUGH || size > DYCO__SLAB_MAX) {
+    dyco__slab_free_slow(p);
+    return;
+  }
+  if (p != NULL) {
+    size_t cls = size / DYCO__SLAB_STEP - 1;
+    *(void **)p = s->free[cls];
+    s->free[cls] = p;
+  }
+}
 
 #pragma GCC visibility pop
 
