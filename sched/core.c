@@ -34,7 +34,20 @@ dyco__ext *dyco__ext_new(dyco_schedule *s, dyco_coroutine *co) {
   if (e == NULL) {
     return NULL;
   }
-  memset(e, 0, sizeof *e);
+  /* Field by field: a memset of this size is a `rep stos` on x86_64,
+   * whose start-up cost was most of a spawn from a pool. */
+  e->udata = NULL;
+  e->locals = NULL;
+  e->nlocals = 0;
+  e->guard = 0;
+  e->stack = NULL;
+  e->stack_size = 0;
+  e->pool = NULL;
+  e->foreign = NULL;
+  e->tools = NULL;
+  e->limit = 0;
+  e->slice_start = 0;
+  e->slice_count = 0;
   co->ext = e;
   return e;
 }

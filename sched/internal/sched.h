@@ -145,6 +145,8 @@ typedef struct dyco__local {
   uint32_t key_gen;
 } dyco__local;
 
+/* dyco__ext_new sets each field by name (no memset): a new field must be
+ * set there too. */
 typedef struct dyco__ext dyco__ext;
 struct dyco__ext {
   void *udata;
