@@ -303,7 +303,7 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
   s->running = next;
   next->sched_count++;
   ctx_switch(s, &self->ctx, &next->ctx);
-  after_switch(dyco__tls_sched); /* read again: nothing kept across it */
+  after_switch(s);
 }
 
 static inline __attribute__((always_inline)) void switch_out(
@@ -332,7 +332,7 @@ static inline __attribute__((always_inline)) void switch_out(
   s->handoff = next;
   s->running = NULL;
   ctx_switch(s, &self->ctx, &s->loop);
-  after_switch(dyco__tls_sched); /* read again: nothing kept across it */
+  after_switch(s);
 }
 
 void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
