@@ -166,8 +166,8 @@ static __attribute__((noinline)) uint64_t deadline_ns(int timeout) {
   return dyco__now_ns() + (uint64_t)timeout * 1000000u;
 }
 
-int dyco__pool_wait_free(dyco__pool *p, int timeout,
-                         const dyco__pool_waiting *w, void *arg) {
+int dyco__pool_wait_free_slow(dyco__pool *p, int timeout,
+                              const dyco__pool_waiting *w, void *arg) {
   uint64_t deadline = timeout > 0 ? deadline_ns(timeout) : 0;
   while (p->busy >= p->total) {
     if (!w->can_wait(arg)) {
@@ -197,7 +197,7 @@ int dyco__pool_wait_free(dyco__pool *p, int timeout,
   return 1;
 }
 
-int dyco__pool_take(dyco__pool *p, char **stack) {
+int dyco__pool_take_slow(dyco__pool *p, char **stack) {
   *stack = NULL;
   if (p->stacksize != 0) {
     if (p->nstacks == 0 && fit_stacks(p) != 0) {
@@ -209,7 +209,7 @@ int dyco__pool_take(dyco__pool *p, char **stack) {
   return 0;
 }
 
-void dyco__pool_give_back(dyco__pool *p, char *stack) {
+void dyco__pool_give_back_slow(dyco__pool *p, char *stack) {
   p->busy--;
   if (stack != NULL) {
     if (p->dying || p->nstacks >= p->total - p->busy ||

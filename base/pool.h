@@ -100,21 +100,59 @@ dyco__pool *dyco__pool_resize(dyco__pool *p, int total, int max,
 int dyco__pool_destroy(dyco__pool **pcp, const dyco__pool_waiting *w,
                        void *arg);
 
+/* The out-of-line parts of the three calls below, for when there is
+ * something to wait for, a stack to map or a list to grow. */
+int dyco__pool_wait_free_slow(dyco__pool *p, int timeout,
+                              const dyco__pool_waiting *w, void *arg);
+int dyco__pool_take_slow(dyco__pool *p, char **stack);
+void dyco__pool_give_back_slow(dyco__pool *p, char *stack);
+
 /* dyco__pool_wait_free waits, when none may go out now, up to timeout ms
  * (-1: no limit, 0: not at all) for one to. Returns 1 when one may go out,
  * 0 when the time passed (or was 0) with none, -EAGAIN when none may and the
  * caller cannot wait, -EIDRM when the pool was destroyed meanwhile (it
- * is gone then), or the wait's error. */
-int dyco__pool_wait_free(dyco__pool *p, int timeout,
-                         const dyco__pool_waiting *w, void *arg);
+ * is gone then), or the wait's error. Inline, as the next two: they are
+ * most of a spawn from a pool. */
+static inline int dyco__pool_wait_free(dyco__pool *p, int timeout,
+                                       const dyco__pool_waiting *w,
+                                       void *arg) {
+  if (__builtin_expect(p->busy < p->total, 1)) {
+    return 1;
+  }
+  return dyco__pool_wait_free_slow(p, timeout, w, arg);
+}
 
 /* dyco__pool_take lets one coroutine go out, with a stack in *stack (NULL
  * when the pool has none). 0, or -ENOMEM when no stack can be had. */
-int dyco__pool_take(dyco__pool *p, char **stack);
+static inline int dyco__pool_take(dyco__pool *p, char **stack) {
+  if (p->stacksize == 0) {
+    *stack = NULL;
+  } else if (__builtin_expect(p->nstacks > 0, 1)) {
+    *stack = p->stacks[--p->nstacks];
+  } else {
+    return dyco__pool_take_slow(p, stack);
+  }
+  p->busy++;
+  return 0;
+}
 
 /* dyco__pool_give_back takes a coroutine back, with its stack (NULL: none),
  * which stays ready for the next one or goes back to the cache. */
-void dyco__pool_give_back(dyco__pool *p, char *stack);
+static inline void dyco__pool_give_back(dyco__pool *p, char *stack) {
+  if (stack == NULL) {
+    p->busy--;
+    return;
+  }
+  /* Kept when the pool may still have that many out, and there is room. */
+  if (__builtin_expect(!p->dying && p->nstacks < p->cap &&
+                           p->nstacks < p->total - (p->busy - 1),
+                       1)) {
+    p->busy--;
+    p->stacks[p->nstacks++] = stack;
+    return;
+  }
+  dyco__pool_give_back_slow(p, stack);
+}
 
 /* dyco__pool_close marks the pool destroyed: nothing more may go out, its
  * idle stacks go back to the cache at once, those out when they come back. */
