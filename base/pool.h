@@ -114,8 +114,7 @@ void dyco__pool_give_back_slow(dyco__pool *p, char *stack);
  * is gone then), or the wait's error. Inline, as the next two: they are
  * most of a spawn from a pool. */
 static inline int dyco__pool_wait_free(dyco__pool *p, int timeout,
-                                       const dyco__pool_waiting *w,
-                                       void *arg) {
+                                       const dyco__pool_waiting *w, void *arg) {
   if (__builtin_expect(p->busy < p->total, 1)) {
     return 1;
   }

@@ -386,7 +386,8 @@ static __attribute__((noinline)) park_pair park_target(dyco_schedule *s,
       return p;
     }
     if ((next->flags & DYCO__F_PRIVATE) || s->occupant == next ||
-        ((self->flags & DYCO__F_PRIVATE) && dyco__shared_install(s, next) == 0)) {
+        ((self->flags & DYCO__F_PRIVATE) &&
+         dyco__shared_install(s, next) == 0)) {
       if ((next->flags & DYCO__F_PRIVATE) &&
           DYCO__UNLIKELY(!(next->flags & DYCO__F_STARTED))) {
         dyco__co_make_context(s, next);

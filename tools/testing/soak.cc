@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -27,13 +28,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -438,8 +438,8 @@ std::map<unsigned long, Mapping> Smaps() {
     unsigned long lo, hi;
     char perms[8];
     int name_at = 0;
-    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms,
-               &name_at) == 3 &&
+    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &name_at) ==
+            3 &&
         strchr(line, ':') != nullptr && line[0] != 'R') {
       std::string name = name_at > 0 ? std::string(line + name_at) : "";
       while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) {
@@ -514,10 +514,13 @@ void PrintGrowth(const std::map<unsigned long, Mapping> &a,
       d.push_back({-kv.second.kib, buf + kv.second.name + " (gone)"});
     }
   }
-  std::sort(d.begin(), d.end(),
-            [](const auto &x, const auto &y) { return labs(x.first) > labs(y.first); });
-  printf("soak: resident KiB per mapping, the warm-up's end -> the end (%zu changed):\n",
-         d.size());
+  std::sort(d.begin(), d.end(), [](const auto &x, const auto &y) {
+    return labs(x.first) > labs(y.first);
+  });
+  printf(
+      "soak: resident KiB per mapping, the warm-up's end -> the end (%zu "
+      "changed):\n",
+      d.size());
   for (size_t i = 0; i < d.size() && i < 15; ++i) {
     printf("  %+6ld KiB  %s\n", d[i].first, d[i].second.c_str());
   }
