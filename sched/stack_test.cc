@@ -127,6 +127,44 @@ TEST_F(SchedTest, SetStackGetStackAndCancel) {
   EXPECT_EQ(-ESRCH, dyco_coroutine_getStack(cid, &p, &n));
 }
 
+// A stack the cache hands out again starts each of its users at the same
+// depth: the colour (the few cache lines by which a cached stack's start is
+// moved, so that stack tops do not share cache sets) belongs to the stack,
+// not to the coroutine. Coloured by coroutine, a reused stack's resident
+// pages crept down as users with larger offsets came by (the soak's RSS
+// drift, docs/reliability.md).
+TEST_F(SchedTest, ACachedStackStartsEachUserAtTheSameDepth) {
+  std::vector<uintptr_t> stacks, frames;
+  std::vector<int> cids;
+  Go([&] {
+    for (int i = 0; i < 8; ++i) {
+      int done = 0;
+      int cid = Go([&] {
+        void *p = nullptr;
+        size_t n = 0;
+        EXPECT_EQ(1, dyco_coroutine_getStack(dyco_coroutine_coroID(), &p, &n));
+        stacks.push_back(reinterpret_cast<uintptr_t>(p));
+        frames.push_back(
+            reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
+        done = 1;
+      });
+      ASSERT_GT(cid, 0);
+      cids.push_back(cid);
+      ASSERT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
+      while (!done) {
+        dyco_coroutine_yield();
+      }
+    }
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  ASSERT_EQ(8u, frames.size());
+  for (size_t i = 1; i < frames.size(); ++i) {
+    EXPECT_NE(cids[0], cids[i]);
+    EXPECT_EQ(stacks[0], stacks[i]) << "the cache gave another stack";
+    EXPECT_EQ(frames[0], frames[i]) << "user " << i << " of the same stack";
+  }
+}
+
 TEST_F(SchedTest, SetStackAfterTheStartIsRefused) {
   Go([] {
     EXPECT_EQ(-EBUSY,
