@@ -438,9 +438,10 @@ std::map<unsigned long, Mapping> Smaps() {
     unsigned long lo, hi;
     char perms[8];
     int name_at = 0;
+    // A mapping's header ("lo-hi perms offset dev inode [name]"): no field
+    // line ("Rss:  12 kB") has a hex range first.
     if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &name_at) ==
-            3 &&
-        strchr(line, ':') != nullptr && line[0] != 'R') {
+        3) {
       std::string name = name_at > 0 ? std::string(line + name_at) : "";
       while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) {
         name.pop_back();
