@@ -296,6 +296,17 @@ void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value) {
   return raw_switch(from_sp, to_sp, value);
 }
 
+/* Leaving by a jump: the assembly switch touches only the two words. */
+void *dyco_context_switch_sp_jump(void **from_sp, void *const *to_sp,
+                                  void *value) {
+#if USE_UCONTEXT
+  return raw_switch(from_sp, to_sp, value);
+#else
+  return dyco__context_switch_asm((dyco_context *)(void *)from_sp,
+                                  (dyco_context *)(void *)to_sp, value);
+#endif
+}
+
 /* The .S file makes this name another for the assembly switch itself: here
  * the conversion is a real call's. */
 int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value) {

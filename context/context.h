@@ -104,6 +104,16 @@ void *dyco_context_stack_low(const dyco_context *ctx);
  * dyco_context_switch is faster). Both save the same state. */
 void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value);
 
+/* dyco_context_switch_sp_jump is dyco_context_switch_sp leaving with an
+ * indirect jump, as dyco_context_switch does (on aarch64 the two are one).
+ * For the switches a scheduler makes from a call that never returns (the
+ * end of a context) or into a context that has not started: there the
+ * return predictor's guess is always wrong, while the branch predictor,
+ * which sees the same target again and again, is right. The same state,
+ * conditions and results as dyco_context_switch_sp. */
+void *dyco_context_switch_sp_jump(void **from_sp, void *const *to_sp,
+                                  void *value);
+
 /* dyco_context_ontop makes the suspended context whose saved stack pointer
  * is *sp call fn(value) first when it is next resumed, before it goes on
  * from where it was suspended. fn runs on that context's stack, as if the

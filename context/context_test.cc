@@ -51,15 +51,17 @@ struct Stack {
 
 // --- the switch's entry points ----------------------------------------------
 
-// Every way to switch: the public switch, the stack-pointer-only one the
-// scheduler uses (in builds where it may be used), and the one for tools
-// found at run time. The tests below that take an Entry run for each.
-enum class Entry { kSwitch, kSwitchSp, kSwitchTools };
+// Every way to switch: the public switch, the stack-pointer-only ones the
+// scheduler uses (in builds where they may be used: leaving by `ret`, and
+// by a jump for starts and ends), and the one for tools found at run time.
+// The tests below that take an Entry run for each.
+enum class Entry { kSwitch, kSwitchSp, kSwitchSpJump, kSwitchTools };
 
 std::vector<Entry> AllEntries() {
   std::vector<Entry> all = {Entry::kSwitch};
 #if DYCO_CONTEXT_SP_ONLY
   all.push_back(Entry::kSwitchSp);
+  all.push_back(Entry::kSwitchSpJump);
 #endif
   all.push_back(Entry::kSwitchTools);
   return all;
@@ -71,6 +73,8 @@ std::string EntryName(const ::testing::TestParamInfo<Entry> &info) {
       return "switch";
     case Entry::kSwitchSp:
       return "switch_sp";
+    case Entry::kSwitchSpJump:
+      return "switch_sp_jump";
     case Entry::kSwitchTools:
       return "switch_tools";
   }
@@ -84,6 +88,8 @@ void *Switch(Entry e, dyco_context *from, dyco_context *to, void *value) {
       return dyco_context_switch(from, to, value);
     case Entry::kSwitchSp:
       return dyco_context_switch_sp(&from->sp, &to->sp, value);
+    case Entry::kSwitchSpJump:
+      return dyco_context_switch_sp_jump(&from->sp, &to->sp, value);
     case Entry::kSwitchTools:
       return dyco_context_switch_tools(&from->sp, &to->sp, value, from, to);
   }
@@ -258,6 +264,11 @@ void *AbiSwitch(Entry e, const dyco_test_regs *in, dyco_test_regs *out,
       break;
     case Entry::kSwitchSp:
       fn = reinterpret_cast<const void *>(&dyco_context_switch_sp);
+      args[0] = &from->sp;
+      args[1] = &to->sp;
+      break;
+    case Entry::kSwitchSpJump:
+      fn = reinterpret_cast<const void *>(&dyco_context_switch_sp_jump);
       args[0] = &from->sp;
       args[1] = &to->sp;
       break;

@@ -138,6 +138,9 @@ dyco__context_switch_ret_asm:
         .globl  dyco_context_switch_sp
         .type   dyco_context_switch_sp, @function
         .set    dyco_context_switch_sp, dyco__context_switch_ret_asm
+        .globl  dyco_context_switch_sp_jump
+        .type   dyco_context_switch_sp_jump, @function
+        .set    dyco_context_switch_sp_jump, dyco__context_switch_asm
 /* dyco_context_switch_int: the same switch, declared as returning the int
  * passed in the low part of the return register. */
         .globl  dyco_context_switch_int
