@@ -341,6 +341,8 @@ const char *VariantName(Variant v) {
       return "threads";
     case kHookUring:
       return "hook_uring";
+    case kUringLoop:
+      return "uring_loop";
   }
   return "?";
 }
@@ -360,6 +362,8 @@ const char *VariantLabel(Variant v) {
     case kHookUring:
       return UringAvailable() ? "dyco, hooks + io_uring"
                               : "dyco, hooks + io_uring (epoll)";
+    case kUringLoop:
+      return "hand-written io_uring loop";
   }
   return "?";
 }

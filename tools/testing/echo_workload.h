@@ -13,16 +13,21 @@ namespace dyco_echo {
 // instead of one buffer for all.
 // kHookUring: kHook on a scheduler with the io_uring poller back end (or
 // epoll where the kernel refuses io_uring: VariantLabel says which).
+// kUringLoop: a hand-written io_uring loop (multishot accept and receives
+// into provided buffers, sends through the ring), no dyco code; on a kernel
+// without io_uring its process fails to start.
 enum Variant {
   kHook,
   kExplicit,
   kEpoll,
   kThreads,
   kEpollOwnBuffers,
-  kHookUring
+  kHookUring,
+  kUringLoop
 };
 
-// "hook", "explicit", "epoll", "threads", "epoll_own", "hook_uring".
+// "hook", "explicit", "epoll", "threads", "epoll_own", "hook_uring",
+// "uring_loop".
 const char *VariantName(Variant v);
 // For tables: "dyco, blocking code + hooks", ...
 const char *VariantLabel(Variant v);
