@@ -314,6 +314,35 @@ int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value) {
 }
 #endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
 
+#if !(DYCO__CONTEXT_DIRECT_SWITCH && defined(__x86_64__))
+/* dyco_context_switch_sp_via without its assembly (x86_64's): fn runs in a
+ * context made on the given stack, which switches on to where fn says. */
+typedef struct via_call {
+  void **(*fn)(void *);
+  void *arg;
+} via_call;
+
+static void via_run(void *p) {
+  /* p is in the leaving context's frame, which fn may overwrite: read it
+   * first. */
+  via_call c = *(via_call *)p;
+  void **to = c.fn(c.arg);
+  void *abandoned;
+  raw_switch(&abandoned, to, NULL);
+  dyco__fatal("the stack of a dyco_context_switch_sp_via was resumed");
+}
+
+void *dyco_context_switch_sp_via(void **from_sp, void *stack, size_t size,
+                                 void **(*fn)(void *arg), void *arg) {
+  via_call c = {fn, arg};
+  dyco_context via;
+  if (dyco_context_make(&via, stack, size, via_run, &c) != 0) {
+    dyco__fatal("dyco_context_switch_sp_via: no stack of %zu bytes", size);
+  }
+  return raw_switch(from_sp, (void *const *)&via.sp, NULL);
+}
+#endif
+
 void *dyco_context_switch_tools(void **from_sp, void *const *to_sp, void *value,
                                 dyco_context *from, dyco_context *to) {
   return noted_switch(from_sp, to_sp, value, from, to);

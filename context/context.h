@@ -114,6 +114,24 @@ void *dyco_context_switch_sp(void **from_sp, void *const *to_sp, void *value);
 void *dyco_context_switch_sp_jump(void **from_sp, void *const *to_sp,
                                   void *value);
 
+/* dyco_context_switch_sp_via saves the running context into *from_sp (as
+ * dyco_context_switch_sp does), then calls fn(arg) on the stack
+ * [stack, stack + size) — memory nothing else uses meanwhile, at least
+ * DYCO_CONTEXT_STACK_MIN bytes — and resumes the context whose saved stack
+ * pointer is at the address fn returns (which may be from_sp itself),
+ * passing it NULL. For a scheduler that must copy stacks between leaving
+ * one context and resuming the next (a shared stack: the leaving
+ * context's frames are saved and the next one's put back where they ran),
+ * in one switch instead of two through a third context: fn runs on
+ * neither. fn must not switch contexts, nor use anything on the leaving
+ * context's stack. On x86_64 it leaves by `ret`, as dyco_context_switch_sp
+ * (a resumed context suspended by the same call as the leaving one is
+ * predicted); elsewhere fn runs in a context made on `stack`, with two
+ * switches. Only when DYCO_CONTEXT_SP_ONLY is 1. Returns (in the leaving
+ * context, when something resumes it) the value of that switch. */
+void *dyco_context_switch_sp_via(void **from_sp, void *stack, size_t size,
+                                 void **(*fn)(void *arg), void *arg);
+
 /* dyco_context_ontop makes the suspended context whose saved stack pointer
  * is *sp call fn(value) first when it is next resumed, before it goes on
  * from where it was suspended. fn runs on that context's stack, as if the

@@ -55,13 +55,22 @@ struct Stack {
 // scheduler uses (in builds where they may be used: leaving by `ret`, and
 // by a jump for starts and ends), and the one for tools found at run time.
 // The tests below that take an Entry run for each.
-enum class Entry { kSwitch, kSwitchSp, kSwitchSpJump, kSwitchTools };
+// kSwitchSpVia: dyco_context_switch_sp_via with a function that only says
+// where to go (it passes NULL, never the value).
+enum class Entry {
+  kSwitch,
+  kSwitchSp,
+  kSwitchSpJump,
+  kSwitchSpVia,
+  kSwitchTools
+};
 
 std::vector<Entry> AllEntries() {
   std::vector<Entry> all = {Entry::kSwitch};
 #if DYCO_CONTEXT_SP_ONLY
   all.push_back(Entry::kSwitchSp);
   all.push_back(Entry::kSwitchSpJump);
+  all.push_back(Entry::kSwitchSpVia);
 #endif
   all.push_back(Entry::kSwitchTools);
   return all;
@@ -75,10 +84,25 @@ std::string EntryName(const ::testing::TestParamInfo<Entry> &info) {
       return "switch_sp";
     case Entry::kSwitchSpJump:
       return "switch_sp_jump";
+    case Entry::kSwitchSpVia:
+      return "switch_sp_via";
     case Entry::kSwitchTools:
       return "switch_tools";
   }
   return "?";
+}
+
+// dyco_context_switch_sp_via's function for a plain switch: go to the
+// context arg, having run on the scratch stack.
+alignas(16) char via_stack[64 * 1024];
+int via_calls;
+void **ViaTo(void *arg) {
+  char here;
+  if (&here < via_stack || &here >= via_stack + sizeof via_stack) {
+    abort();  // not on the stack it was given
+  }
+  via_calls++;
+  return &static_cast<dyco_context *>(arg)->sp;
 }
 
 // Switches from `from` to `to` through the entry point.
@@ -90,6 +114,9 @@ void *Switch(Entry e, dyco_context *from, dyco_context *to, void *value) {
       return dyco_context_switch_sp(&from->sp, &to->sp, value);
     case Entry::kSwitchSpJump:
       return dyco_context_switch_sp_jump(&from->sp, &to->sp, value);
+    case Entry::kSwitchSpVia:
+      return dyco_context_switch_sp_via(&from->sp, via_stack, sizeof via_stack,
+                                        ViaTo, to);
     case Entry::kSwitchTools:
       return dyco_context_switch_tools(&from->sp, &to->sp, value, from, to);
   }
@@ -271,6 +298,14 @@ void *AbiSwitch(Entry e, const dyco_test_regs *in, dyco_test_regs *out,
       fn = reinterpret_cast<const void *>(&dyco_context_switch_sp_jump);
       args[0] = &from->sp;
       args[1] = &to->sp;
+      break;
+    case Entry::kSwitchSpVia:
+      fn = reinterpret_cast<const void *>(&dyco_context_switch_sp_via);
+      args[0] = &from->sp;
+      args[1] = via_stack;
+      args[2] = reinterpret_cast<void *>(sizeof via_stack);
+      args[3] = reinterpret_cast<void *>(&ViaTo);
+      args[4] = to;
       break;
     case Entry::kSwitchTools:
       fn = reinterpret_cast<const void *>(&dyco_context_switch_tools);
@@ -745,6 +780,9 @@ void *OntopDouble(void *value) {
 // its result is what the parked switch returns; the unwinder walks from it
 // through the parked frames to the context's first frame.
 TEST_P(EntryTest, OntopRunsAFunctionOnASuspendedContext) {
+  if (GetParam() == Entry::kSwitchSpVia) {
+    GTEST_SKIP() << "dyco_context_switch_sp_via passes no value";
+  }
   Ontop o;
   o.entry = GetParam();
   ontop_record = &o;
@@ -840,6 +878,116 @@ void DeepBody(void *arg) {
   dyco_context_switch(&d->ctx, &d->main, nullptr);
   abort();
 }
+
+#if DYCO_CONTEXT_SP_ONLY
+// dyco_context_switch_sp_via: its function runs on the stack it was given,
+// neither side's, and says where to go; going back to the leaving context
+// itself is a switch that returns NULL.
+TEST(ContextTest, SwitchViaRunsItsFunctionOnItsStackAndGoesWhereItSays) {
+  void *main_sp = nullptr;
+  const int before = via_calls;
+  struct Self {
+    void **sp;
+  };
+  auto back = [](void *arg) -> void ** {
+    char here;
+    if (&here < via_stack || &here >= via_stack + sizeof via_stack) {
+      abort();
+    }
+    via_calls++;
+    return static_cast<Self *>(arg)->sp;
+  };
+  Self self{&main_sp};
+  EXPECT_EQ(nullptr, dyco_context_switch_sp_via(&main_sp, via_stack,
+                                                sizeof via_stack, back, &self));
+  EXPECT_EQ(before + 1, via_calls);
+  EXPECT_NE(nullptr, main_sp);
+}
+
+// The scheduler's use: two contexts take turns on one stack, each one's
+// frames copied off it and the other's put back by the function, which
+// overwrites the leaving context's frame while it runs. Each side's locals
+// and floating-point modes are intact after every turn.
+struct Turns {
+  Stack shared;
+  void *main_sp = nullptr;
+  void *sp[2] = {nullptr, nullptr};
+  std::vector<char> saved[2];
+  int running = 0;
+  int rounds[2] = {0, 0};
+  bool ok = true;
+};
+Turns *turns;
+
+char *TurnsTop() {
+  return static_cast<char *>(turns->shared.base()) + turns->shared.size();
+}
+
+// On the scratch stack: the running side's frames off the shared stack,
+// the other's back on, and where to go.
+void **TurnsMove(void *) {
+  Turns *t = turns;
+  const int from = t->running, to = 1 - from;
+  char *low = static_cast<char *>(t->sp[from]);
+  t->saved[from].assign(low, TurnsTop());
+  memset(low, 0xee, static_cast<size_t>(TurnsTop() - low));  // clobbered
+  memcpy(TurnsTop() - t->saved[to].size(), t->saved[to].data(),
+         t->saved[to].size());
+  t->running = to;
+  return &t->sp[to];
+}
+
+void TurnsBody(void *arg) {
+  const int me = static_cast<int>(reinterpret_cast<intptr_t>(arg));
+  volatile uint64_t locals[16];
+  for (int i = 0; i < 16; ++i) {
+    locals[i] =
+        0x1000u * static_cast<unsigned>(me + 1) + static_cast<unsigned>(i);
+  }
+  const int mode = me == 0 ? FE_UPWARD : FE_TOWARDZERO;
+  fesetround(mode);
+  for (int round = 0; round < 100; ++round) {
+    dyco_context_switch_sp_via(&turns->sp[me], via_stack, sizeof via_stack,
+                               TurnsMove, nullptr);
+    for (int i = 0; i < 16; ++i) {
+      if (locals[i] !=
+          0x1000u * static_cast<unsigned>(me + 1) + static_cast<unsigned>(i)) {
+        turns->ok = false;
+      }
+    }
+    if (fegetround() != mode) {
+      turns->ok = false;
+    }
+    turns->rounds[me]++;
+  }
+  fesetround(FE_TONEAREST);
+  dyco_context_switch_sp(&turns->sp[me], &turns->main_sp, nullptr);
+  abort();
+}
+
+TEST(ContextTest, SwitchViaHandsOneStackBetweenTwoContexts) {
+  const int saved = fegetround();
+  Turns t;
+  turns = &t;
+  // Both start on the same stack: side 0's first frame is made and kept
+  // as its saved copy, then side 1's is made in its place and runs first.
+  dyco_context c0, c1;
+  ASSERT_EQ(0, dyco_context_make(&c0, t.shared.base(), t.shared.size(),
+                                 TurnsBody, reinterpret_cast<void *>(0)));
+  t.sp[0] = c0.sp;
+  t.saved[0].assign(static_cast<char *>(c0.sp), TurnsTop());
+  ASSERT_EQ(0, dyco_context_make(&c1, t.shared.base(), t.shared.size(),
+                                 TurnsBody, reinterpret_cast<void *>(1)));
+  t.sp[1] = c1.sp;
+  t.running = 1;
+  dyco_context_switch_sp(&t.main_sp, &t.sp[1], nullptr);
+  // Side 1 went first, so it ends first, after its 100th turn.
+  EXPECT_TRUE(t.ok);
+  EXPECT_EQ(100, t.rounds[1]);
+  EXPECT_EQ(99, t.rounds[0]);
+  fesetround(saved);
+}
+#endif
 
 TEST(ContextTest, DeepRecursionInsideAContext) {
   Deep d;

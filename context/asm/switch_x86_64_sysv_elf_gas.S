@@ -180,6 +180,78 @@ dyco__context_switch_ret_asm:
         .set    dyco_context_switch_int, dyco__context_switch_asm
 #endif
 
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* void *dyco_context_switch_sp_via(void **from_sp,              rdi
+ *                                  void *stack,                 rsi
+ *                                  size_t size,                 rdx
+ *                                  void **(*fn)(void *arg),     rcx
+ *                                  void *arg)                   r8
+ * Saves the running context as the switch does and stores its stack
+ * pointer in *from_sp; moves to the top of [stack, stack + size) (aligned
+ * down to 16) and calls fn(arg) there; resumes the context whose saved
+ * stack pointer is in *fn's result, returning NULL there, by `ret`. The
+ * leaving context's floating-point modes are kept in r13/r14 across fn,
+ * whose work may overwrite the leaving frame (a shared stack's next
+ * owner). */
+        .globl  dyco_context_switch_sp_via
+        .type   dyco_context_switch_sp_via, @function
+        .p2align 4
+dyco_context_switch_sp_via:
+        .cfi_startproc
+        DYCO_PAD_CALL
+        leaq    -0x38(%rsp), %rsp
+        .cfi_adjust_cfa_offset 0x38
+        stmxcsr (%rsp)
+        fnstcw  0x04(%rsp)
+        movq    %r12, 0x08(%rsp)
+        .cfi_rel_offset r12, 0x08
+        movq    %r13, 0x10(%rsp)
+        .cfi_rel_offset r13, 0x10
+        movq    %r14, 0x18(%rsp)
+        .cfi_rel_offset r14, 0x18
+        movq    %r15, 0x20(%rsp)
+        .cfi_rel_offset r15, 0x20
+        movq    %rbx, 0x28(%rsp)
+        .cfi_rel_offset rbx, 0x28
+        movq    %rbp, 0x30(%rsp)
+        .cfi_rel_offset rbp, 0x30
+        movq    %rsp, (%rdi)            /* from->sp = rsp */
+        movl    (%rsp), %r13d           /* the leaving MXCSR */
+        movzwl  0x04(%rsp), %r14d       /* and x87 control word */
+        .cfi_remember_state
+        leaq    (%rsi,%rdx), %rsp       /* onto the scratch stack's top */
+        andq    $-16, %rsp
+        .cfi_undefined rip              /* unwinders stop here */
+        movq    %r8, %rdi
+        call    *%rcx                   /* rax = fn(arg): where to go */
+        movq    (%rax), %rsp
+        .cfi_restore_state
+        cmpw    0x04(%rsp), %r14w
+        jne     1f
+        movl    (%rsp), %eax
+        xorl    %r13d, %eax
+        testl   $0xffc0, %eax
+        jnz     1f
+2:      movq    0x08(%rsp), %r12
+        movq    0x10(%rsp), %r13
+        movq    0x18(%rsp), %r14
+        movq    0x20(%rsp), %r15
+        movq    0x28(%rsp), %rbx
+        movq    0x30(%rsp), %rbp
+        xorl    %eax, %eax
+        .cfi_remember_state
+        leaq    0x38(%rsp), %rsp
+        .cfi_def_cfa_offset 8
+        CFI_RESTORED
+        ret
+        .cfi_restore_state
+1:      ldmxcsr (%rsp)
+        fldcw   0x04(%rsp)
+        jmp     2b
+        .cfi_endproc
+        .size   dyco_context_switch_sp_via, .-dyco_context_switch_sp_via
+#endif
+
 /* void *dyco__context_make_asm(void *top,              rdi (16-aligned)
  *                              dyco_context_fn fn,     rsi
  *                              void *arg)              rdx  -> rax (sp) */
