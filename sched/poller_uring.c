@@ -27,8 +27,9 @@ typedef struct ringop {
   dyco_waitq q; /* its coroutine, while it waits */
   int32_t res;
   int done;
-  int fd;     /* the fd it works on, or -1 */
-  int closed; /* fd was closed while it was in flight */
+  int fd;       /* the fd it works on, or -1 */
+  int closed;   /* fd was closed while it was in flight */
+  void *bounce; /* a bounce buffer the kernel reads or writes, or NULL */
 } ringop;
 
 typedef struct uring {
@@ -94,10 +95,12 @@ static void uring_destroy(dyco_schedule *s) {
     return;
   }
   io_uring_queue_exit(&u->ring);
-  /* Records of coroutines killed while they waited. */
+  /* Records of coroutines killed while they waited (their operations
+   * ended in uring_quiesce). */
   while (u->live.next != &u->live) {
     ringop *op = u->live.next;
     u->live.next = op->next;
+    free(op->bounce);
     free(op);
   }
   free(u);
@@ -349,7 +352,11 @@ static long uring_sock(dyco_schedule *s, int send, int fd, void *buf,
     io_uring_prep_recv(sqe, fd, bounce != NULL ? bounce : buf, len, flags);
   }
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
+  /* The record owns the bounce buffer while the kernel may use it: a
+   * coroutine killed meanwhile never comes back to free it. */
+  op->bounce = bounce;
   long res = op_wait(s, u, op, timeout, 1);
+  op->bounce = NULL;
   op_free(op);
   if (bounce != NULL) {
     if (res > 0 && !send) {
@@ -358,6 +365,48 @@ static long uring_sock(dyco_schedule *s, int send, int fd, void *buf,
     free(bounce);
   }
   return res;
+}
+
+/* The scheduler is being freed with coroutines that wait in the ring:
+ * before they and their stacks go, every operation still in flight is
+ * cancelled and waited for, so that the kernel writes no buffer of theirs
+ * (a stack about to be unmapped, a bounce buffer about to be freed) after
+ * it is gone. A disk operation the kernel cannot stop runs to its end
+ * first. The waiters are not woken: they will never run again. */
+static void uring_quiesce(dyco_schedule *s) {
+  uring *u = (uring *)s->ring;
+  if (u == NULL) {
+    return;
+  }
+  int inflight = 0;
+  for (ringop *op = u->live.next; op != &u->live; op = op->next) {
+    if (!op->done) {
+      cancel_op(u, op);
+      inflight++;
+    }
+  }
+  while (inflight > 0) {
+    struct io_uring_cqe *cqe;
+    int r = io_uring_submit_and_wait(&u->ring, 1);
+    if (r < 0 && r != -EINTR) {
+      break; /* the ring itself failed: nothing more will complete */
+    }
+    unsigned head;
+    unsigned n = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe) {
+      n++;
+      if (cqe->user_data == TAG_CANCEL || cqe->user_data == TAG_EPOLL) {
+        continue;
+      }
+      ringop *op = (ringop *)(uintptr_t)cqe->user_data;
+      if (!op->done) {
+        op->done = 1;
+        op->res = cqe->res;
+        inflight--;
+      }
+    }
+    io_uring_cq_advance(&u->ring, n);
+  }
 }
 
 static void uring_fd_closed(dyco_schedule *s, int fd) {
@@ -386,6 +435,7 @@ const dyco__poller_ops dyco__poller_uring = {
     .call = uring_call,
     .sock = uring_sock,
     .fd_closed = uring_fd_closed,
+    .quiesce = uring_quiesce,
 };
 
 #else /* !DYCO_HAVE_URING */

@@ -196,6 +196,9 @@ dyco_schedule *dyco__sched_get(int *err) {
 static void destroy(dyco_schedule *s) {
   dyco__watchdog_stop(s);
   registry_remove(s);
+  if (s->poller != NULL && s->poller->quiesce != NULL) {
+    s->poller->quiesce(s);
+  }
   dyco__kill_all(s);
   dyco__stack_cache_destroy(&s->stacks);
   dyco__poll_destroy(s);

@@ -46,6 +46,10 @@ typedef struct dyco__poller_ops {
   /* fd is closing: operations on it in the ring end, with -EBADF. NULL
    * when nothing needs doing. */
   void (*fd_closed)(struct dyco_schedule *s, int fd);
+  /* The scheduler is being freed, its coroutines not yet: operations still
+   * in flight end (cancelled) before their memory goes. NULL when nothing
+   * needs doing. */
+  void (*quiesce)(struct dyco_schedule *s);
 } dyco__poller_ops;
 
 extern const dyco__poller_ops dyco__poller_epoll;
