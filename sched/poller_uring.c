@@ -30,6 +30,7 @@ typedef struct ringop {
   int fd;       /* the fd it works on, or -1 */
   int closed;   /* fd was closed while it was in flight */
   void *bounce; /* a bounce buffer the kernel reads or writes, or NULL */
+  int awaited;  /* uring_quiesce waits for its end */
 } ringop;
 
 typedef struct uring {
@@ -130,9 +131,9 @@ static void arm(uring *u, int epfd) {
   u->armed = 1;
 }
 
-/* Takes every completion: marks epoll ready, wakes the waiters of ring
- * operations. */
-static void reap(uring *u) {
+/* Takes every completion: marks epoll ready, ends ring operations and
+ * (with wake) wakes their waiters. */
+static void reap_ops(uring *u, int wake) {
   struct io_uring_cqe *cqe;
   unsigned head;
   unsigned n = 0;
@@ -155,10 +156,14 @@ static void reap(uring *u) {
     ringop *op = (ringop *)(uintptr_t)cqe->user_data;
     op->res = cqe->res;
     op->done = 1;
-    dyco_waitq_wakeAll(&op->q, 1);
+    if (wake) {
+      dyco_waitq_wakeAll(&op->q, 1);
+    }
   }
   io_uring_cq_advance(&u->ring, n);
 }
+
+static void reap(uring *u) { reap_ops(u, 1); }
 
 static int uring_wait(dyco_schedule *s, struct epoll_event *ev, int max,
                       int64_t timeout_ns, const sigset_t *mask) {
@@ -235,14 +240,16 @@ static void op_free(ringop *op) {
   free(op);
 }
 
-/* Asks the ring to cancel op (submitted with the scheduler's next look). */
-static void cancel_op(uring *u, const ringop *op) {
+/* Asks the ring to cancel op (submitted with the scheduler's next look).
+ * 0, or -1 when no entry could be had (op then ends on its own). */
+static int cancel_op(uring *u, const ringop *op) {
   struct io_uring_sqe *sqe = get_sqe(u);
   if (sqe == NULL) {
-    return; /* the operation ends on its own; the wait goes on */
+    return -1; /* the operation ends on its own; the wait goes on */
   }
   io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
   io_uring_sqe_set_data64(sqe, TAG_CANCEL);
+  return 0;
 }
 
 /* Suspends the running coroutine until op completes, for at most timeout
@@ -378,34 +385,24 @@ static void uring_quiesce(dyco_schedule *s) {
   if (u == NULL) {
     return;
   }
-  int inflight = 0;
+  /* An operation whose cancel could not be queued is not waited for: it
+   * might never end. */
   for (ringop *op = u->live.next; op != &u->live; op = op->next) {
-    if (!op->done) {
-      cancel_op(u, op);
-      inflight++;
-    }
+    op->awaited = !op->done && cancel_op(u, op) == 0;
   }
-  while (inflight > 0) {
-    struct io_uring_cqe *cqe;
+  for (;;) {
+    int left = 0;
+    for (ringop *op = u->live.next; op != &u->live; op = op->next) {
+      left += op->awaited && !op->done;
+    }
+    if (left == 0) {
+      return;
+    }
     int r = io_uring_submit_and_wait(&u->ring, 1);
     if (r < 0 && r != -EINTR) {
-      break; /* the ring itself failed: nothing more will complete */
+      return; /* the ring itself failed: nothing more will complete */
     }
-    unsigned head;
-    unsigned n = 0;
-    io_uring_for_each_cqe(&u->ring, head, cqe) {
-      n++;
-      if (cqe->user_data == TAG_CANCEL || cqe->user_data == TAG_EPOLL) {
-        continue;
-      }
-      ringop *op = (ringop *)(uintptr_t)cqe->user_data;
-      if (!op->done) {
-        op->done = 1;
-        op->res = cqe->res;
-        inflight--;
-      }
-    }
-    io_uring_cq_advance(&u->ring, n);
+    reap_ops(u, 0);
   }
 }
 

@@ -41,12 +41,9 @@
 
         .text
 
-/* The body of both switches: save the state on this stack, store rsp in
- * *from (its first word), load *to's, restore, load the return address into
- * r8 and the value into rax. How to leave is each switch's own. */
-        .macro  SWITCH_BODY
-        .cfi_startproc
-        DYCO_PAD_CALL
+/* Saves the state on this stack (the frame above) and stores rsp in *rdi
+ * (its first word). */
+        .macro  SWITCH_SAVE
         leaq    -0x38(%rsp), %rsp
         .cfi_adjust_cfa_offset 0x38
         stmxcsr (%rsp)
@@ -63,8 +60,16 @@
         .cfi_rel_offset rbx, 0x28
         movq    %rbp, 0x30(%rsp)
         .cfi_rel_offset rbp, 0x30
-
         movq    %rsp, (%rdi)            /* from->sp = rsp */
+        .endm
+
+/* The body of both switches: save the state, load *to's stack pointer,
+ * restore, load the return address into r8 and the value into rax. How to
+ * leave is each switch's own. */
+        .macro  SWITCH_BODY
+        .cfi_startproc
+        DYCO_PAD_CALL
+        SWITCH_SAVE
         movq    %rsp, %r9               /* the leaving frame, to compare */
         movq    (%rsi), %rsp            /* rsp = to->sp */
 
@@ -199,23 +204,7 @@ dyco__context_switch_ret_asm:
 dyco_context_switch_sp_via:
         .cfi_startproc
         DYCO_PAD_CALL
-        leaq    -0x38(%rsp), %rsp
-        .cfi_adjust_cfa_offset 0x38
-        stmxcsr (%rsp)
-        fnstcw  0x04(%rsp)
-        movq    %r12, 0x08(%rsp)
-        .cfi_rel_offset r12, 0x08
-        movq    %r13, 0x10(%rsp)
-        .cfi_rel_offset r13, 0x10
-        movq    %r14, 0x18(%rsp)
-        .cfi_rel_offset r14, 0x18
-        movq    %r15, 0x20(%rsp)
-        .cfi_rel_offset r15, 0x20
-        movq    %rbx, 0x28(%rsp)
-        .cfi_rel_offset rbx, 0x28
-        movq    %rbp, 0x30(%rsp)
-        .cfi_rel_offset rbp, 0x30
-        movq    %rsp, (%rdi)            /* from->sp = rsp */
+        SWITCH_SAVE
         movl    (%rsp), %r13d           /* the leaving MXCSR */
         movzwl  0x04(%rsp), %r14d       /* and x87 control word */
         .cfi_remember_state
@@ -226,28 +215,16 @@ dyco_context_switch_sp_via:
         call    *%rcx                   /* rax = fn(arg): where to go */
         movq    (%rax), %rsp
         .cfi_restore_state
+        xorl    %edx, %edx              /* the value: NULL */
         cmpw    0x04(%rsp), %r14w
         jne     1f
         movl    (%rsp), %eax
         xorl    %r13d, %eax
         testl   $0xffc0, %eax
         jnz     1f
-2:      movq    0x08(%rsp), %r12
-        movq    0x10(%rsp), %r13
-        movq    0x18(%rsp), %r14
-        movq    0x20(%rsp), %r15
-        movq    0x28(%rsp), %rbx
-        movq    0x30(%rsp), %rbp
-        xorl    %eax, %eax
-        .cfi_remember_state
-        leaq    0x38(%rsp), %rsp
-        .cfi_def_cfa_offset 8
-        CFI_RESTORED
-        ret
-        .cfi_restore_state
-1:      ldmxcsr (%rsp)
-        fldcw   0x04(%rsp)
-        jmp     2b
+        SWITCH_RESTORE
+        LEAVE_BY_RET
+        SWITCH_LOAD_FP LEAVE_BY_RET
         .cfi_endproc
         .size   dyco_context_switch_sp_via, .-dyco_context_switch_sp_via
 #endif
