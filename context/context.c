@@ -314,8 +314,8 @@ int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value) {
 }
 #endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
 
-#if !(DYCO__CONTEXT_DIRECT_SWITCH && defined(__x86_64__))
-/* dyco_context_switch_sp_via without its assembly (x86_64's): fn runs in a
+#if !DYCO__CONTEXT_DIRECT_SWITCH
+/* dyco_context_switch_sp_via without its assembly: fn runs in a
  * context made on the given stack, which switches on to where fn says. */
 typedef struct via_call {
   void **(*fn)(void *);

@@ -124,11 +124,12 @@ void *dyco_context_switch_sp_jump(void **from_sp, void *const *to_sp,
  * context's frames are saved and the next one's put back where they ran),
  * in one switch instead of two through a third context: fn runs on
  * neither. fn must not switch contexts, nor use anything on the leaving
- * context's stack. On x86_64 it leaves by `ret`, as dyco_context_switch_sp
+ * context's stack. With the assembly switch (x86_64, i386, arm, aarch64)
+ * it is one switch and leaves as dyco_context_switch_sp does, by a return
  * (a resumed context suspended by the same call as the leaving one is
- * predicted); elsewhere fn runs in a context made on `stack`, with two
- * switches. Only when DYCO_CONTEXT_SP_ONLY is 1. Returns (in the leaving
- * context, when something resumes it) the value of that switch. */
+ * predicted); with the ucontext one fn runs in a context made on `stack`,
+ * with two switches. Only when DYCO_CONTEXT_SP_ONLY is 1. Returns (in the
+ * leaving context, when something resumes it) the value of that switch. */
 void *dyco_context_switch_sp_via(void **from_sp, void *stack, size_t size,
                                  void **(*fn)(void *arg), void *arg);
 

@@ -324,14 +324,15 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
   after_switch(s);
 }
 
-/* On x86_64's assembly switch, a coroutine on the shared stack hands the
+/* With the assembly switch, a coroutine on the shared stack hands the
  * stack to the next one in one switch (dyco_context_switch_sp_via): the
  * copies run on the thread's stack below the loop's frames (nothing is
  * live there while a coroutine runs), and the next coroutine is resumed
  * by the `ret` the return predictor expects (it was suspended by the same
  * call). Through the loop, both switches' `ret`s were mispredicted. */
-#if defined(__x86_64__) && !defined(DYCO_CONTEXT_UCONTEXT) && \
-    DYCO_CONTEXT_SP_ONLY
+#if (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
+     (defined(__arm__) && defined(__ARM_PCS_VFP))) &&                    \
+    !defined(DYCO_CONTEXT_UCONTEXT) && DYCO_CONTEXT_SP_ONLY
 #define SHARED_VIA 1
 /* Below the loop's saved stack pointer: past its red zone, and the room
  * the copies (a slab allocation at worst) may take. */

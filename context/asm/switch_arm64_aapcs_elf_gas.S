@@ -43,23 +43,9 @@
 
         .text
 
-/* void *dyco__context_switch_asm(dyco_context *from,   x0
- *                                dyco_context *to,     x1
- *                                void *value)          x2  -> x0
- * Saves the state on this stack, stores sp in *from (its first word), loads
- * *to's, restores, returns value there. dyco__context_switch_ret_asm (under
- * dyco_context_switch_sp) is the same code. */
-        .globl  dyco__context_switch_asm
-        .hidden dyco__context_switch_asm
-        .type   dyco__context_switch_asm, %function
-        .globl  dyco__context_switch_ret_asm
-        .hidden dyco__context_switch_ret_asm
-        .type   dyco__context_switch_ret_asm, %function
-        .p2align 4
-dyco__context_switch_asm:
-dyco__context_switch_ret_asm:
-        .cfi_startproc
-        DYCO_PAD_CALL
+/* Saves the state on this stack (the frame above, FPCR also left in x9)
+ * and stores sp in *x0. Entered by a call: lr is the return address. */
+        .macro  SWITCH_SAVE
         DYCO_PAC_SIGN_LR
         DYCO_CFI_RA_SIGNED
         sub     sp, sp, #0xb0
@@ -96,12 +82,13 @@ dyco__context_switch_ret_asm:
         .cfi_rel_offset d15, 0x98
         mrs     x9, fpcr
         str     x9, [sp, #0xa0]
-
         mov     x10, sp
         str     x10, [x0]               /* from->sp = sp */
-        ldr     x10, [x1]               /* sp = to->sp */
-        mov     sp, x10
+        .endm
 
+/* With sp at a suspended context's frame, x9 the leaving context's FPCR
+ * and x2 the value: restores that context and returns x2 there. */
+        .macro  SWITCH_FINISH
         ldp     x19, x20, [sp, #0x00]
         ldp     x21, x22, [sp, #0x10]
         ldp     x23, x24, [sp, #0x20]
@@ -112,8 +99,7 @@ dyco__context_switch_ret_asm:
         ldp     d10, d11, [sp, #0x70]
         ldp     d12, d13, [sp, #0x80]
         ldp     d14, d15, [sp, #0x90]
-        /* Write FPCR only when it differs. x9 still holds the value the
-         * leaving context had. */
+        /* Write FPCR only when it differs from the leaving context's. */
         ldr     x10, [sp, #0xa0]
         cmp     x9, x10
         b.ne    1f
@@ -147,6 +133,29 @@ dyco__context_switch_ret_asm:
         .cfi_restore_state
 1:      msr     fpcr, x10
         b       2b
+        .endm
+
+/* void *dyco__context_switch_asm(dyco_context *from,   x0
+ *                                dyco_context *to,     x1
+ *                                void *value)          x2  -> x0
+ * Saves the state on this stack, stores sp in *from (its first word), loads
+ * *to's, restores, returns value there. dyco__context_switch_ret_asm (under
+ * dyco_context_switch_sp) is the same code. */
+        .globl  dyco__context_switch_asm
+        .hidden dyco__context_switch_asm
+        .type   dyco__context_switch_asm, %function
+        .globl  dyco__context_switch_ret_asm
+        .hidden dyco__context_switch_ret_asm
+        .type   dyco__context_switch_ret_asm, %function
+        .p2align 4
+dyco__context_switch_asm:
+dyco__context_switch_ret_asm:
+        .cfi_startproc
+        DYCO_PAD_CALL
+        SWITCH_SAVE
+        ldr     x10, [x1]               /* sp = to->sp */
+        mov     sp, x10
+        SWITCH_FINISH
         .cfi_endproc
         .size   dyco__context_switch_asm, .-dyco__context_switch_asm
         .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
@@ -168,6 +177,43 @@ dyco__context_switch_ret_asm:
         .globl  dyco_context_switch_int
         .type   dyco_context_switch_int, %function
         .set    dyco_context_switch_int, dyco__context_switch_asm
+#endif
+
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* void *dyco_context_switch_sp_via(void **from_sp,              x0
+ *                                  void *stack,                 x1
+ *                                  size_t size,                 x2
+ *                                  void **(*fn)(void *arg),     x3
+ *                                  void *arg)                   x4
+ * Saves the running context as the switch does and stores its sp in
+ * *from_sp; moves to the top of [stack, stack + size) (aligned down to 16)
+ * and calls fn(arg) there; resumes the context whose saved sp is in *fn's
+ * result, returning NULL there. The leaving context's FPCR is kept in x19
+ * (saved already) across fn, whose work may overwrite the leaving frame (a
+ * shared stack's next owner). */
+        .globl  dyco_context_switch_sp_via
+        .type   dyco_context_switch_sp_via, %function
+        .p2align 4
+dyco_context_switch_sp_via:
+        .cfi_startproc
+        DYCO_PAD_CALL
+        SWITCH_SAVE
+        mov     x19, x9                 /* the leaving FPCR */
+        .cfi_remember_state
+        add     x10, x1, x2
+        and     x10, x10, #~15
+        mov     sp, x10                 /* onto the scratch stack's top */
+        .cfi_undefined x30              /* unwinders stop here */
+        mov     x0, x4
+        blr     x3                      /* x0 = fn(arg): where to go */
+        ldr     x10, [x0]
+        mov     sp, x10
+        .cfi_restore_state
+        mov     x9, x19
+        mov     x2, xzr                 /* the value: NULL */
+        SWITCH_FINISH
+        .cfi_endproc
+        .size   dyco_context_switch_sp_via, .-dyco_context_switch_sp_via
 #endif
 
 /* void *dyco__context_make_asm(void *top,              x0 (16-aligned)

@@ -39,15 +39,15 @@
         .cfi_sections .debug_frame
         .text
 
-/* The body of both switches: save the state on this stack, store sp in
- * *from (its first word), load *to's, restore everything but lr and the
- * registers popped with it, value into r0. How to leave is each's own. */
-        .macro  SWITCH_BODY
-        .fnstart
-        .cfi_startproc
+/* Saves the state on this stack and stores sp in *r0 (its first word).
+ * With ehabi=0 it leaves out the EHABI directives (for a function that
+ * cannot be unwound through). */
+        .macro  SWITCH_SAVE ehabi=1
         vmrs    r12, fpscr
         push    {r4-r12, lr}
+        .if \ehabi
         .save   {r4-r12, lr}
+        .endif
         .cfi_adjust_cfa_offset 40
         .cfi_rel_offset r4, 0
         .cfi_rel_offset r5, 4
@@ -59,7 +59,9 @@
         .cfi_rel_offset r11, 28
         .cfi_rel_offset lr, 36
         vpush   {d8-d15}
+        .if \ehabi
         .vsave  {d8-d15}
+        .endif
         .cfi_adjust_cfa_offset 64
         .cfi_rel_offset d8, 0
         .cfi_rel_offset d9, 8
@@ -71,8 +73,12 @@
         .cfi_rel_offset d15, 56
 
         str     sp, [r0]                /* from->sp = sp */
-        ldr     sp, [r1]                /* sp = to->sp */
+        .endm
 
+/* With sp at a suspended context's frame and the value in r2: restores
+ * everything but lr and the registers popped with it, value into r0. How
+ * to leave is each caller's own. The live FPSCR is the leaving context's. */
+        .macro  SWITCH_RESTORE
         vpop    {d8-d15}
         .cfi_adjust_cfa_offset -64
         .cfi_restore d8
@@ -106,6 +112,15 @@
         .cfi_restore r10
         .cfi_restore r11
         .cfi_restore lr
+        .endm
+
+/* The body of both switches: save, load *to's sp, restore. */
+        .macro  SWITCH_BODY
+        .fnstart
+        .cfi_startproc
+        SWITCH_SAVE
+        ldr     sp, [r1]                /* sp = to->sp */
+        SWITCH_RESTORE
         .endm
 
 /* void *dyco__context_switch_asm(dyco_context *from,   r0
@@ -156,6 +171,45 @@ dyco__context_switch_ret_asm:
         .globl  dyco_context_switch_int
         .type   dyco_context_switch_int, %function
         .set    dyco_context_switch_int, dyco__context_switch_asm
+#endif
+
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* void *dyco_context_switch_sp_via(void **from_sp,              r0
+ *                                  void *stack,                 r1
+ *                                  size_t size,                 r2
+ *                                  void **(*fn)(void *arg),     r3
+ *                                  void *arg)                   [sp]
+ * Saves the running context as the switch does and stores its sp in
+ * *from_sp; moves to the top of [stack, stack + size) (aligned down to 16)
+ * and calls fn(arg) there; resumes the context whose saved sp is in *fn's
+ * result, returning NULL there, by the same return as the switch. fn is C
+ * and leaves FPSCR as it found it: the leaving context's, which the restore
+ * compares with. Not unwindable (EHABI cannot say that sp moved to another
+ * stack); in the CFI, lr is undefined while fn runs. */
+        .globl  dyco_context_switch_sp_via
+        .type   dyco_context_switch_sp_via, %function
+        .p2align 2
+dyco_context_switch_sp_via:
+        .fnstart
+        .cantunwind
+        .cfi_startproc
+        SWITCH_SAVE ehabi=0
+        ldr     r4, [sp, #0x68]         /* arg, above the frame */
+        .cfi_remember_state
+        add     r1, r1, r2
+        bic     r1, r1, #15
+        mov     sp, r1                  /* onto the scratch stack's top */
+        .cfi_undefined lr               /* unwinders stop here */
+        mov     r0, r4
+        blx     r3                      /* r0 = fn(arg): where to go */
+        ldr     sp, [r0]
+        .cfi_restore_state
+        mov     r2, #0                  /* the value: NULL */
+        SWITCH_RESTORE
+        bx      lr
+        .cfi_endproc
+        .fnend
+        .size   dyco_context_switch_sp_via, .-dyco_context_switch_sp_via
 #endif
 
 /* void *dyco__context_make_asm(void *top,              r0 (16-aligned)

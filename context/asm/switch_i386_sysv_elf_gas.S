@@ -29,12 +29,8 @@
 
         .text
 
-/* The body of both switches: save the state on this stack, store esp in
- * *from (its first word), load *to's, restore, load the return address into
- * ecx and the value into eax. How to leave is each switch's own. */
-        .macro  SWITCH_BODY
-        .cfi_startproc
-        DYCO_PAD_CALL
+/* Saves the state on this stack (the frame above). */
+        .macro  SWITCH_SAVE
         leal    -0x18(%esp), %esp
         .cfi_adjust_cfa_offset 0x18
         stmxcsr (%esp)
@@ -47,7 +43,15 @@
         .cfi_rel_offset ebx, 0x10
         movl    %ebp, 0x14(%esp)
         .cfi_rel_offset ebp, 0x14
+        .endm
 
+/* The body of both switches: save the state on this stack, store esp in
+ * *from (its first word), load *to's, restore, load the return address into
+ * ecx and the value into eax. How to leave is each switch's own. */
+        .macro  SWITCH_BODY
+        .cfi_startproc
+        DYCO_PAD_CALL
+        SWITCH_SAVE
         movl    0x1c(%esp), %eax        /* from */
         movl    0x20(%esp), %ecx        /* to */
         movl    0x24(%esp), %edx        /* value, read before leaving */
@@ -65,7 +69,13 @@
         xorl    (%eax), %ecx
         testl   $0xffc0, %ecx
         jnz     1f
-2:      movl    0x18(%esp), %ecx
+2:      SWITCH_RESTORE
+        .endm
+
+/* The restore: the return address into ecx, the callee-saved registers,
+ * the value (edx) into eax. */
+        .macro  SWITCH_RESTORE
+        movl    0x18(%esp), %ecx
         movl    0x08(%esp), %edi
         movl    0x0c(%esp), %esi
         movl    0x10(%esp), %ebx
@@ -117,14 +127,17 @@ dyco__context_switch_asm:
         .hidden dyco__context_switch_ret_asm
         .type   dyco__context_switch_ret_asm, @function
         .p2align 4
-dyco__context_switch_ret_asm:
-        SWITCH_BODY
+        .macro  LEAVE_BY_RET
         .cfi_remember_state
         leal    0x18(%esp), %esp
         .cfi_def_cfa_offset 4
         CFI_RESTORED
         ret
         .cfi_restore_state
+        .endm
+dyco__context_switch_ret_asm:
+        SWITCH_BODY
+        LEAVE_BY_RET
         SWITCH_LOAD_FP
         .cfi_endproc
         .size   dyco__context_switch_ret_asm, .-dyco__context_switch_ret_asm
@@ -146,6 +159,57 @@ dyco__context_switch_ret_asm:
         .globl  dyco_context_switch_int
         .type   dyco_context_switch_int, @function
         .set    dyco_context_switch_int, dyco__context_switch_asm
+#endif
+
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* void *dyco_context_switch_sp_via(void **from_sp,              4(%esp)
+ *                                  void *stack,                 8(%esp)
+ *                                  size_t size,                 12(%esp)
+ *                                  void **(*fn)(void *arg),     16(%esp)
+ *                                  void *arg)                   20(%esp)
+ * Saves the running context as the switch does and stores its esp in
+ * *from_sp; moves to the top of [stack, stack + size) (aligned down to 16)
+ * and calls fn(arg) there; resumes the context whose saved esp is in *fn's
+ * result, returning NULL there, by `ret`. The leaving context's
+ * floating-point modes are kept in edi/esi (saved already) across fn,
+ * whose work may overwrite the leaving frame (a shared stack's next
+ * owner). */
+        .globl  dyco_context_switch_sp_via
+        .type   dyco_context_switch_sp_via, @function
+        .p2align 4
+dyco_context_switch_sp_via:
+        .cfi_startproc
+        DYCO_PAD_CALL
+        SWITCH_SAVE
+        movl    0x1c(%esp), %eax        /* from_sp */
+        movl    %esp, (%eax)
+        movl    (%esp), %edi            /* the leaving MXCSR */
+        movzwl  0x04(%esp), %esi        /* and x87 control word */
+        movl    0x20(%esp), %eax        /* stack */
+        addl    0x24(%esp), %eax        /* + size */
+        movl    0x28(%esp), %ecx        /* fn */
+        movl    0x2c(%esp), %edx        /* arg */
+        .cfi_remember_state
+        andl    $-16, %eax
+        movl    %eax, %esp              /* onto the scratch stack's top */
+        .cfi_undefined eip              /* unwinders stop here */
+        subl    $12, %esp
+        pushl   %edx                    /* esp 16-aligned at the call */
+        call    *%ecx                   /* eax = fn(arg): where to go */
+        movl    (%eax), %esp
+        .cfi_restore_state
+        xorl    %edx, %edx              /* the value: NULL */
+        cmpw    0x04(%esp), %si
+        jne     1f
+        movl    (%esp), %ecx
+        xorl    %edi, %ecx
+        testl   $0xffc0, %ecx
+        jnz     1f
+2:      SWITCH_RESTORE
+        LEAVE_BY_RET
+        SWITCH_LOAD_FP
+        .cfi_endproc
+        .size   dyco_context_switch_sp_via, .-dyco_context_switch_sp_via
 #endif
 
 /* void *dyco__context_make_asm(void *top,              4(%esp), 16-aligned
