@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "tools/testing/bench.h"
@@ -68,6 +69,43 @@ void YieldBench(benchmark::State &state, bool private_stacks) {
 
 void BM_YieldPrivateStacks(benchmark::State &state) { YieldBench(state, true); }
 void BM_YieldSharedStack(benchmark::State &state) { YieldBench(state, false); }
+
+// The same, every coroutine (the driver too) yielding from one call site,
+// as the raw switch's two contexts resume each other through one switch
+// each. In the benchmark above the driver and the others call yield from
+// two functions: each return out of yield then lands where the other one
+// was, and the return predictor (which expects the caller that just
+// called) misses every time when only two take turns. This row shows that
+// cost apart from the scheduler's.
+struct OneSiteTurn {
+  YieldRun *run;
+  bool driver;
+};
+
+void OneSiteYielder(void *arg) {
+  auto *t = static_cast<OneSiteTurn *>(arg);
+  YieldRun *r = t->run;
+  while (!r->stop) {
+    if (t->driver && !r->state->KeepRunning()) {
+      r->stop = true;
+    }
+    dyco_coroutine_yield();
+  }
+}
+
+void BM_YieldOneCallSite(benchmark::State &state) {
+  const int n = static_cast<int>(state.range(0));
+  YieldRun run{&state, false};
+  std::vector<OneSiteTurn> turns(n, OneSiteTurn{&run, false});
+  turns[n - 1].driver = true;
+  for (int i = 0; i < n; ++i) {
+    int cid = dyco_coroutine_create(OneSiteYielder, &turns[i]);
+    dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
+  }
+  dyco_schedule_run();
+  dyco_schedule_free(dyco_schedule_self());
+  dyco_bench::OpsPerIteration(state, n);
+}
 
 // --- Create, run and finish an empty coroutine -------------------------------
 
@@ -233,6 +271,11 @@ BENCHMARK(BM_YieldPrivateStacks)
     ->Arg(10000)
     ->Repetitions(kReps)
     ->ReportAggregatesOnly(true);
+BENCHMARK(BM_YieldOneCallSite)
+    ->Arg(2)
+    ->Arg(100)
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true);
 BENCHMARK(BM_YieldSharedStack)
     ->Arg(1000)
     ->Repetitions(kReps)
@@ -281,6 +324,10 @@ int main(int argc, char **argv) {
        "<= 1.5x raw", 1.5},
       {"BM_YieldPrivateStacks/1000", "yield, 1000 ready, private stacks",
        "<= 1.5x raw", 1.5},
+      {"BM_YieldOneCallSite/2", "  2 ready, all yielding from one call site",
+       ""},
+      {"BM_YieldOneCallSite/100",
+       "  100 ready, all yielding from one call site", ""},
       {"BM_YieldPrivateStacks/10000", "yield, 10000 ready, private stacks",
        "<= 45.8 ns (libaco/2)", 0, 45.8},
       {"BM_YieldSharedStack/1000", "yield, 1000 ready, shared stack",
