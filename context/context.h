@@ -89,6 +89,19 @@ void *dyco_context_stack_low(const dyco_context *ctx);
 #define DYCO_CONTEXT_SP_ONLY 1
 #endif
 
+/* 1 when dyco_context_switch_sp_via (below) is one switch: the assembly
+ * switch (x86_64, i386, 32-bit arm hard-float, aarch64) rather than the
+ * ucontext one, in a build where DYCO_CONTEXT_SP_ONLY is 1. When 0 it runs
+ * fn in a context of its own, two switches: a scheduler may as well make
+ * those through its own loop. */
+#if DYCO_CONTEXT_SP_ONLY && !defined(DYCO_CONTEXT_UCONTEXT) &&           \
+    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
+     (defined(__arm__) && defined(__ARM_PCS_VFP)))
+#define DYCO_CONTEXT_VIA_ONE_SWITCH 1
+#else
+#define DYCO_CONTEXT_VIA_ONE_SWITCH 0
+#endif
+
 /* dyco_context_switch_sp is dyco_context_switch for callers that keep only
  * the `sp` member of each suspended context (8 bytes instead of a whole
  * dyco_context, for a scheduler holding millions of them). It stores the

@@ -330,9 +330,7 @@ static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
  * live there while a coroutine runs), and the next coroutine is resumed
  * by the `ret` the return predictor expects (it was suspended by the same
  * call). Through the loop, both switches' `ret`s were mispredicted. */
-#if (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
-     (defined(__arm__) && defined(__ARM_PCS_VFP))) &&                    \
-    !defined(DYCO_CONTEXT_UCONTEXT) && DYCO_CONTEXT_SP_ONLY
+#if DYCO_CONTEXT_VIA_ONE_SWITCH
 #define SHARED_VIA 1
 /* Below the loop's saved stack pointer: past its red zone, and the room
  * the copies (a slab allocation at worst) may take. */

@@ -26,6 +26,11 @@
 
 #include "context/context.h"
 
+/* The public promise must match what is built. */
+#if DYCO_CONTEXT_VIA_ONE_SWITCH && !DYCO__CONTEXT_DIRECT_SWITCH
+#error "DYCO_CONTEXT_VIA_ONE_SWITCH without the assembly switch"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
