@@ -151,8 +151,13 @@ TEST_F(WatchdogTest, YieldIfLongKeepsTheWatchdogQuiet) {
   int yields = 0, ticks = 0;
   bool done = false;
   Go([&] {
-    const double end = NowMs() + (dyco_test::Slow() ? 1500 : 300);
-    while (NowMs() < end) {
+    // At least 300 ms, and on until both counts reach 10 (a loaded machine
+    // gives the thread a third of a CPU and the ticker a turn at every
+    // other yield: 4 in 300 ms were seen), for 10 s at most.
+    const double begin = NowMs();
+    const double least = begin + (dyco_test::Slow() ? 1500 : 300);
+    const double most = begin + 10000;
+    while (NowMs() < most && (NowMs() < least || yields < 10 || ticks < 10)) {
       dyco_test_spin(NowMs() + 0.2);
       int r = dyco_coroutine_yieldIfLong(10);
       ASSERT_GE(r, 0);
