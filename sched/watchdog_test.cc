@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -46,9 +47,23 @@ extern "C" __attribute__((noinline)) void dyco_test_spin(double until) {
   }
 }
 
+// Spins 300 ms; with `arg` (a pointer to an fd), on in 10 ms steps until
+// the fd's file holds a report naming dyco_test_spin, 10 s at most (on a
+// loaded machine the watchdog's thread may first look after 300 ms).
 extern "C" __attribute__((noinline)) void dyco_test_busy(void *arg) {
-  (void)arg;
-  dyco_test_spin(NowMs() + (dyco_test::Slow() ? 1500 : 300));
+  if (arg == nullptr) {
+    dyco_test_spin(NowMs() + (dyco_test::Slow() ? 1500 : 300));
+    return;
+  }
+  const int fd = *static_cast<int *>(arg);
+  const double end = NowMs() + 10000;
+  std::string text;
+  while (text.find("dyco_test_spin") == std::string::npos && NowMs() < end) {
+    dyco_test_spin(NowMs() + 10);
+    char buf[8192];
+    ssize_t n = syscall(SYS_pread64, fd, buf, sizeof buf, 0);
+    text.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  }
 }
 
 std::string SymbolOf(const void *p) {
@@ -124,7 +139,7 @@ TEST_F(WatchdogTest, TheDefaultReportGoesToStderr) {
   int saved = dup(2);
   ASSERT_EQ(2, dup2(fd, 2));
   ASSERT_EQ(0, dyco_schedule_setWatchdog(50, nullptr, nullptr));
-  ASSERT_GT(dyco_coroutine_create(dyco_test_busy, nullptr), 0);
+  ASSERT_GT(dyco_coroutine_create(dyco_test_busy, &fd), 0);
   ASSERT_EQ(0, dyco_schedule_run());
   std::string text;
   const double end = NowMs() + 5000;
