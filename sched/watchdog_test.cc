@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,22 +46,18 @@ extern "C" __attribute__((noinline)) void dyco_test_spin(double until) {
   }
 }
 
-// Spins 300 ms; with `arg` (a pointer to an fd), on in 10 ms steps until
-// the fd's file holds a report naming dyco_test_spin, 10 s at most (on a
-// loaded machine the watchdog's thread may first look after 300 ms).
+// Spins 300 ms; with `arg` (a flag another thread raises once the report is
+// out), on in 10 ms steps until the flag is up, 10 s at most (on a loaded
+// machine the watchdog's thread may first look after 300 ms).
 extern "C" __attribute__((noinline)) void dyco_test_busy(void *arg) {
   if (arg == nullptr) {
     dyco_test_spin(NowMs() + (dyco_test::Slow() ? 1500 : 300));
     return;
   }
-  const int fd = *static_cast<int *>(arg);
+  const auto *reported = static_cast<const std::atomic<bool> *>(arg);
   const double end = NowMs() + 10000;
-  std::string text;
-  while (text.find("dyco_test_spin") == std::string::npos && NowMs() < end) {
+  while (!reported->load() && NowMs() < end) {
     dyco_test_spin(NowMs() + 10);
-    char buf[8192];
-    ssize_t n = syscall(SYS_pread64, fd, buf, sizeof buf, 0);
-    text.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
   }
 }
 
@@ -139,8 +134,21 @@ TEST_F(WatchdogTest, TheDefaultReportGoesToStderr) {
   int saved = dup(2);
   ASSERT_EQ(2, dup2(fd, 2));
   ASSERT_EQ(0, dyco_schedule_setWatchdog(50, nullptr, nullptr));
-  ASSERT_GT(dyco_coroutine_create(dyco_test_busy, &fd), 0);
-  ASSERT_EQ(0, dyco_schedule_run());
+  // The busy coroutine spins until this thread has seen the report.
+  std::atomic<bool> reported{false};
+  std::thread reader([&] {
+    const double end = NowMs() + 10000;
+    char buf[8192];
+    while (!reported.load() && NowMs() < end) {
+      usleep(1000);
+      ssize_t n = pread(fd, buf, sizeof buf, 0);
+      std::string t(buf, n > 0 ? static_cast<size_t>(n) : 0);
+      reported = t.find("dyco_test_spin") != std::string::npos;
+    }
+  });
+  EXPECT_GT(dyco_coroutine_create(dyco_test_busy, &reported), 0);
+  EXPECT_EQ(0, dyco_schedule_run());
+  reader.join();
   std::string text;
   const double end = NowMs() + 5000;
   while (text.find("dyco_test_spin") == std::string::npos && NowMs() < end) {
