@@ -442,17 +442,47 @@ void FpOther(void *arg) {
   }
 }
 
+// The x86_64 switch compares MXCSR before loading it, or (AMD, Hygon) loads
+// it at every switch: each test below runs under both policies, whichever
+// CPU runs it, and finds the one CPUID picked in place afterwards.
+class MxcsrPolicies {
+ public:
+#if defined(__x86_64__)
+  static constexpr int kCount = 2;
+  explicit MxcsrPolicies(int i) : saved_(dyco__context_mxcsr_load_always) {
+    dyco__context_mxcsr_load_always = static_cast<unsigned char>(i);
+  }
+  ~MxcsrPolicies() { dyco__context_mxcsr_load_always = saved_; }
+
+ private:
+  unsigned char saved_;
+#else
+  static constexpr int kCount = 1;
+  explicit MxcsrPolicies(int) {}
+#endif
+};
+
+void FpControlStateSurvives(Entry entry);
+
 // A context that changed its rounding mode (and, on x86, flush-to-zero)
 // keeps it across switches, and the other side keeps its own, whether the
 // two sides' status flags differ or not.
 TEST_P(EntryTest, FloatingPointControlStateSurvivesASwitch) {
+  for (int policy = 0; policy < MxcsrPolicies::kCount; ++policy) {
+    SCOPED_TRACE(policy);
+    MxcsrPolicies p(policy);
+    FpControlStateSurvives(GetParam());
+  }
+}
+
+void FpControlStateSurvives(Entry entry) {
   const int saved = fegetround();
 #if defined(__x86_64__) || defined(__i386__)
   const unsigned saved_csr = GetCsr();
 #endif
   ASSERT_EQ(0, fesetround(FE_UPWARD));
   FpCheck c;
-  c.entry = GetParam();
+  c.entry = entry;
   Stack stack;
   ASSERT_EQ(
       0, dyco_context_make(&c.other, stack.base(), stack.size(), FpOther, &c));
@@ -594,11 +624,16 @@ void CheckEveryBit(Entry entry, bool x87, const int *bits, size_t n) {
 }
 
 TEST_P(EntryTest, EveryFloatingPointControlBitIsKept) {
-  CheckEveryBit(GetParam(), false, kCsrBits,
-                sizeof kCsrBits / sizeof kCsrBits[0]);
+  for (int policy = 0; policy < MxcsrPolicies::kCount; ++policy) {
+    SCOPED_TRACE(policy);
+    MxcsrPolicies p(policy);
+    CheckEveryBit(GetParam(), false, kCsrBits,
+                  sizeof kCsrBits / sizeof kCsrBits[0]);
 #if defined(__x86_64__) || defined(__i386__)
-  CheckEveryBit(GetParam(), true, kCwBits, sizeof kCwBits / sizeof kCwBits[0]);
+    CheckEveryBit(GetParam(), true, kCwBits,
+                  sizeof kCwBits / sizeof kCwBits[0]);
 #endif
+  }
 }
 #endif
 
@@ -1095,6 +1130,23 @@ TEST(ContextTest, StackSaveAndRestoreRoundTrip) {
   }
   EXPECT_EQ(0, stack[4]);
 }
+
+#if defined(__x86_64__)
+// The policy is picked before main from the CPU's vendor string.
+TEST(ContextTest, LoadsMxcsrAlwaysOnAmdAndHygonOnly) {
+  unsigned regs[4] = {};
+  __asm__ volatile("cpuid"
+                   : "=a"(regs[0]), "=b"(regs[1]), "=c"(regs[2]), "=d"(regs[3])
+                   : "a"(0), "c"(0));
+  char vendor[13] = {};
+  memcpy(vendor, &regs[1], 4);
+  memcpy(vendor + 4, &regs[3], 4);
+  memcpy(vendor + 8, &regs[2], 4);
+  const bool amd = strcmp(vendor, "AuthenticAMD") == 0 ||
+                   strcmp(vendor, "HygonGenuine") == 0;
+  EXPECT_EQ(amd ? 1 : 0, dyco__context_mxcsr_load_always) << vendor;
+}
+#endif
 
 TEST(ContextTest, NamesItsImplementation) {
   const char *name = dyco_context_implementation();

@@ -29,7 +29,12 @@
  * status flags (bits 0-5) are caller-saved in the ABI and not compared:
  * loading an MXCSR whose flags differ costs about 50 ns on Intel cores, and
  * the flags of two contexts differ as soon as one of them did an inexact
- * division.
+ * division. On AMD cores (dyco__context_mxcsr_load_always, set at start-up
+ * from CPUID) MXCSR is loaded at every switch instead, without a compare:
+ * there `ldmxcsr` costs a few cycles whatever it loads, while reading back
+ * what `stmxcsr` just wrote waits for the store (measured per switch: Zen 3
+ * 7.7 -> 6.2 ns, Zen 5 6.4 -> 4.8 ns).
+ * The x87 control word is compared on every CPU (`fldcw` is slow on all).
  *
  * Control-flow protection: each entry point starts with endbr64; the
  * indirect jump that resumes a context is `notrack`, because it lands after
@@ -80,6 +85,8 @@
         movzwl  0x04(%rsp), %ecx
         cmpw    0x04(%r9), %cx
         jne     1f
+        cmpb    $0, dyco__context_mxcsr_load_always(%rip)
+        jne     2f
         movl    (%rsp), %eax
         xorl    (%r9), %eax
         testl   $0xffc0, %eax
@@ -104,6 +111,9 @@
         .macro  SWITCH_LOAD_FP leave
 1:      ldmxcsr (%rsp)
         fldcw   0x04(%rsp)
+        SWITCH_RESTORE
+        \leave
+2:      ldmxcsr (%rsp)
         SWITCH_RESTORE
         \leave
         .endm
@@ -218,6 +228,8 @@ dyco_context_switch_sp_via:
         xorl    %edx, %edx              /* the value: NULL */
         cmpw    0x04(%rsp), %r14w
         jne     1f
+        cmpb    $0, dyco__context_mxcsr_load_always(%rip)
+        jne     2f
         movl    (%rsp), %eax
         xorl    %r13d, %eax
         testl   $0xffc0, %eax

@@ -63,6 +63,14 @@ void *dyco__context_switch_ret_asm(void **from_sp, void *const *to_sp,
 void dyco__context_trampoline(void);
 #endif
 
+#if defined(__x86_64__)
+/* Nonzero where the switch loads MXCSR at every switch rather than compare
+ * it first (AMD and Hygon cores, see switch_x86_64_sysv_elf_gas.S). Set
+ * once, before main, by context.c; 0 (compare first) is right everywhere,
+ * only slower there. */
+extern unsigned char dyco__context_mxcsr_load_always;
+#endif
+
 /* Where a context resumes after dyco_context_ontop: pops fn and the return
  * address the context was suspended with (two words above the restored
  * frame), then jumps to fn(value) with that return address. Not to be
