@@ -15,19 +15,37 @@
 
 namespace dyco_bench {
 
-// The CPU's model name, as /proc/cpuinfo gives it.
+// The CPU's model name, as /proc/cpuinfo gives it, with its family and
+// model numbers: a virtual machine's name may say only "AMD EPYC", which
+// Zen 3 (family 25) and Zen 5 (family 26) cores both report.
 inline std::string CpuModel() {
   std::string model = "unknown CPU";
+  std::string family;
+  std::string number;
   if (FILE *f = fopen("/proc/cpuinfo", "r")) {
     char line[512];
     while (fgets(line, sizeof line, f) != nullptr) {
-      if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-        model = strchr(line, ':') + 2;
-        model.erase(model.find_last_not_of(" \n") + 1);
-        break;
+      const char *colon = strchr(line, ':');
+      if (colon == nullptr || colon[1] == '\0') {
+        if (line[0] == '\n') {
+          break;  // the first CPU's block has ended
+        }
+        continue;
+      }
+      std::string value = colon + 2;
+      value.erase(value.find_last_not_of(" \n") + 1);
+      if (strncmp(line, "model name", 10) == 0) {
+        model = value;
+      } else if (strncmp(line, "cpu family", 10) == 0) {
+        family = value;
+      } else if (strncmp(line, "model\t", 6) == 0) {
+        number = value;
       }
     }
     fclose(f);
+  }
+  if (!family.empty() && !number.empty()) {
+    model += " (family " + family + ", model " + number + ")";
   }
   return model;
 }
