@@ -82,11 +82,8 @@ else
   run http tools/bench_http.sh
 fi
 
-# The model name with its family and model numbers (a virtual machine's
-# name may be only "AMD EPYC", which Zen 3 and Zen 5 cores both report).
-cpu=$(awk -F': ' '/^model name/ { n = $2 } /^cpu family/ { f = $2 }
-  /^model\t/ { m = $2 } /^$/ { exit }
-  END { printf "%s", n; if (f != "" && m != "") printf " (family %s, model %s)", f, m }' /proc/cpuinfo)
+source tools/testing/cpu_name.sh
+cpu=$(cpu_name)
 {
   echo "# dyco figures"
   echo

@@ -168,11 +168,8 @@ run_wrk() {
     END { printf "%s %.3f\n", rps, (n > 0 ? t * 1e6 / hz / n : 0) }' <<<"$out"
 }
 
-# The model name with its family and model numbers (a virtual machine's
-# name may be only "AMD EPYC", which Zen 3 and Zen 5 cores both report).
-cpu=$(awk -F': ' '/^model name/ { n = $2 } /^cpu family/ { f = $2 }
-  /^model\t/ { m = $2 } /^$/ { exit }
-  END { printf "%s", n; if (f != "" && m != "") printf " (family %s, model %s)", f, m }' /proc/cpuinfo)
+source tools/testing/cpu_name.sh
+cpu=$(cpu_name)
 mode="keep-alive GET $path"
 [ "$pipeline" -gt 1 ] && mode="$mode, $pipeline requests pipelined"
 echo "HTTP $mode on loopback: dyco's examples/http_server vs nginx $("$nginx_bin" -v 2>&1 | sed 's/.*\///')"

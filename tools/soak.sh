@@ -33,7 +33,8 @@ if [ ! -f "$out/cert.pem" ]; then
     >/dev/null 2>&1
 fi
 ulimit -n 65536 2>/dev/null || true
-echo "soak: $seconds s (warm-up $warmup s) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%F)"
+source tools/testing/cpu_name.sh
+echo "soak: $seconds s (warm-up $warmup s) on $(cpu_name), $(date -u +%F)"
 exec bazel-bin/tools/testing/soak --seconds "$seconds" --interval 10 \
   --warmup "$warmup" --csv "$out/soak.csv" --svg "$out/soak.svg" \
   --certs "$out"
