@@ -127,6 +127,7 @@ dyco__asym *dyco__asym_new(dyco__athread *t, proc_coroutine func, void *arg,
   co->flags = DYCO__AF_SHARED;
   co->func = func;
   co->arg = arg;
+  dyco_context_fpmodes_get(&co->start_modes);
   t->count++;
   t->created++;
   return co;
@@ -438,7 +439,8 @@ static void asym_main(void *arg) {
 }
 
 int dyco__asym_make(dyco__asym *co, char *stack, size_t size) {
-  int err = dyco_context_make(&co->ctx, stack, size, asym_main, co);
+  int err = dyco_context_make_modes(&co->ctx, stack, size, asym_main, co,
+                                    &co->start_modes);
   if (err != 0) {
     return err;
   }

@@ -1,6 +1,7 @@
 // dyco — asym layer tests without a scheduler: generators, udata, nesting,
 // shared and private stacks, errors, 100,000 create/free cycles.
 #include <errno.h>
+#include <fenv.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -104,6 +105,33 @@ TEST_P(AsymTest, AGeneratorYieldsItsValuesThroughUdata) {
   EXPECT_EQ(-ESRCH, dyco_asymcoro_getUdata(cid, &u));
   EXPECT_EQ(-ESRCH, dyco_asymcoro_setUdata(cid, &value));
   dyco_asymcoro_free(cid);  // ignored
+}
+
+// Floating-point modes: a coroutine starts with the modes its creator had
+// when it created it, not with its first resumer's (its context is made at
+// the first resume), and keeps its own across resumes; the resumer keeps
+// its own.
+TEST_P(AsymTest, FpModesStartAsTheCreatorsAndStayEachOnesOwn) {
+  const int saved = fegetround();
+  ASSERT_EQ(0, fesetround(FE_DOWNWARD));
+  int first = -1, later = -1;
+  std::function<void()> f = [&] {
+    first = fegetround();
+    fesetround(FE_TOWARDZERO);
+    dyco_asymcoroyield();
+    later = fegetround();
+  };
+  int cid = Make(&f, Shared());
+  ASSERT_GT(cid, 0);
+  ASSERT_EQ(0, fesetround(FE_UPWARD));  // the resumer's, after creating it
+  EXPECT_EQ(cid, dyco_asymcororesume(cid));
+  EXPECT_EQ(FE_DOWNWARD, first);
+  EXPECT_EQ(FE_UPWARD, fegetround());
+  EXPECT_EQ(0, dyco_asymcororesume(cid));
+  EXPECT_EQ(FE_TOWARDZERO, later);
+  EXPECT_EQ(FE_UPWARD, fegetround());
+  dyco_asymcoro_free(cid);
+  fesetround(saved);
 }
 
 TEST_P(AsymTest, ValuesGoBothWaysThroughUdata) {

@@ -202,8 +202,50 @@ static void tool_entry(void *p) {
   dyco__context_returned();
 }
 
+void dyco_context_fpmodes_get(dyco_context_fpmodes *modes) {
+  if (modes == NULL) {
+    return;
+  }
+  modes->word[0] = 0;
+  modes->word[1] = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned int mxcsr;
+  unsigned short cw;
+  __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
+  modes->word[0] = mxcsr;
+  modes->word[1] = cw;
+#elif defined(__aarch64__)
+  uint64_t fpcr;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+  modes->word[0] = (unsigned int)fpcr;
+#elif defined(__arm__) && defined(__ARM_PCS_VFP)
+  unsigned int fpscr;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(fpscr));
+  modes->word[0] = fpscr;
+#endif
+}
+
+static int make(dyco_context *ctx, void *stack, size_t size, dyco_context_fn fn,
+                void *arg, const dyco_context_fpmodes *modes);
+
 int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
                       dyco_context_fn fn, void *arg) {
+  dyco_context_fpmodes modes;
+  dyco_context_fpmodes_get(&modes);
+  return make(ctx, stack, size, fn, arg, &modes);
+}
+
+int dyco_context_make_modes(dyco_context *ctx, void *stack, size_t size,
+                            dyco_context_fn fn, void *arg,
+                            const dyco_context_fpmodes *modes) {
+  if (modes == NULL) {
+    return -EINVAL;
+  }
+  return make(ctx, stack, size, fn, arg, modes);
+}
+
+static int make(dyco_context *ctx, void *stack, size_t size, dyco_context_fn fn,
+                void *arg, const dyco_context_fpmodes *modes) {
   if (ctx == NULL || stack == NULL || fn == NULL) {
     return -EINVAL;
   }
@@ -253,11 +295,11 @@ int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
 #endif
   }
 #if USE_UCONTEXT
-  if (dyco__context_make_uc(ctx, (void *)top, fn, arg) != 0) {
+  if (dyco__context_make_uc(ctx, (void *)top, fn, arg, modes) != 0) {
     return -EINVAL;
   }
 #else
-  ctx->sp = dyco__context_make_asm((void *)top, fn, arg);
+  ctx->sp = dyco__context_make_asm((void *)top, fn, arg, modes);
 #endif
   return 0;
 }

@@ -47,6 +47,27 @@ typedef struct dyco_context {
 int dyco_context_make(dyco_context *ctx, void *stack, size_t size,
                       dyco_context_fn fn, void *arg);
 
+/* The floating-point modes a context starts with, as the hardware keeps
+ * them: MXCSR and the x87 control word on x86, FPSCR on arm, FPCR on
+ * aarch64 (rounding direction, flush-to-zero, exception masks, x87
+ * precision). Opaque: take it from dyco_context_fpmodes_get. */
+typedef struct dyco_context_fpmodes {
+  unsigned int word[2];
+} dyco_context_fpmodes;
+
+/* dyco_context_fpmodes_get stores the calling thread's floating-point modes
+ * in *modes (nothing on an architecture where dyco keeps none). */
+void dyco_context_fpmodes_get(dyco_context_fpmodes *modes);
+
+/* dyco_context_make_modes is dyco_context_make for a context that starts
+ * with `modes` rather than with the caller's: a context made on behalf of
+ * someone else, later (a scheduler that makes a coroutine's context at its
+ * first run gives it the modes its creator had). modes must not be NULL
+ * (-EINVAL). */
+int dyco_context_make_modes(dyco_context *ctx, void *stack, size_t size,
+                            dyco_context_fn fn, void *arg,
+                            const dyco_context_fpmodes *modes);
+
 /* dyco_context_switch saves the running context into `from` and resumes
  * `to`, passing it `value`. It returns when some context later switches back
  * to `from`, and returns the value that switch passed. `to` must be a context

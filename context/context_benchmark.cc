@@ -193,7 +193,10 @@ void BM_DycoUcontextSwitch(benchmark::State &state) {
   uc_ctx = dyco_context{};
   uc_ctx.stack = stack.data();
   uc_ctx.stack_size = stack.size();
-  dyco__context_make_uc(&uc_ctx, stack.data() + stack.size(), UcBody, nullptr);
+  dyco_context_fpmodes modes;
+  dyco_context_fpmodes_get(&modes);
+  dyco__context_make_uc(&uc_ctx, stack.data() + stack.size(), UcBody, nullptr,
+                        &modes);
   for (auto _ : state) {
     dyco__context_switch_uc(&uc_main, &uc_ctx, nullptr);
   }

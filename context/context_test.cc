@@ -635,6 +635,105 @@ TEST_P(EntryTest, EveryFloatingPointControlBitIsKept) {
 #endif
   }
 }
+
+// dyco_context_make_modes: a context made on someone else's behalf (a
+// scheduler makes a coroutine's context at its first run) starts with the
+// modes it is given, not with its maker's; dyco_context_make's starts with
+// its maker's.
+struct ModesSeen {
+  Entry entry;
+  dyco_context main{};
+  dyco_context other{};
+  int round = -1;
+  unsigned csr = 0;
+  unsigned cw = 0;
+};
+
+void ModesBody(void *arg) {
+  auto *c = static_cast<ModesSeen *>(arg);
+  c->round = fegetround();
+  c->csr = GetCsr() & kCsrControl;
+#if defined(__x86_64__) || defined(__i386__)
+  c->cw = GetCw();
+#endif
+  for (;;) {
+    Switch(c->entry, &c->other, &c->main, nullptr);
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+constexpr unsigned kFlushToZero = 0x8000;
+#else
+constexpr unsigned kFlushToZero = 1u << 24;
+#endif
+
+void StartsWithGivenModes(Entry entry) {
+  const int saved = fegetround();
+  const unsigned saved_csr = GetCsr();
+#if defined(__x86_64__) || defined(__i386__)
+  const unsigned saved_cw = GetCw();
+#endif
+  // The modes to give: downward, flush-to-zero (and on x86 the x87
+  // precision set to single, a bit of the control word alone).
+  ASSERT_EQ(0, fesetround(FE_DOWNWARD));
+  SetCsr(GetCsr() | kFlushToZero);
+#if defined(__x86_64__) || defined(__i386__)
+  SetCw(GetCw() & ~0x300u);
+  const unsigned given_cw = GetCw();
+#endif
+  const unsigned given_csr = GetCsr() & kCsrControl;
+  dyco_context_fpmodes given;
+  dyco_context_fpmodes_get(&given);
+  // The maker's own: upward, no flush-to-zero, the x87 precision as it was.
+  SetCsr(saved_csr);
+#if defined(__x86_64__) || defined(__i386__)
+  SetCw(saved_cw);
+#endif
+  ASSERT_EQ(0, fesetround(FE_UPWARD));
+  const unsigned maker_csr = GetCsr() & kCsrControl;
+
+  ModesSeen with;
+  with.entry = entry;
+  Stack stack;
+  ASSERT_EQ(0, dyco_context_make_modes(&with.other, stack.base(), stack.size(),
+                                       ModesBody, &with, &given));
+  Switch(entry, &with.main, &with.other, nullptr);
+  EXPECT_EQ(FE_DOWNWARD, with.round);
+  // What the processor kept of them (valgrind keeps MXCSR's rounding
+  // only, not flush-to-zero).
+  EXPECT_EQ(given_csr, with.csr);
+#if defined(__x86_64__) || defined(__i386__)
+  EXPECT_EQ(given_cw, with.cw);
+#endif
+  // The maker finds its own again.
+  EXPECT_EQ(FE_UPWARD, fegetround());
+  EXPECT_EQ(maker_csr, GetCsr() & kCsrControl);
+
+  ModesSeen plain;
+  plain.entry = entry;
+  Stack stack2;
+  ASSERT_EQ(0, dyco_context_make(&plain.other, stack2.base(), stack2.size(),
+                                 ModesBody, &plain));
+  Switch(entry, &plain.main, &plain.other, nullptr);
+  EXPECT_EQ(FE_UPWARD, plain.round);
+  EXPECT_EQ(maker_csr, plain.csr);
+
+  SetCsr(saved_csr);
+#if defined(__x86_64__) || defined(__i386__)
+  SetCw(saved_cw);
+#endif
+  fesetround(saved);
+  dyco_context_destroy(&with.other);
+  dyco_context_destroy(&plain.other);
+}
+
+TEST_P(EntryTest, AContextMadeWithModesStartsWithThemNotItsMakers) {
+  for (int policy = 0; policy < MxcsrPolicies::kCount; ++policy) {
+    SCOPED_TRACE(policy);
+    MxcsrPolicies p(policy);
+    StartsWithGivenModes(GetParam());
+  }
+}
 #endif
 
 // --- stack alignment --------------------------------------------------------
@@ -1076,6 +1175,18 @@ TEST(ContextTest, MakeRejectsBadArguments) {
   EXPECT_EQ(-EINVAL, dyco_context_make(&ctx, stack.base(), SIZE_MAX,
                                        PingPongBody, nullptr));
   dyco_context_destroy(nullptr);  // accepted
+  // dyco_context_make_modes: the same checks, and the modes are required.
+  dyco_context_fpmodes modes;
+  dyco_context_fpmodes_get(&modes);
+  dyco_context_fpmodes_get(nullptr);  // accepted, does nothing
+  EXPECT_EQ(-EINVAL, dyco_context_make_modes(&ctx, stack.base(), stack.size(),
+                                             PingPongBody, nullptr, nullptr));
+  EXPECT_EQ(-EINVAL,
+            dyco_context_make_modes(nullptr, stack.base(), stack.size(),
+                                    PingPongBody, nullptr, &modes));
+  EXPECT_EQ(-EINVAL, dyco_context_make_modes(&ctx, stack.base(),
+                                             DYCO_CONTEXT_STACK_MIN - 1,
+                                             PingPongBody, nullptr, &modes));
 }
 
 // --- tools found at run time ------------------------------------------

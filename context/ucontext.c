@@ -16,6 +16,7 @@ typedef struct uc_frame {
   void *value; /* what the switch that resumes this context passes */
   dyco_context_fn fn;
   void *arg;
+  dyco_context_fpmodes modes; /* a new context's, set by its entry */
 #if defined(__i386__)
   unsigned int mxcsr; /* glibc's i386 ucontext keeps the x87 state only */
 #endif
@@ -32,19 +33,34 @@ static void set_mxcsr(unsigned int v) {
 }
 #endif
 
+/* Installs the floating-point modes a new context starts with (getcontext
+ * took its maker's, where it keeps them at all). */
+static void set_modes(const dyco_context_fpmodes *m) {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned int mxcsr = m->word[0];
+  unsigned short cw = (unsigned short)m->word[1];
+  __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(cw));
+#elif defined(__aarch64__)
+  uint64_t fpcr = m->word[0];
+  __asm__ volatile("msr fpcr, %0" : : "r"(fpcr));
+#elif defined(__arm__) && defined(__ARM_PCS_VFP)
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(m->word[0]));
+#else
+  (void)m;
+#endif
+}
+
 /* makecontext passes only ints: a pointer travels as two halves. */
 static void uc_entry(unsigned int hi, unsigned int lo) {
   uintptr_t bits = ((uintptr_t)hi << 16 << 16) | (uintptr_t)lo;
   uc_frame *frame = (uc_frame *)bits;
-#if defined(__i386__)
-  set_mxcsr(frame->mxcsr);
-#endif
+  set_modes(&frame->modes);
   frame->fn(frame->arg);
   dyco__context_returned();
 }
 
 int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
-                          void *arg) {
+                          void *arg, const dyco_context_fpmodes *modes) {
   uintptr_t at = ((uintptr_t)top - sizeof(uc_frame)) &
                  ~(uintptr_t)(DYCO_CONTEXT_STACK_ALIGN - 1);
   uc_frame *frame = (uc_frame *)at;
@@ -57,9 +73,7 @@ int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
   }
   frame->fn = fn;
   frame->arg = arg;
-#if defined(__i386__)
-  frame->mxcsr = get_mxcsr();
-#endif
+  frame->modes = *modes;
   frame->uc.uc_link = NULL;
   frame->uc.uc_stack.ss_sp = ctx->stack;
   frame->uc.uc_stack.ss_size = (size_t)((char *)frame - (char *)ctx->stack);

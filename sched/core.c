@@ -114,7 +114,7 @@ static __attribute__((noinline)) int tools_make(dyco_coroutine *co, char *stack,
                                                 size_t size,
                                                 dyco_context_fn fn) {
   dyco_context *rec = co->ext->tools;
-  int err = dyco_context_make(rec, stack, size, fn, co);
+  int err = dyco_context_make_modes(rec, stack, size, fn, co, &co->start_modes);
   co->ctx.sp = rec->sp;
   return err;
 }
@@ -151,7 +151,10 @@ dyco_coroutine *dyco__co_new(dyco_schedule *s, proc_coroutine func, void *arg,
   co->ext = NULL;
   co->node.next = co->node.prev = NULL;
   co->node.qtag = 0;
-  co->deadline = 0;
+  /* Like a thread's (C11 7.6), a coroutine's floating-point modes start as
+   * its creator's: taken now, not at its first run, when whoever runs
+   * then would lend it theirs. */
+  dyco_context_fpmodes_get(&co->start_modes);
   co->wake = 0;
   co->heap_index = -1;
   co->intr_mark = 0;
@@ -603,11 +606,13 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
     err = tools_make(co, stack, size, co_main);
   } else {
     dyco_context made;
-    err = dyco_context_make(&made, stack, size, co_main, co);
+    err = dyco_context_make_modes(&made, stack, size, co_main, co,
+                                  &co->start_modes);
     co->ctx.sp = made.sp;
   }
 #else
-  int err = dyco_context_make(&co->ctx, stack, size, co_main, co);
+  int err = dyco_context_make_modes(&co->ctx, stack, size, co_main, co,
+                                    &co->start_modes);
 #endif
   if (DYCO__UNLIKELY(err != 0)) {
     /* setStack and the pools accept only stacks that hold the minimum:

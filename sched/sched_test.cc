@@ -1,6 +1,7 @@
 // dyco — sched layer tests: creation, scheduling order, urgency, yield,
 // sleep, stop and run again, abort, udata, introspection, misuse.
 #include <errno.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -537,6 +538,71 @@ TEST_F(SchedTest, ScheduleIdsAreUniquePerThread) {
   t.join();
   EXPECT_GT(theirs, 0);
   EXPECT_NE(mine, theirs);
+}
+
+// Floating-point modes: like a thread's (C11 7.6), a coroutine starts with
+// the modes its creator had when it created it, not with those of whoever
+// runs just before its first run (its context is made then), and each
+// keeps its own across switches. On private stacks, the shared stack, and
+// a pool's.
+void FpModesStartAsTheCreators(int stack_kind) {
+  const int saved = fegetround();
+  ASSERT_EQ(0, fesetround(FE_TONEAREST));
+  int a_after = -1, b_start = -1, c_start = -1, p_start = -1;
+  dyco_coropool *pool = nullptr;
+  if (stack_kind == 2) {
+    pool = dyco_coropool_create(2, 64 * 1024);
+    ASSERT_NE(nullptr, pool);
+  }
+  auto go = [&](std::function<void()> f) {
+    int cid = Go(std::move(f));
+    if (stack_kind == 1) {
+      EXPECT_EQ(1, dyco_coroutine_setStack(cid, nullptr, 64 * 1024));
+    }
+    return cid;
+  };
+  // Created by the thread (round to nearest), B first runs right after A
+  // has turned downward and yielded.
+  go([&] {
+    EXPECT_EQ(FE_TONEAREST, fegetround());
+    fesetround(FE_DOWNWARD);
+    // C, created now, inherits downward; so does a pool coroutine.
+    go([&] { c_start = fegetround(); });
+    if (pool != nullptr) {
+      EXPECT_LT(
+          0,
+          dyco_coropool_obtain(
+              pool, [](void *arg) { *static_cast<int *>(arg) = fegetround(); },
+              &p_start, 0));
+    }
+    dyco_coroutine_yield();
+    a_after = fegetround();
+  });
+  go([&] {
+    b_start = fegetround();
+    fesetround(FE_UPWARD);  // its own, left as it is when it ends
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(FE_TONEAREST, b_start);
+  EXPECT_EQ(FE_DOWNWARD, c_start);
+  EXPECT_EQ(FE_DOWNWARD, a_after);
+  if (pool != nullptr) {
+    EXPECT_EQ(FE_DOWNWARD, p_start);
+    EXPECT_EQ(0, dyco_coropool_destroy(&pool));
+  }
+  // The thread keeps its own.
+  EXPECT_EQ(FE_TONEAREST, fegetround());
+  fesetround(saved);
+}
+
+TEST_F(SchedTest, FpModesStartAsTheCreatorsOnTheSharedStack) {
+  FpModesStartAsTheCreators(0);
+}
+TEST_F(SchedTest, FpModesStartAsTheCreatorsOnPrivateStacks) {
+  FpModesStartAsTheCreators(1);
+}
+TEST_F(SchedTest, FpModesStartAsTheCreatorsInAPool) {
+  FpModesStartAsTheCreators(2);
 }
 
 TEST_F(SchedTest, MisuseOutsideACoroutineReturnsErrors) {

@@ -69,6 +69,9 @@ struct dyco__asym {
   uint32_t saved_cap;
   dyco__apool *pool;
   dyco__asym *next_free;
+  /* Until it starts: its creator's floating-point modes, which it starts
+   * with (its context is made at its first resume). */
+  dyco_context_fpmodes start_modes;
 };
 
 /* Everything asym keeps per thread. Zero until first used. */

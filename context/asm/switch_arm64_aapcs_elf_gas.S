@@ -218,7 +218,9 @@ dyco_context_switch_sp_via:
 
 /* void *dyco__context_make_asm(void *top,              x0 (16-aligned)
  *                              dyco_context_fn fn,     x1
- *                              void *arg)              x2  -> x0 (sp) */
+ *                              void *arg,              x2
+ *                              const dyco_context_fpmodes *modes)
+ *                                                      x3  -> x0 (sp) */
         .globl  dyco__context_make_asm
         .hidden dyco__context_make_asm
         .type   dyco__context_make_asm, %function
@@ -240,7 +242,7 @@ dyco__context_make_asm:
         stp     xzr, xzr, [x0, #0x70]
         stp     xzr, xzr, [x0, #0x80]
         stp     xzr, xzr, [x0, #0x90]
-        mrs     x9, fpcr                /* start with the caller's modes */
+        ldr     w9, [x3]                /* the FPCR it starts with */
         stp     x9, xzr, [x0, #0xa0]
         ret
         .cfi_endproc

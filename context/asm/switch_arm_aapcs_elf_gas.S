@@ -214,7 +214,9 @@ dyco_context_switch_sp_via:
 
 /* void *dyco__context_make_asm(void *top,              r0 (16-aligned)
  *                              dyco_context_fn fn,     r1
- *                              void *arg)              r2  -> r0 (sp) */
+ *                              void *arg,              r2
+ *                              const dyco_context_fpmodes *modes)
+ *                                                      r3  -> r0 (sp) */
         .globl  dyco__context_make_asm
         .hidden dyco__context_make_asm
         .type   dyco__context_make_asm, %function
@@ -222,22 +224,26 @@ dyco_context_switch_sp_via:
 dyco__context_make_asm:
         .fnstart
         .cfi_startproc
-        mov     r3, #0
-        mov     r12, r0
+        ldr     r3, [r3]                /* the FPSCR it starts with */
         sub     r0, r0, #0x78           /* the frame, 16 bytes below top */
-1:      str     r3, [r12, #-4]!         /* 16 zero bytes, then d8-d15 = 0 */
-        cmp     r12, r0
-        bne     1b
+        str     r3, [r0, #0x60]
         str     r1, [r0, #0x40]         /* r4 = fn */
         str     r2, [r0, #0x44]         /* r5 = arg */
+        mov     r3, #0
+        add     r12, r0, #0x40
+1:      str     r3, [r12, #-4]!         /* d8-d15 = 0 */
+        cmp     r12, r0
+        bne     1b
         str     r3, [r0, #0x48]         /* r6 */
         str     r3, [r0, #0x4c]         /* r7 */
         str     r3, [r0, #0x50]         /* r8 */
         str     r3, [r0, #0x54]         /* r9 */
         str     r3, [r0, #0x58]         /* r10 */
         str     r3, [r0, #0x5c]         /* r11 (fp): ends the chain */
-        vmrs    r12, fpscr              /* start with the caller's modes */
-        str     r12, [r0, #0x60]
+        str     r3, [r0, #0x68]         /* 16 zero bytes above the frame */
+        str     r3, [r0, #0x6c]
+        str     r3, [r0, #0x70]
+        str     r3, [r0, #0x74]
         adr     r12, dyco__context_trampoline
         str     r12, [r0, #0x64]        /* return address */
         bx      lr

@@ -214,7 +214,9 @@ dyco_context_switch_sp_via:
 
 /* void *dyco__context_make_asm(void *top,              4(%esp), 16-aligned
  *                              dyco_context_fn fn,     8(%esp)
- *                              void *arg)              12(%esp) -> eax */
+ *                              void *arg,              12(%esp)
+ *                              const dyco_context_fpmodes *modes)
+ *                                                      16(%esp) -> eax */
         .globl  dyco__context_make_asm
         .hidden dyco__context_make_asm
         .type   dyco__context_make_asm, @function
@@ -224,8 +226,11 @@ dyco__context_make_asm:
         DYCO_PAD_CALL
         movl    4(%esp), %eax
         leal    -0x1c(%eax), %eax       /* the frame sits just below top */
-        stmxcsr (%eax)                  /* start with the caller's modes */
-        fnstcw  4(%eax)
+        movl    16(%esp), %ecx          /* the modes it starts with: */
+        movl    (%ecx), %edx
+        movl    %edx, (%eax)            /* MXCSR */
+        movl    4(%ecx), %edx
+        movl    %edx, 4(%eax)           /* x87 control word */
         movl    $0, 0x08(%eax)          /* edi */
         movl    12(%esp), %ecx
         movl    %ecx, 0x0c(%eax)        /* esi = arg */

@@ -243,7 +243,9 @@ dyco_context_switch_sp_via:
 
 /* void *dyco__context_make_asm(void *top,              rdi (16-aligned)
  *                              dyco_context_fn fn,     rsi
- *                              void *arg)              rdx  -> rax (sp) */
+ *                              void *arg,              rdx
+ *                              const dyco_context_fpmodes *modes)
+ *                                                      rcx  -> rax (sp) */
         .globl  dyco__context_make_asm
         .hidden dyco__context_make_asm
         .type   dyco__context_make_asm, @function
@@ -252,8 +254,10 @@ dyco__context_make_asm:
         .cfi_startproc
         DYCO_PAD_CALL
         leaq    -0x40(%rdi), %rax       /* the frame sits just below top */
-        stmxcsr (%rax)                  /* start with the caller's modes */
-        fnstcw  4(%rax)
+        movl    (%rcx), %r8d            /* the modes it starts with: */
+        movl    %r8d, (%rax)            /* MXCSR */
+        movl    4(%rcx), %r8d
+        movl    %r8d, 4(%rax)           /* x87 control word */
         movq    %rsi, 0x08(%rax)        /* r12 = fn */
         movq    %rdx, 0x10(%rax)        /* r13 = arg */
         movq    $0, 0x18(%rax)          /* r14 */

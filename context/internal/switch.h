@@ -41,8 +41,10 @@ extern "C" {
 #if DYCO__CONTEXT_HAVE_ASM
 /* Lays out a first frame below `top` (aligned to DYCO_CONTEXT_STACK_ALIGN)
  * so that switching to the returned stack pointer starts fn(arg) in the
- * trampoline. Defined in context/asm/switch_*.S. */
-void *dyco__context_make_asm(void *top, dyco_context_fn fn, void *arg);
+ * trampoline, with the floating-point modes `modes`. Defined in
+ * context/asm/switch_*.S. */
+void *dyco__context_make_asm(void *top, dyco_context_fn fn, void *arg,
+                             const dyco_context_fpmodes *modes);
 
 /* Saves the callee-saved state on the running stack, stores the stack
  * pointer in from->sp, loads to->sp, restores, and returns `value` there.
@@ -97,7 +99,7 @@ void dyco__context_ontop_trampoline(void);
 /* The ucontext fallback: the same contract, built on makecontext and
  * swapcontext (so each switch costs a sigprocmask system call). */
 int dyco__context_make_uc(dyco_context *ctx, void *top, dyco_context_fn fn,
-                          void *arg);
+                          void *arg, const dyco_context_fpmodes *modes);
 void *dyco__context_switch_uc(dyco_context *from, dyco_context *to,
                               void *value);
 void *dyco__context_switch_uc_sp(void **from_sp, void *to_sp, void *value);

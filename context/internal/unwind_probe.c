@@ -30,7 +30,9 @@ static void Body(void *arg) {
 int main(void) {
   static _Alignas(16) char stack[64 * 1024];
   /* The assembly make whatever switch the build chose for the public API. */
-  ctx.sp = dyco__context_make_asm(stack + sizeof stack, Body, NULL);
+  dyco_context_fpmodes modes;
+  dyco_context_fpmodes_get(&modes);
+  ctx.sp = dyco__context_make_asm(stack + sizeof stack, Body, NULL, &modes);
   for (int i = 0; i < 2; i++) {
     dyco__context_switch_asm(&main_ctx, &ctx, NULL);
     dyco__context_switch_ret_asm(&main_ctx.sp, &ctx.sp, NULL);

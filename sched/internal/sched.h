@@ -122,7 +122,13 @@ struct dyco_coroutine {
   struct dyco__ext *ext; /* the cold part, NULL until needed */
   /* Waiting and sleeping. */
   struct dyco_waitnode node;
-  uint64_t deadline;  /* ns on CLOCK_MONOTONIC, while in the timer heap */
+  union {
+    uint64_t deadline; /* ns on CLOCK_MONOTONIC, while in the timer heap */
+    /* Until it starts (never in the timer heap before): the floating-point
+     * modes its creator had, which it starts with (its context is made at
+     * its first run, by whoever runs then). */
+    dyco_context_fpmodes start_modes;
+  };
   intptr_t wake;      /* the value a waker hands over */
   int32_t heap_index; /* place in the timer heap, -1 when not there */
   uint32_t intr_mark; /* see DYCO__F_EINTR */

@@ -4,7 +4,9 @@
  * switches find the x87 control words alike and only MXCSR differing.
  * Each blocks in its read (hooked: the other runs meanwhile) and must find
  * its own modes and result after it; the thread keeps its own although
- * the library leaves its modes set. Prints "fp modes: ok". */
+ * the library leaves its modes set. The waker, created by main, first runs
+ * right after a worker changed its modes: it starts with main's (its
+ * creator's), not the worker's. Prints "fp modes: ok". */
 #include <fenv.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -24,6 +26,8 @@ struct job {
 static int pipes[2][2];
 static int order; /* how many workers were in their read when the waker ran */
 static int waiting;
+static int waker_round = -1; /* the modes the waker started with */
+static unsigned waker_csr;
 
 static void worker(void *arg) {
   struct job *j = arg;
@@ -34,6 +38,8 @@ static void worker(void *arg) {
 /* Runs after both workers blocked (they were created first). */
 static void waker(void *arg) {
   (void)arg;
+  waker_round = fegetround();
+  waker_csr = _mm_getcsr() & 0xffc0u;
   order = waiting;
   if (write(pipes[1][1], "x", 1) != 1 || write(pipes[0][1], "x", 1) != 1) {
     order = -1;
@@ -62,6 +68,9 @@ int main(void) {
            j[i].r.mode != j[i].mode || j[i].r.csr != want[i];
   }
   bad |= !(j[0].r.after > j[1].r.after); /* upward rounds above downward */
+  printf("waker started with mode %#x, mxcsr %#x\n", (unsigned)waker_round,
+         waker_csr);
+  bad |= waker_round != FE_TONEAREST || waker_csr != 0x1f80u;
   bad |= fegetround() != FE_TONEAREST || (_mm_getcsr() & 0xffc0u) != 0x1f80u;
   printf("fp modes: %s (both blocked before the wake: %s)\n",
          bad ? "FAIL" : "ok", order == 2 ? "yes" : "no");
