@@ -56,7 +56,8 @@ typedef struct dyco_context_fpmodes {
 } dyco_context_fpmodes;
 
 /* dyco_context_fpmodes_get stores the calling thread's floating-point modes
- * in *modes (nothing on an architecture where dyco keeps none). */
+ * in *modes (zeros on an architecture where dyco keeps none); a NULL modes
+ * is ignored. */
 void dyco_context_fpmodes_get(dyco_context_fpmodes *modes);
 
 /* dyco_context_make_modes is dyco_context_make for a context that starts
