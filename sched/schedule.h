@@ -201,8 +201,10 @@ typedef void (*dyco_stall_fn)(const dyco_stall *stall, void *arg);
  * thread's CPU clock (it stands still while the thread sleeps) sends the
  * thread DYCO_WATCHDOG_SIGNAL every quarter threshold of CPU time, whose
  * handler (SA_RESTART) looks at the running coroutine: a stall is seen
- * between one and one and a quarter thresholds in. Like any signal, it can
- * make a system call that is never restarted (nanosleep, outside the hooks)
+ * between one and one and a quarter thresholds in (up to two when the
+ * unwinder loses the coroutine's frames: such a sample is taken again at the
+ * next four ticks before it is reported with func NULL). Like any signal, it
+ * can make a system call that is never restarted (nanosleep, outside the hooks)
  * return EINTR. The cure for a stall is dyco_blocking_call (the work runs on
  * a worker thread) or dyco_coroutine_yieldIfLong in the long loop. Returns 0,
  * -ENOMEM, -EAGAIN when no timer or reporting thread can be had, and, when

@@ -21,6 +21,13 @@
  * signal trampoline. */
 #define SKIP 2
 
+/* A sample where the unwinder loses the chain before co_main (the signal
+ * landed in code without unwind tables: a PLT stub on aarch64, some
+ * hand-written assembly) names no function and shows a frame or two: it is
+ * taken again at the next ticks, this many times, before the stall is
+ * reported with what was found. */
+#define LOST_RETRIES 4
+
 struct dyco__watchdog {
   timer_t timer;
   uint64_t threshold_ns;
@@ -33,6 +40,7 @@ struct dyco__watchdog {
   uint32_t count;
   uint64_t since;
   int reported;
+  int lost; /* samples of this slice whose unwinding lost co_main */
 };
 
 /* What the handler hands the reporting thread: one write, below PIPE_BUF,
@@ -107,13 +115,24 @@ static void handler(int sig, siginfo_t *si, void *uc) {
     w->count = co->sched_count;
     w->since = now;
     w->reported = 0;
+    w->lost = 0;
   } else if (!w->reported && now - w->since >= w->threshold_ns) {
-    w->reported = 1;
     record r;
     memset(&r, 0, sizeof r);
     void *frames[DYCO_STALL_FRAMES + SKIP + 1];
     int n = backtrace(frames, DYCO_STALL_FRAMES + SKIP + 1);
     int depth = dyco__frames_user(frames, n, &r.stall.func);
+    if (r.stall.func == NULL && n == (int)(sizeof frames / sizeof *frames)) {
+      /* co_main lies deeper than the frames kept (deep library code:
+       * OpenSSL's key decoding runs 30 frames deep): look further. */
+      r.stall.func = dyco__unwind_func();
+    }
+    if (r.stall.func == NULL && w->lost < LOST_RETRIES) {
+      w->lost++;
+      errno = saved;
+      return;
+    }
+    w->reported = 1;
     r.stall.nframes = depth > SKIP ? depth - SKIP : 0;
     if (r.stall.nframes > DYCO_STALL_FRAMES) {
       r.stall.nframes = DYCO_STALL_FRAMES;
@@ -141,6 +160,7 @@ static void setup(void) {
    * never in the handler. */
   void *warm[4];
   backtrace(warm, 4);
+  (void)dyco__unwind_func();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = handler;

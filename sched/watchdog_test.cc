@@ -61,12 +61,45 @@ extern "C" __attribute__((noinline)) void dyco_test_busy(void *arg) {
   }
 }
 
+// Spins 300 ms (as dyco_test_busy does) at the bottom of `depth` frames
+// of its own, deeper than a stall's 32: as deep as library code goes
+// (OpenSSL's key decoding runs some 30 frames deep).
+extern "C" __attribute__((noinline)) int dyco_test_deep(int depth) {
+  if (depth == 0) {
+    dyco_test_spin(NowMs() + (dyco_test::Slow() ? 1500 : 300));
+    return 0;
+  }
+  // Work after the call keeps it from being a tail call.
+  return dyco_test_deep(depth - 1) + static_cast<int>(sink.load() & 1);
+}
+
+extern "C" __attribute__((noinline)) void dyco_test_deep_busy(void *arg) {
+  (void)arg;
+  sink.fetch_add(static_cast<unsigned>(dyco_test_deep(60)));
+}
+
 std::string SymbolOf(const void *p) {
   Dl_info info;
   if (p != nullptr && dladdr(p, &info) != 0 && info.dli_sname != nullptr) {
     return info.dli_sname;
   }
   return "";
+}
+
+// A stall's frames, innermost first, by name (the address where dladdr
+// knows none).
+std::string Where(const dyco_stall &st) {
+  std::string where;
+  for (int i = 0; i < st.nframes; i++) {
+    std::string name = SymbolOf(st.frames[i]);
+    if (name.empty()) {
+      char hex[32];
+      snprintf(hex, sizeof hex, "%p", st.frames[i]);
+      name = hex;
+    }
+    where += " " + name;
+  }
+  return where;
 }
 
 class WatchdogTest : public SchedTest {
@@ -112,8 +145,9 @@ TEST_F(WatchdogTest, ABusyLoopIsReportedOnceWithWhereItIsNow) {
   EXPECT_EQ(dyco_schedule_schedID(), st.sched_id);
   EXPECT_GE(st.ran_ms, 50u);
   EXPECT_LT(st.ran_ms, dyco_test::Slow() ? 1500u : 300u);
-  EXPECT_EQ(reinterpret_cast<const void *>(dyco_test_busy), st.func);
-  ASSERT_GE(st.nframes, 2);
+  EXPECT_EQ(reinterpret_cast<const void *>(dyco_test_busy), st.func)
+      << Where(st);
+  ASSERT_GE(st.nframes, 2) << Where(st);
   // Innermost first: the spin (or what it calls), down to the function.
   bool spin = false;
   for (int i = 0; i < st.nframes; i++) {
@@ -121,6 +155,33 @@ TEST_F(WatchdogTest, ABusyLoopIsReportedOnceWithWhereItIsNow) {
   }
   EXPECT_TRUE(spin);
   EXPECT_EQ("dyco_test_busy", SymbolOf(st.frames[st.nframes - 1]));
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+}
+
+// Stalled 60 frames deep: the report keeps the innermost 32 frames and
+// still names the coroutine's function, found below them.
+TEST_F(WatchdogTest, AStallDeeperThanItsFramesStillNamesItsFunction) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(50, Collect, nullptr));
+  int cid = dyco_coroutine_create(dyco_test_deep_busy, nullptr);
+  ASSERT_GT(cid, 0);
+  ASSERT_EQ(0, dyco_schedule_run());
+  ASSERT_TRUE(AwaitReports(1));
+  std::lock_guard<std::mutex> g(seen_lock);
+  ASSERT_EQ(1u, seen.size());
+  const dyco_stall &st = seen[0];
+  EXPECT_EQ(cid, st.cid);
+  EXPECT_EQ(reinterpret_cast<const void *>(dyco_test_deep_busy), st.func)
+      << Where(st);
+  ASSERT_EQ(DYCO_STALL_FRAMES, st.nframes) << Where(st);
+  // The innermost frames: the spin (or what it calls), then the recursion.
+  bool spin = false;
+  for (int i = 0; i < 8; i++) {
+    spin |= SymbolOf(st.frames[i]) == "dyco_test_spin";
+  }
+  EXPECT_TRUE(spin) << SymbolOf(st.frames[0]) << " " << SymbolOf(st.frames[1])
+                    << " " << SymbolOf(st.frames[2]) << " "
+                    << SymbolOf(st.frames[3]);
+  EXPECT_EQ("dyco_test_deep", SymbolOf(st.frames[st.nframes - 1]));
   EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
 }
 

@@ -627,6 +627,12 @@ uintptr_t dyco__co_main_addr(void);
  * dladdr), or NULL when co_main is not among them. */
 int dyco__frames_user(void *const *frames, int n, const void **func);
 
+/* The coroutine's function, found by unwinding the caller's stack however
+ * deep (a backtrace() buffer may end before co_main), without storing the
+ * frames; NULL when the unwinder loses the chain before co_main.
+ * Async-signal-safe as backtrace() is, once the unwinder has run once. */
+const void *dyco__unwind_func(void);
+
 /* --- pool.c / local.c ------------------------------------------------------
  */
 
