@@ -1,6 +1,7 @@
 // dyco — asym layer tests: pools. Obtain, run, return, resize, destroy,
 // waiting for a coroutine in a scheduler coroutine, 100,000 cycles.
 #include <errno.h>
+#include <fenv.h>
 
 #include <functional>
 #include <utility>
@@ -88,6 +89,40 @@ TEST_F(AsymPoolTest, ObtainRunReturn) {
     EXPECT_EQ(0, dyco_asymcpool_destroy(&cp));
     EXPECT_EQ(nullptr, cp);
   }
+}
+
+void NoteRounding(void *arg) {
+  int *first = static_cast<int *>(arg);
+  *first = fegetround();
+  fesetround(FE_UPWARD);  // its own: never the next user's of the slot
+  dyco_asymcoroyield();
+}
+
+// A pool coroutine starts with the rounding its obtainer had at obtain,
+// as dyco_asymcoro_create's do: not the resumer's, and not what the
+// slot's previous coroutine left.
+TEST_F(AsymPoolTest, FpModesStartAsTheObtainers) {
+  const int saved = fegetround();
+  for (size_t stack : {kStack, size_t{0}}) {
+    dyco_coropool *cp = dyco_asymcpool_create(1, stack);
+    ASSERT_NE(nullptr, cp);
+    for (int mode : {FE_DOWNWARD, FE_TOWARDZERO, FE_TONEAREST}) {
+      ASSERT_EQ(0, fesetround(mode));
+      int first = -1;
+      int cid = dyco_asymcpool_obtain(cp, NoteRounding, &first, 0);
+      ASSERT_GT(cid, 0);
+      ASSERT_EQ(0, fesetround(FE_UPWARD));  // the resumer's
+      EXPECT_EQ(cid, dyco_asymcororesume(cid));
+      EXPECT_EQ(mode, first) << "stack " << stack;
+      EXPECT_EQ(FE_UPWARD, fegetround());
+      ASSERT_EQ(0, fesetround(FE_TONEAREST));
+      EXPECT_EQ(0, dyco_asymcororesume(cid));  // it ends
+      EXPECT_EQ(FE_TONEAREST, fegetround());
+      dyco_asymcpool_return(cid);
+    }
+    EXPECT_EQ(0, dyco_asymcpool_destroy(&cp));
+  }
+  fesetround(saved);
 }
 
 TEST_F(AsymPoolTest, BadArguments) {
