@@ -38,32 +38,30 @@ static int in_co_main(uintptr_t pc) {
   return pc > start && pc - start < 512;
 }
 
-/* The function a return address lies in (from dladdr), or the address
- * itself when dladdr knows no symbol there. */
-static const void *function_of(const void *pc) {
+const void *dyco__function_of(const void *pc) {
   Dl_info info;
   return dladdr(pc, &info) != 0 && info.dli_saddr != NULL ? info.dli_saddr : pc;
 }
 
-int dyco__frames_user(void *const *frames, int n, const void **func) {
+int dyco__frames_user(void *const *frames, int n, const void **in_func) {
   for (int i = 1; i < n; i++) {
     if (in_co_main((uintptr_t)frames[i])) {
       /* co_main called the coroutine's function, frames[i - 1]. */
-      if (func != NULL) {
-        *func = function_of(frames[i - 1]);
+      if (in_func != NULL) {
+        *in_func = frames[i - 1];
       }
       return i;
     }
   }
-  if (func != NULL) {
-    *func = NULL;
+  if (in_func != NULL) {
+    *in_func = NULL;
   }
   return n;
 }
 
 typedef struct func_scan {
   uintptr_t prev; /* the frame the unwinder found last */
-  const void *func;
+  const void *in_func;
   int left; /* frames it may still look at */
 } func_scan;
 
@@ -71,19 +69,19 @@ static _Unwind_Reason_Code scan_frame(struct _Unwind_Context *uc, void *arg) {
   func_scan *f = (func_scan *)arg;
   const uintptr_t pc = (uintptr_t)_Unwind_GetIP(uc);
   if (f->prev != 0 && in_co_main(pc)) {
-    f->func = function_of((const void *)f->prev);
+    f->in_func = (const void *)f->prev;
     return _URC_END_OF_STACK;
   }
   f->prev = pc;
   return --f->left > 0 ? _URC_NO_REASON : _URC_END_OF_STACK;
 }
 
-const void *dyco__unwind_func(void) {
+const void *dyco__unwind_in_func(void) {
   /* Nothing but the unwinder's own state on the stack, however deep the
    * coroutine is; the bound only stops a corrupt chain of frames. */
   func_scan f = {0, NULL, 4096};
   (void)_Unwind_Backtrace(scan_frame, &f);
-  return f.func;
+  return f.in_func;
 }
 
 #if DYCO_CONTEXT_SP_ONLY

@@ -179,7 +179,8 @@ typedef struct dyco_stall {
   int sched_id;
   int cid;
   const void *func; /* its function (NULL when the unwinder lost it) */
-  uint64_t ran_ms;  /* it has run at least this long without yielding */
+  uint64_t ran_ms;  /* it has run at least this long without yielding (its
+                       thread's CPU time) */
   int nframes;
   void *frames[DYCO_STALL_FRAMES]; /* where it is now, innermost first, down
                                       to its function */
@@ -189,10 +190,11 @@ typedef void (*dyco_stall_fn)(const dyco_stall *stall, void *arg);
 
 /* dyco_schedule_setWatchdog turns on this thread's scheduler's stall
  * watchdog (creating the scheduler if needed): when one coroutine runs for
- * more than threshold_ms without giving up the CPU (at a wait point or a
- * yield), it is reported once, while it still runs: report(stall, arg), or,
- * with report NULL, a paragraph on stderr naming its id, its function and
- * how long, with the backtrace of where it is now. report runs on a thread
+ * more than threshold_ms of its thread's CPU time without giving up the CPU
+ * (at a wait point or a yield), it is reported once (time the system gave
+ * the CPU to other threads does not count), while it still runs: report(stall,
+ * arg), or, with report NULL, a paragraph on stderr naming its id, its function
+ * and how long, with the backtrace of where it is now. report runs on a thread
  * of dyco's own, not in a signal handler; the stall it gets is valid during
  * the call. threshold_ms 0 turns the watchdog off; another call replaces the
  * settings. The first call in a process starts a reporting thread and a

@@ -35,7 +35,7 @@ struct dyco__watchdog {
   void *arg;
   sigset_t sleep_mask; /* the thread's mask plus the watchdog's signal */
   /* The slice the handler saw last: this coroutine, since this many
-   * switches to it, first seen then. */
+   * switches to it, first seen then (the thread's CPU time, ns). */
   const dyco_coroutine *co;
   uint32_t count;
   uint64_t since;
@@ -46,7 +46,8 @@ struct dyco__watchdog {
 /* What the handler hands the reporting thread: one write, below PIPE_BUF,
  * so that it arrives whole. */
 typedef struct record {
-  dyco_stall stall;
+  dyco_stall stall;    /* func: filled in by the reporting thread */
+  const void *in_func; /* an address inside the coroutine's function */
   dyco_stall_fn report;
   void *arg;
 } record;
@@ -86,6 +87,8 @@ static void *reporter(void *fdp) {
       }
       return NULL;
     }
+    /* dladdr here, not in the handler: it takes the loader's lock. */
+    r.stall.func = r.in_func != NULL ? dyco__function_of(r.in_func) : NULL;
     if (r.report != NULL) {
       r.report(&r.stall, r.arg);
     } else {
@@ -107,7 +110,13 @@ static void handler(int sig, siginfo_t *si, void *uc) {
     return;
   }
   const dyco_coroutine *co = s->running;
-  const uint64_t now = dyco__now_ns();
+  /* Slices are measured on the thread's CPU clock, as the ticks come:
+   * time the system gave the CPU to other threads is no coroutine's
+   * doing, and on a loaded machine would make a coroutine that yields
+   * every few ms look stalled. */
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  const uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
   if (co == NULL) {
     w->co = NULL; /* the loop runs: no slice */
   } else if (co != w->co || co->sched_count != w->count) {
@@ -121,13 +130,13 @@ static void handler(int sig, siginfo_t *si, void *uc) {
     memset(&r, 0, sizeof r);
     void *frames[DYCO_STALL_FRAMES + SKIP + 1];
     int n = backtrace(frames, DYCO_STALL_FRAMES + SKIP + 1);
-    int depth = dyco__frames_user(frames, n, &r.stall.func);
-    if (r.stall.func == NULL && n == (int)(sizeof frames / sizeof *frames)) {
+    int depth = dyco__frames_user(frames, n, &r.in_func);
+    if (r.in_func == NULL && n == (int)(sizeof frames / sizeof *frames)) {
       /* co_main lies deeper than the frames kept (deep library code:
        * OpenSSL's key decoding runs 30 frames deep): look further. */
-      r.stall.func = dyco__unwind_func();
+      r.in_func = dyco__unwind_in_func();
     }
-    if (r.stall.func == NULL && w->lost < LOST_RETRIES) {
+    if (r.in_func == NULL && w->lost < LOST_RETRIES) {
       w->lost++;
       errno = saved;
       return;
@@ -160,7 +169,7 @@ static void setup(void) {
    * never in the handler. */
   void *warm[4];
   backtrace(warm, 4);
-  (void)dyco__unwind_func();
+  (void)dyco__unwind_in_func();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = handler;

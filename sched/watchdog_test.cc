@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -182,6 +184,52 @@ TEST_F(WatchdogTest, AStallDeeperThanItsFramesStillNamesItsFunction) {
                     << " " << SymbolOf(st.frames[2]) << " "
                     << SymbolOf(st.frames[3]);
   EXPECT_EQ("dyco_test_deep", SymbolOf(st.frames[st.nframes - 1]));
+  EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
+}
+
+double ThreadCpuMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 +
+         static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// Spins for ms of this thread's CPU time.
+extern "C" __attribute__((noinline)) void dyco_test_spin_cpu(double ms) {
+  const double until = ThreadCpuMs() + ms;
+  while (ThreadCpuMs() < until) {
+    sink.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// A slice is measured in CPU time: 8 ms of work, 300 ms with the thread
+// asleep in a system call no hook sees (the time a loaded system gives
+// other threads counts the same way), 8 ms more: 16 ms of a 20 ms
+// threshold, no report (on the wall clock it would be 316 ms); then 60 ms
+// of work in one slice is reported, with ran_ms counted the same way.
+TEST_F(WatchdogTest, OnlyCpuTimeCountsTowardAStall) {
+  ASSERT_EQ(0, dyco_schedule_setWatchdog(20, Collect, nullptr));
+  bool first_done = false;
+  Go([&] {
+    dyco_test_spin_cpu(8);
+    struct timespec nap = {0, 300 * 1000 * 1000};
+    while (syscall(SYS_nanosleep, &nap, &nap) != 0) {
+    }
+    dyco_test_spin_cpu(8);
+    first_done = true;
+    dyco_coroutine_yield();
+    // Reported only now, if the sleep counted.
+    usleep(50 * 1000);
+    EXPECT_EQ(0u, SeenCount());
+    dyco_test_spin_cpu(60);
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_TRUE(first_done);
+  ASSERT_TRUE(AwaitReports(1));
+  std::lock_guard<std::mutex> g(seen_lock);
+  ASSERT_EQ(1u, seen.size());
+  EXPECT_GE(seen[0].ran_ms, 20u);
+  EXPECT_LE(seen[0].ran_ms, 60u);
   EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
 }
 

@@ -623,15 +623,21 @@ uintptr_t dyco__co_main_addr(void);
 
 /* Of the n return addresses a backtrace() inside a coroutine found, how
  * many lie above co_main: the coroutine's function and what it called.
- * *func (when func is not NULL) gets the coroutine's function (from
- * dladdr), or NULL when co_main is not among them. */
-int dyco__frames_user(void *const *frames, int n, const void **func);
+ * *in_func (when in_func is not NULL) gets the frame of the coroutine's
+ * function (an address inside it), or NULL when co_main is not among
+ * them. */
+int dyco__frames_user(void *const *frames, int n, const void **in_func);
 
-/* The coroutine's function, found by unwinding the caller's stack however
- * deep (a backtrace() buffer may end before co_main), without storing the
- * frames; NULL when the unwinder loses the chain before co_main.
- * Async-signal-safe as backtrace() is, once the unwinder has run once. */
-const void *dyco__unwind_func(void);
+/* The frame of the coroutine's function (an address inside it), found by
+ * unwinding the caller's stack however deep (a backtrace() buffer may end
+ * before co_main), without storing the frames; NULL when the unwinder loses
+ * the chain before co_main. Async-signal-safe as backtrace() is, once the
+ * unwinder has run once. */
+const void *dyco__unwind_in_func(void);
+
+/* The function an address lies in (from dladdr: not in a signal handler),
+ * or the address itself when dladdr knows no symbol there. */
+const void *dyco__function_of(const void *pc);
 
 /* --- pool.c / local.c ------------------------------------------------------
  */
