@@ -133,12 +133,19 @@ bool AwaitReports(size_t n) {
   return SeenCount() >= n;
 }
 
-TEST_F(WatchdogTest, ABusyLoopIsReportedOnceWithWhereItIsNow) {
+// Runs fn(nullptr) as the one coroutine, with a 50 ms watchdog reporting to
+// Collect, until it has ended and its report has come; *cid gets its id.
+void RunUntilReported(proc_coroutine fn, int *cid) {
   ASSERT_EQ(0, dyco_schedule_setWatchdog(50, Collect, nullptr));
-  int cid = dyco_coroutine_create(dyco_test_busy, nullptr);
-  ASSERT_GT(cid, 0);
+  *cid = dyco_coroutine_create(fn, nullptr);
+  ASSERT_GT(*cid, 0);
   ASSERT_EQ(0, dyco_schedule_run());
   ASSERT_TRUE(AwaitReports(1));
+}
+
+TEST_F(WatchdogTest, ABusyLoopIsReportedOnceWithWhereItIsNow) {
+  int cid = 0;
+  ASSERT_NO_FATAL_FAILURE(RunUntilReported(dyco_test_busy, &cid));
   usleep(100 * 1000);  // a second report would have come by now
   std::lock_guard<std::mutex> g(seen_lock);
   ASSERT_EQ(1u, seen.size()) << "reported more than once";
@@ -163,11 +170,8 @@ TEST_F(WatchdogTest, ABusyLoopIsReportedOnceWithWhereItIsNow) {
 // Stalled 60 frames deep: the report keeps the innermost 32 frames and
 // still names the coroutine's function, found below them.
 TEST_F(WatchdogTest, AStallDeeperThanItsFramesStillNamesItsFunction) {
-  ASSERT_EQ(0, dyco_schedule_setWatchdog(50, Collect, nullptr));
-  int cid = dyco_coroutine_create(dyco_test_deep_busy, nullptr);
-  ASSERT_GT(cid, 0);
-  ASSERT_EQ(0, dyco_schedule_run());
-  ASSERT_TRUE(AwaitReports(1));
+  int cid = 0;
+  ASSERT_NO_FATAL_FAILURE(RunUntilReported(dyco_test_deep_busy, &cid));
   std::lock_guard<std::mutex> g(seen_lock);
   ASSERT_EQ(1u, seen.size());
   const dyco_stall &st = seen[0];
@@ -180,9 +184,7 @@ TEST_F(WatchdogTest, AStallDeeperThanItsFramesStillNamesItsFunction) {
   for (int i = 0; i < 8; i++) {
     spin |= SymbolOf(st.frames[i]) == "dyco_test_spin";
   }
-  EXPECT_TRUE(spin) << SymbolOf(st.frames[0]) << " " << SymbolOf(st.frames[1])
-                    << " " << SymbolOf(st.frames[2]) << " "
-                    << SymbolOf(st.frames[3]);
+  EXPECT_TRUE(spin) << Where(st);
   EXPECT_EQ("dyco_test_deep", SymbolOf(st.frames[st.nframes - 1]));
   EXPECT_EQ(0, dyco_schedule_setWatchdog(0, nullptr, nullptr));
 }
