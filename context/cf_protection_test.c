@@ -124,6 +124,7 @@ static void CheckLandingPads(void) {
       PAD(dyco_context_make, 0),
       PAD(dyco_context_switch, 0),
       PAD(dyco_context_switch_sp, 0),
+      PAD(dyco_context_resume_sp, 0),
       PAD(dyco_context_switch_tools, 0),
       PAD(dyco_context_destroy, 0),
       PAD(dyco_context_stack_low, 0),

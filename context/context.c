@@ -378,6 +378,16 @@ int dyco_context_switch_int(dyco_context *from, dyco_context *to, void *value) {
 }
 #endif /* !DYCO__CONTEXT_DIRECT_SWITCH */
 
+#if !DYCO__CONTEXT_RESUME_ASM
+/* Where the assembly does not define it: the switch by a jump, into a
+ * saved state that nothing can resume (no one else knows where it is). */
+void dyco_context_resume_sp(void *const *to_sp, void *value) {
+  void *abandoned;
+  dyco_context_switch_sp_jump(&abandoned, to_sp, value);
+  dyco__fatal("a context left by dyco_context_resume_sp was resumed");
+}
+#endif
+
 #if !DYCO__CONTEXT_DIRECT_SWITCH
 /* dyco_context_switch_sp_via without its assembly: fn runs in a
  * context made on the given stack, which switches on to where fn says. */

@@ -796,6 +796,132 @@ TEST_P(EntryTest, NewContextStackIsAlignedAsTheAbiRequires) {
 INSTANTIATE_TEST_SUITE_P(Entries, EntryTest, ::testing::ValuesIn(AllEntries()),
                          EntryName);
 
+// --- ending a context: dyco_context_resume_sp ---------------------------
+
+#if DYCO_CONTEXT_SP_ONLY
+// What the ending context changes before it leaves for good.
+enum class EndChange { kNothing, kCsrOnly, kRounding };
+
+struct Ending {
+  void *main_sp = nullptr;
+  EndChange change = EndChange::kNothing;
+  intptr_t value = 0;
+  int ran = 0;
+};
+
+void EndingBody(void *arg) {
+  auto *e = static_cast<Ending *>(arg);
+  e->ran++;
+  switch (e->change) {
+    case EndChange::kNothing:
+      break;
+    case EndChange::kCsrOnly:
+#if defined(__x86_64__) || defined(__i386__)
+      // Flush-to-zero and denormals-are-zero: MXCSR only, not the x87 word.
+      SetCsr(GetCsr() | 0x8040);
+#else
+      fesetround(FE_TOWARDZERO);
+#endif
+      break;
+    case EndChange::kRounding:
+      fesetround(FE_TOWARDZERO);
+      break;
+  }
+  fp_sink = fp_one / 3.0;  // inexact: this side's status flags differ
+  dyco_context_resume_sp(&e->main_sp, reinterpret_cast<void *>(e->value));
+}
+
+// A context that ends by dyco_context_resume_sp hands the value over and
+// the resumed side finds its own floating-point modes, whatever the ending
+// one changed, under both MXCSR policies. Nothing of the ending context is
+// kept: its stack takes the next context at once.
+TEST(ContextTest, ResumeSpEndsAContextAndTheOtherSideGoesOn) {
+  const int saved = fegetround();
+#if defined(__x86_64__) || defined(__i386__)
+  const unsigned saved_csr = GetCsr();
+#endif
+  Stack stack;
+  int round = 0;
+  for (int policy = 0; policy < MxcsrPolicies::kCount; ++policy) {
+    MxcsrPolicies p(policy);
+    for (EndChange change :
+         {EndChange::kNothing, EndChange::kCsrOnly, EndChange::kRounding}) {
+      for (int i = 0; i < 20; ++i, ++round) {
+        SCOPED_TRACE(::testing::Message()
+                     << "policy " << policy << " change "
+                     << static_cast<int>(change) << " round " << round);
+        const int mine = i % 2 ? FE_DOWNWARD : FE_UPWARD;
+        ASSERT_EQ(0, fesetround(mine));
+        feclearexcept(FE_ALL_EXCEPT);
+        Ending e;
+        e.change = change;
+        e.value = 1000 + round;
+        dyco_context made{};
+        ASSERT_EQ(0, dyco_context_make(&made, stack.base(), stack.size(),
+                                       EndingBody, &e));
+        void *got = dyco_context_switch_sp(&e.main_sp, &made.sp, nullptr);
+        EXPECT_EQ(1000 + round, reinterpret_cast<intptr_t>(got));
+        EXPECT_EQ(1, e.ran);
+        EXPECT_EQ(mine, fegetround());
+#if defined(__x86_64__) || defined(__i386__)
+        EXPECT_EQ(0u, GetCsr() & 0x8040);
+        EXPECT_EQ(mine == FE_UPWARD ? 0x4000u : 0x2000u, GetCsr() & 0x6000);
+        EXPECT_EQ(mine == FE_UPWARD ? 0x0800u : 0x0400u, GetCw() & 0x0c00);
+#endif
+        dyco_context_destroy(&made);
+      }
+    }
+  }
+  fesetround(saved);
+#if defined(__x86_64__) || defined(__i386__)
+  SetCsr(saved_csr);
+#endif
+}
+
+#if defined(DYCO_TEST_NGPR)
+struct EndingAbi {
+  void *main_sp = nullptr;
+};
+
+void EndingAbiBody(void *arg) {
+  auto *e = static_cast<EndingAbi *>(arg);
+  // Registers of our own, which must not reach the resumed side.
+  std::mt19937_64 rng(99);
+  dyco_test_regs junk = RandomRegs(rng);
+  dyco_test_regs out;
+  void *args[5] = {&e->main_sp, reinterpret_cast<void *>(0x77), nullptr,
+                   nullptr, nullptr};
+  dyco_test_abi_call(&junk, &out,
+                     reinterpret_cast<const void *>(&dyco_context_resume_sp),
+                     args);
+  abort();
+}
+
+// The resumed side gets every callee-saved register it switched away with,
+// though the ending side's were all different when it called.
+TEST(ContextTest, ResumeSpRestoresTheResumedSidesRegisters) {
+  Stack stack;
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 50; ++round) {
+    EndingAbi e;
+    dyco_context made{};
+    ASSERT_EQ(0, dyco_context_make(&made, stack.base(), stack.size(),
+                                   EndingAbiBody, &e));
+    dyco_test_regs in = RandomRegs(rng);
+    dyco_test_regs out;
+    memset(&out, 0, sizeof out);
+    void *args[5] = {&e.main_sp, &made.sp, nullptr, nullptr, nullptr};
+    void *got = dyco_test_abi_call(
+        &in, &out, reinterpret_cast<const void *>(&dyco_context_switch_sp),
+        args);
+    EXPECT_EQ(reinterpret_cast<void *>(0x77), got);
+    ASSERT_TRUE(SameRegs(in, out)) << "round " << round;
+    dyco_context_destroy(&made);
+  }
+}
+#endif
+#endif
+
 // --- unwinding --------------------------------------------------------------
 
 // What _Unwind_Backtrace finds from inside a context: the return address of

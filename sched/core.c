@@ -201,36 +201,42 @@ static __attribute__((noinline)) void tools_switch(dyco_schedule *s,
 }
 #endif
 
-/* The switch. `jump` (a constant where it matters) says how it leaves: by
- * `ret` for the common case, where every coroutine is suspended at the
- * same call and the return predictor guesses right, or by an indirect jump
- * for a switch into a coroutine that has not started (its trampoline is
- * never where the return predictor points) or out of one that has ended
- * (its exit never returns to its caller): there the jump's single target
- * is predicted. Measured: create+run+end 46 -> 33 ns from a pool, 48 ->
- * 37 on the shared stack (sched_benchmark, Intel Xeon, 2026-12-01). */
+/* How a switch leaves (a constant where it matters): by `ret` for the
+ * common case, where every coroutine is suspended at the same call and the
+ * return predictor guesses right, or by an indirect jump for a switch into
+ * a coroutine that has not started (its trampoline is never where the
+ * return predictor points) or out of one that has ended (its exit never
+ * returns to its caller): there the jump's single target is predicted.
+ * Measured: create+run+end 46 -> 33 ns from a pool, 48 -> 37 on the shared
+ * stack (sched_benchmark, Intel Xeon, 2026-12-01). A coroutine that has
+ * ended saves nothing (dyco_context_resume_sp): on AMD cores reading MXCSR
+ * alone takes about 4 ns. */
+enum { SWITCH_RET, SWITCH_JUMP, SWITCH_END };
+
 static inline void ctx_switch_how(dyco_schedule *s, dyco__ctx *from,
-                                  dyco__ctx *to, int jump) {
+                                  dyco__ctx *to, int how) {
 #if DYCO_CONTEXT_SP_ONLY
   if (DYCO__UNLIKELY(s->tools)) {
     tools_switch(s, from, to);
     return;
   }
-  if (jump) {
+  if (how == SWITCH_END) {
+    dyco_context_resume_sp(&to->sp, NULL);
+  } else if (how == SWITCH_JUMP) {
     dyco_context_switch_sp_jump(&from->sp, &to->sp, NULL);
   } else {
     dyco_context_switch_sp(&from->sp, &to->sp, NULL);
   }
 #else
   (void)s;
-  (void)jump;
+  (void)how;
   dyco_context_switch(from, to, NULL);
 #endif
 }
 
 static inline void ctx_switch(dyco_schedule *s, dyco__ctx *from,
                               dyco__ctx *to) {
-  ctx_switch_how(s, from, to, 0);
+  ctx_switch_how(s, from, to, SWITCH_RET);
 }
 
 /* Whatever the context that just got the CPU must do first: free the
@@ -320,10 +326,10 @@ static int prepare(dyco_schedule *s, dyco_coroutine *next) {
 }
 
 static inline void resume_direct(dyco_schedule *s, dyco_coroutine *self,
-                                 dyco_coroutine *next, int jump) {
+                                 dyco_coroutine *next, int how) {
   s->running = next;
   next->sched_count++;
-  ctx_switch_how(s, &self->ctx, &next->ctx, jump);
+  ctx_switch_how(s, &self->ctx, &next->ctx, how);
   after_switch(s);
 }
 
@@ -369,7 +375,7 @@ static __attribute__((noinline)) void shared_via(dyco_schedule *s,
 #define SHARED_VIA 0
 #endif
 
-/* `ending`: self has ended (dyco__co_exit) and leaves by a jump. */
+/* `ending`: self has ended (dyco__co_exit) and leaves saving nothing. */
 static inline __attribute__((always_inline)) void switch_out_how(
     dyco_schedule *s, dyco_coroutine *self, int ending) {
   dyco_coroutine *next = pick_next(s);
@@ -384,12 +390,12 @@ static inline __attribute__((always_inline)) void switch_out_how(
       if (DYCO__UNLIKELY(!(next->flags & DYCO__F_STARTED))) {
         dyco__co_make_context(s, next);
       }
-      resume_direct(s, self, next, ending);
+      resume_direct(s, self, next, ending ? SWITCH_END : SWITCH_RET);
       return;
     }
     if (s->occupant == next || ((self->flags & DYCO__F_PRIVATE) &&
                                 dyco__shared_install(s, next) == 0)) {
-      resume_direct(s, self, next, ending);
+      resume_direct(s, self, next, ending ? SWITCH_END : SWITCH_RET);
       return;
     }
 #if SHARED_VIA
@@ -402,7 +408,7 @@ static inline __attribute__((always_inline)) void switch_out_how(
   }
   s->handoff = next;
   s->running = NULL;
-  ctx_switch_how(s, &self->ctx, &s->loop, ending);
+  ctx_switch_how(s, &self->ctx, &s->loop, ending ? SWITCH_END : SWITCH_RET);
   after_switch(s);
 }
 
@@ -830,7 +836,7 @@ static void run_round(dyco_schedule *s) {
     s->running = next;
     next->sched_count++;
     if (fresh) {
-      ctx_switch_how(s, &s->loop, &next->ctx, 1);
+      ctx_switch_how(s, &s->loop, &next->ctx, SWITCH_JUMP);
     } else {
       ctx_switch(s, &s->loop, &next->ctx);
     }

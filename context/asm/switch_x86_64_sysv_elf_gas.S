@@ -241,6 +241,53 @@ dyco_context_switch_sp_via:
         .size   dyco_context_switch_sp_via, .-dyco_context_switch_sp_via
 #endif
 
+#if DYCO__CONTEXT_DIRECT_SWITCH
+/* void dyco_context_resume_sp(void *const *to_sp,              rdi
+ *                             void *value)                     rsi
+ * Resumes the context whose saved stack pointer is *to_sp, passing value,
+ * and saves nothing of the running one: the switch that ends a context.
+ * What it skips is most of a switch's cost on AMD cores, where `stmxcsr`
+ * takes about 4 ns (Zen 4, 4.2 ns a store, back to back). The leaving
+ * context's floating-point modes are read into the red zone below the
+ * resumed frame (nothing lives there: the resumed context is suspended),
+ * the control word always (`fnstcw` is cheap), MXCSR only where it is
+ * compared rather than always loaded. Leaves by a jump, as the switch into
+ * a context that has not started must. */
+        .globl  dyco_context_resume_sp
+        .type   dyco_context_resume_sp, @function
+        .p2align 4
+dyco_context_resume_sp:
+        .cfi_startproc
+        DYCO_PAD_CALL
+        movq    (%rdi), %rsp            /* rsp = *to_sp: its frame from here */
+        .cfi_def_cfa_offset 0x40
+        .cfi_offset r12, -0x38
+        .cfi_offset r13, -0x30
+        .cfi_offset r14, -0x28
+        .cfi_offset r15, -0x20
+        .cfi_offset rbx, -0x18
+        .cfi_offset rbp, -0x10
+        movq    %rsi, %rdx              /* the value, where SWITCH_RESTORE
+                                           takes it */
+        movq    0x38(%rsp), %r8
+        fnstcw  -0x08(%rsp)
+        movzwl  -0x08(%rsp), %ecx
+        cmpw    0x04(%rsp), %cx
+        jne     1f
+        cmpb    $0, dyco__context_mxcsr_load_always(%rip)
+        jne     2f
+        stmxcsr -0x08(%rsp)
+        movl    -0x08(%rsp), %eax
+        xorl    (%rsp), %eax
+        testl   $0xffc0, %eax
+        jnz     1f
+        SWITCH_RESTORE
+        LEAVE_BY_JMP
+        SWITCH_LOAD_FP LEAVE_BY_JMP
+        .cfi_endproc
+        .size   dyco_context_resume_sp, .-dyco_context_resume_sp
+#endif
+
 /* void *dyco__context_make_asm(void *top,              rdi (16-aligned)
  *                              dyco_context_fn fn,     rsi
  *                              void *arg,              rdx

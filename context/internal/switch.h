@@ -22,6 +22,14 @@
 #define DYCO__CONTEXT_DIRECT_SWITCH 0
 #endif
 
+/* 1 when the .S file defines dyco_context_resume_sp itself; elsewhere it is
+ * a switch whose saved state nothing resumes (context.c). */
+#if DYCO__CONTEXT_DIRECT_SWITCH && defined(__x86_64__)
+#define DYCO__CONTEXT_RESUME_ASM 1
+#else
+#define DYCO__CONTEXT_RESUME_ASM 0
+#endif
+
 #ifndef __ASSEMBLER__
 
 #include "context/context.h"
