@@ -375,9 +375,10 @@ static __attribute__((noinline)) void shared_via(dyco_schedule *s,
 #define SHARED_VIA 0
 #endif
 
-/* `ending`: self has ended (dyco__co_exit) and leaves saving nothing. */
+/* `how`: SWITCH_RET, or SWITCH_END when self has ended (dyco__co_exit) and
+ * leaves saving nothing. */
 static inline __attribute__((always_inline)) void switch_out_how(
-    dyco_schedule *s, dyco_coroutine *self, int ending) {
+    dyco_schedule *s, dyco_coroutine *self, int how) {
   dyco_coroutine *next = pick_next(s);
   if (DYCO__LIKELY(next != NULL)) {
     if (DYCO__UNLIKELY(next == self)) {
@@ -390,16 +391,16 @@ static inline __attribute__((always_inline)) void switch_out_how(
       if (DYCO__UNLIKELY(!(next->flags & DYCO__F_STARTED))) {
         dyco__co_make_context(s, next);
       }
-      resume_direct(s, self, next, ending ? SWITCH_END : SWITCH_RET);
+      resume_direct(s, self, next, how);
       return;
     }
     if (s->occupant == next || ((self->flags & DYCO__F_PRIVATE) &&
                                 dyco__shared_install(s, next) == 0)) {
-      resume_direct(s, self, next, ending ? SWITCH_END : SWITCH_RET);
+      resume_direct(s, self, next, how);
       return;
     }
 #if SHARED_VIA
-    if (!ending && !(self->flags & DYCO__F_PRIVATE) &&
+    if (how != SWITCH_END && !(self->flags & DYCO__F_PRIVATE) &&
         DYCO__LIKELY(!s->tools)) {
       shared_via(s, self, next);
       return;
@@ -408,13 +409,13 @@ static inline __attribute__((always_inline)) void switch_out_how(
   }
   s->handoff = next;
   s->running = NULL;
-  ctx_switch_how(s, &self->ctx, &s->loop, ending ? SWITCH_END : SWITCH_RET);
+  ctx_switch_how(s, &self->ctx, &s->loop, how);
   after_switch(s);
 }
 
 static inline __attribute__((always_inline)) void switch_out(
     dyco_schedule *s, dyco_coroutine *self) {
-  switch_out_how(s, self, 0);
+  switch_out_how(s, self, SWITCH_RET);
 }
 
 void dyco__switch_out(dyco_schedule *s, dyco_coroutine *self) {
@@ -640,7 +641,7 @@ void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
   }
   set_state(co, DYCO__KILLED);
   s->zombie = co;
-  switch_out_how(s, co, 1);
+  switch_out_how(s, co, SWITCH_END);
   /* Nothing switches back to a zombie. */
   dyco__fatal("coroutine %d resumed after it ended", co->cid);
 }

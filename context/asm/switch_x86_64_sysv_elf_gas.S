@@ -79,19 +79,29 @@
         movq    (%rsi), %rsp            /* rsp = to->sp */
 
         movq    0x38(%rsp), %r8
-        /* Load the x87 control word and MXCSR only if either differs: the
-         * control word as a whole, MXCSR's control bits. Each load reads
-         * what one store wrote (a wider one could not be forwarded). */
+        FP_COMPARE 0x04(%r9), (%r9)
+        SWITCH_RESTORE
+        .endm
+
+/* With rsp at the resumed frame: to 1f (SWITCH_LOAD_FP) when the x87
+ * control word differs from the leaving context's (`cw`, a word) or, where
+ * MXCSR is compared rather than always loaded, when MXCSR's control bits
+ * differ from the leaving context's (`csr`, a long, read after `csr_read`
+ * if that is given); to 2f when only MXCSR is to be loaded (AMD); on
+ * otherwise. The control word as a whole, MXCSR's control bits (mask
+ * 0xffc0). Each load reads what one store wrote (a wider one could not be
+ * forwarded). Uses eax and ecx. */
+        .macro  FP_COMPARE cw, csr, csr_read
         movzwl  0x04(%rsp), %ecx
-        cmpw    0x04(%r9), %cx
+        cmpw    \cw, %cx
         jne     1f
         cmpb    $0, dyco__context_mxcsr_load_always(%rip)
         jne     2f
+        \csr_read
         movl    (%rsp), %eax
-        xorl    (%r9), %eax
+        xorl    \csr, %eax
         testl   $0xffc0, %eax
         jnz     1f
-        SWITCH_RESTORE
         .endm
 
 /* The rest of the restore, the value into rax. */
@@ -226,14 +236,7 @@ dyco_context_switch_sp_via:
         movq    (%rax), %rsp
         .cfi_restore_state
         xorl    %edx, %edx              /* the value: NULL */
-        cmpw    0x04(%rsp), %r14w
-        jne     1f
-        cmpb    $0, dyco__context_mxcsr_load_always(%rip)
-        jne     2f
-        movl    (%rsp), %eax
-        xorl    %r13d, %eax
-        testl   $0xffc0, %eax
-        jnz     1f
+        FP_COMPARE %r14w, %r13d
         SWITCH_RESTORE
         LEAVE_BY_RET
         SWITCH_LOAD_FP LEAVE_BY_RET
@@ -271,16 +274,7 @@ dyco_context_resume_sp:
                                            takes it */
         movq    0x38(%rsp), %r8
         fnstcw  -0x08(%rsp)
-        movzwl  -0x08(%rsp), %ecx
-        cmpw    0x04(%rsp), %cx
-        jne     1f
-        cmpb    $0, dyco__context_mxcsr_load_always(%rip)
-        jne     2f
-        stmxcsr -0x08(%rsp)
-        movl    -0x08(%rsp), %eax
-        xorl    (%rsp), %eax
-        testl   $0xffc0, %eax
-        jnz     1f
+        FP_COMPARE -0x08(%rsp), -0x10(%rsp), "stmxcsr -0x10(%rsp)"
         SWITCH_RESTORE
         LEAVE_BY_JMP
         SWITCH_LOAD_FP LEAVE_BY_JMP
