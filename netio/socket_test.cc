@@ -201,6 +201,34 @@ TEST_F(NetioSocketTest, RcvTimeoAndSndTimeoAreHonoured) {
   ASSERT_EQ(0, dyco_schedule_run());
 }
 
+// A thread blocked in recv(2) with SO_RCVTIMEO that runs late gets the
+// data that came before its deadline: the kernel looks at the queue before
+// the timeout. So does a coroutine whose thread was busy (no coroutine
+// yielded) from before its deadline to after it.
+TEST_F(NetioSocketTest, DataInTimeWinsOverASoRcvtimeoPassedWhileBusy) {
+  Pair p = TcpPair();
+  timeval tv = {0, 20 * 1000};
+  ASSERT_EQ(0, dyco_setsockopt(p.b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+  char got[4] = {};
+  ssize_t r = 0;
+  int err = 0;
+  Go([&] {
+    r = dyco_recv(p.b, got, sizeof got, 0);
+    err = errno;
+  });
+  Go([&] {
+    ASSERT_EQ(2, dyco_send(p.a, "ok", 2, 0));
+    const double start = NowMs();
+    while (NowMs() - start < 60) {  // busy past the reader's deadline
+    }
+  });
+  ASSERT_EQ(0, dyco_schedule_run());
+  EXPECT_EQ(2, r) << strerror(err);
+  EXPECT_STREQ("ok", got);
+  dyco_close(p.a);
+  dyco_close(p.b);
+}
+
 TEST_F(NetioSocketTest, CloseWakesWaitersWithEbadfAndTheNumberWorksAgain) {
   Pair p, q;
   int waiter_errno = 0;

@@ -761,13 +761,24 @@ static void gather(dyco_schedule *s) {
   /* The clock only when a timer may be due (no system call either way:
    * the vDSO answers, but it still costs some 20 ns). */
   uint64_t now = 0;
+  int polled = 0;
   if (s->timers.len != 0) {
     now = dyco__now_ns();
+    /* The fds before the due timers: a wait whose fd became ready while the
+     * thread was busy past its deadline ends with the event, as the
+     * kernel's call returns the data it finds rather than time out (the
+     * poll the busy path below makes anyway, made first). */
+    if (s->fd_waiters != 0 && dyco__timer_next(s, now) == 0) {
+      dyco__poll(s, 0);
+      polled = 1;
+    }
     dyco__timers_fire(s, now);
   }
   if (s->urgent.head != NULL || s->normal.head != NULL) {
     if (s->fd_waiters != 0) {
-      dyco__poll(s, 0);
+      if (!polled) {
+        dyco__poll(s, 0);
+      }
       /* Now and then, while busy: the sweep, signals for masked waits. */
       if (DYCO__UNLIKELY((s->polls & 255) == 0)) {
         uint64_t t = dyco__now_ns();

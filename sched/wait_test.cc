@@ -405,6 +405,38 @@ TEST_F(SchedTest, FdWaitsThatTimeOutReturnEtimedout) {
   ASSERT_EQ(0, dyco_schedule_run());
 }
 
+// The thread busy (no coroutine yields) from before a wait's deadline to
+// after it, while the fd became ready before it: the wait ends with the
+// event, as a thread blocked in recv(2) with SO_RCVTIMEO that runs late
+// gets the data that came in time (the kernel looks at the queue before the
+// timeout). Both ways the scheduler comes back: with a coroutine still ready
+// (a poll without sleeping), and with none (the poll that may sleep).
+TEST_F(SchedTest, AnFdReadyInTimeWinsOverADeadlinePassedWhileTheThreadWasBusy) {
+  Pipe pipes[2];  // both open throughout: no fd number used twice
+  for (const bool another_ready : {true, false}) {
+    SCOPED_TRACE(another_ready ? "a coroutine still ready" : "none ready");
+    Pipe &p = pipes[another_ready];
+    int r = 0;
+    bool busy_done = false;
+    Go([&] {
+      r = dyco_fd_wait(p.fd[0], EPOLLIN, 20);
+      EXPECT_TRUE(busy_done);  // it did not run before the busy one ended
+    });
+    Go([&] {
+      ASSERT_EQ(1, write(p.fd[1], "z", 1));
+      const double start = NowMs();
+      while (NowMs() - start < 60) {  // past the waiter's deadline, busy
+      }
+      busy_done = true;
+      if (another_ready) {
+        dyco_coroutine_yield();  // still ready when the scheduler looks
+      }
+    });
+    ASSERT_EQ(0, dyco_schedule_run());
+    EXPECT_EQ(EPOLLIN, r & EPOLLIN);
+  }
+}
+
 TEST_F(SchedTest, ManyWaitsOnOneFd) {
   Pipe p;
   Go([&] {
