@@ -581,39 +581,50 @@ struct RowOf {
   std::function<void(const Fns &f, Ctx &c, Out &o)> call;
 };
 
-// The same scenario the libc way then the dyco way, each with a fresh
-// context: setup(ctx, events) arranges it. The two must agree. A scenario
-// on which they disagree is run again, up to `tries` times in all, and the
-// last try judged: a stall of the whole machine (seen in CI under a
-// sanitizer, a second or more) can put one run's call in another timing
-// class, where a real difference shows in every try. Each retry says so on
-// stderr.
-template <typename Ctx, typename Setup>
-Out RunBoth(const RowOf<Ctx> &row, Setup setup, double first, double later = 0,
-            bool ticker = false, int tries = 3) {
+// Runs a scenario the libc way (run_way(0)) and the dyco way (run_way(1))
+// and judges that they agree. A scenario on which they disagree is run
+// again, up to `tries` times in all, and the last try judged: a stall of
+// the whole machine (seen in CI under a sanitizer, a second or more) can put
+// one run's call in another timing class, where a real difference shows in
+// every try. Each retry says so on stderr. Returns the dyco way's outcome.
+template <typename RunWay>
+Out Agree(const char *name, RunWay run_way, double first, double later = 0,
+          int tries = 3) {
   Out r[2];
   for (int attempt = 1;; ++attempt) {
-    for (int way = 0; way < 2; ++way) {
-      auto c = std::make_shared<Ctx>();
-      std::vector<Event> ev;
-      setup(*c, ev);
-      auto fn = row.call;
-      Call call = [fn, c](const Fns &f, Out &o) { fn(f, *c, o); };
-      r[way] = way == 0 ? RunLibc(call, ev) : RunDyco(call, ev, ticker);
-    }
+    r[0] = run_way(0);
+    r[1] = run_way(1);
     if (Same(r[0], r[1], first, later) || attempt >= tries) {
       break;
     }
     fprintf(stderr,
             "%s: try %d disagreed (libc ret %ld %s, %s; dyco ret %ld %s, %s): "
             "again\n",
-            row.name, attempt, r[0].ret, r[0].ret < 0 ? strerror(r[0].err) : "",
+            name, attempt, r[0].ret, r[0].ret < 0 ? strerror(r[0].err) : "",
             Name(ClassOf(r[0], first, later)), r[1].ret,
             r[1].ret < 0 ? strerror(r[1].err) : "",
             Name(ClassOf(r[1], first, later)));
   }
   ExpectSame(r[0], r[1], first, later);
   return r[1];
+}
+
+// The same scenario the libc way then the dyco way, each with a fresh
+// context: setup(ctx, events) arranges it. The two must agree (Agree).
+template <typename Ctx, typename Setup>
+Out RunBoth(const RowOf<Ctx> &row, Setup setup, double first, double later = 0,
+            bool ticker = false, int tries = 3) {
+  return Agree(
+      row.name,
+      [&](int way) {
+        auto c = std::make_shared<Ctx>();
+        std::vector<Event> ev;
+        setup(*c, ev);
+        auto fn = row.call;
+        Call call = [fn, c](const Fns &f, Out &o) { fn(f, *c, o); };
+        return way == 0 ? RunLibc(call, ev) : RunDyco(call, ev, ticker);
+      },
+      first, later, tries);
 }
 
 // RunBoth, for a scenario whose dyco side polls with a timer (a connect to
@@ -747,25 +758,27 @@ class ReadTable : public ::testing::TestWithParam<int> {
   template <typename Setup>
   void Both(Setup setup, double first, double later = 0, bool ticker = false,
             Out *dyco_out = nullptr) {
-    Out r[2];
-    for (int way = 0; way < 2; ++way) {
-      Tcp p;
-      std::vector<Event> ev;
-      setup(p, ev);
-      int fd = p.fd[0];
-      auto fn = row().call;
-      Call call = [fn, fd](const Fns &f, Out &o) { fn(f, fd, o); };
-      r[way] = way == 0 ? RunLibc(call, ev) : RunDyco(call, ev, ticker);
-      if (p.fd[0] >= 0 && !dyco_test::IsOpen(p.fd[0])) {
-        p.Forget(0);
-      }
-      if (p.fd[1] >= 0 && !dyco_test::IsOpen(p.fd[1])) {
-        p.Forget(1);
-      }
-    }
-    ExpectSame(r[0], r[1], first, later);
+    Out d = Agree(
+        row().name,
+        [&](int way) {
+          Tcp p;
+          std::vector<Event> ev;
+          setup(p, ev);
+          int fd = p.fd[0];
+          auto fn = row().call;
+          Call call = [fn, fd](const Fns &f, Out &o) { fn(f, fd, o); };
+          Out o = way == 0 ? RunLibc(call, ev) : RunDyco(call, ev, ticker);
+          if (p.fd[0] >= 0 && !dyco_test::IsOpen(p.fd[0])) {
+            p.Forget(0);
+          }
+          if (p.fd[1] >= 0 && !dyco_test::IsOpen(p.fd[1])) {
+            p.Forget(1);
+          }
+          return o;
+        },
+        first, later);
     if (dyco_out != nullptr) {
-      *dyco_out = r[1];
+      *dyco_out = d;
     }
   }
 };
@@ -779,18 +792,19 @@ Event Write(int fd, double at, const char *what = "hello") {
 
 // Outside a coroutine (a thread with no scheduler) the hook is libc.
 TEST_P(ReadTable, OutsideACoroutine) {
-  Out r[2];
-  for (int way = 0; way < 2; ++way) {
-    Tcp p;
-    int fd = p.fd[0];
-    auto fn = row().call;
-    static const Fns hooks = Hooks();
-    static const Fns libc = Libc();
-    const Fns &f = way == 0 ? libc : hooks;
-    std::vector<Event> ev = {Write(p.fd[1], T1())};
-    r[way] = RunLibc([&f, fn, fd](const Fns &, Out &o) { fn(f, fd, o); }, ev);
-  }
-  ExpectSame(r[0], r[1], T1());
+  static const Fns hooks = Hooks();
+  static const Fns libc = Libc();
+  Agree(
+      row().name,
+      [&](int way) {
+        Tcp p;
+        int fd = p.fd[0];
+        auto fn = row().call;
+        const Fns &f = way == 0 ? libc : hooks;
+        std::vector<Event> ev = {Write(p.fd[1], T1())};
+        return RunLibc([&f, fn, fd](const Fns &, Out &o) { fn(f, fd, o); }, ev);
+      },
+      T1());
 }
 
 TEST_P(ReadTable, Inside) {
@@ -1062,17 +1076,18 @@ class WriteTable : public ::testing::TestWithParam<int> {
 
 TEST_P(WriteTable, OutsideACoroutine) {
   // The hook outside a coroutine against libc, both on plain threads.
-  Out r[2];
   static const Fns hooks = Hooks();
   static const Fns libc = Libc();
-  for (int way = 0; way < 2; ++way) {
-    auto c = std::make_shared<Full>();
-    const Fns &f = way == 0 ? libc : hooks;
-    auto fn = row().call;
-    r[way] = RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
-                     {DrainOf(c->p.fd[1], c->queued, T1())});
-  }
-  ExpectSame(r[0], r[1], T1());
+  Agree(
+      row().name,
+      [&](int way) {
+        auto c = std::make_shared<Full>();
+        const Fns &f = way == 0 ? libc : hooks;
+        auto fn = row().call;
+        return RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
+                       {DrainOf(c->p.fd[1], c->queued, T1())});
+      },
+      T1());
 }
 
 TEST_P(WriteTable, Inside) {
@@ -1264,17 +1279,18 @@ class AcceptTable : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(AcceptTable, OutsideACoroutine) {
-  Out r[2];
   static const Fns hooks = Hooks();
   static const Fns libc = Libc();
-  for (int way = 0; way < 2; ++way) {
-    auto c = std::make_shared<Listener>();
-    const Fns &f = way == 0 ? libc : hooks;
-    auto fn = row().call;
-    r[way] = RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
-                     {ConnectTo(*c, T1())});
-  }
-  ExpectSame(r[0], r[1], T1());
+  Agree(
+      row().name,
+      [&](int way) {
+        auto c = std::make_shared<Listener>();
+        const Fns &f = way == 0 ? libc : hooks;
+        auto fn = row().call;
+        return RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
+                       {ConnectTo(*c, T1())});
+      },
+      T1());
 }
 
 TEST_P(AcceptTable, Inside) {
@@ -1479,17 +1495,18 @@ class ConnectTable : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(ConnectTable, OutsideACoroutine) {
-  Out r[2];
   static const Fns hooks = Hooks();
   static const Fns libc = Libc();
-  for (int way = 0; way < 2; ++way) {
-    auto c = std::make_shared<Backlog>();
-    const Fns &f = way == 0 ? libc : hooks;
-    auto fn = row().call;
-    r[way] = RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
-                     {AcceptOne(c->l, T1())});
-  }
-  ExpectSame(r[0], r[1], T1());
+  Agree(
+      row().name,
+      [&](int way) {
+        auto c = std::make_shared<Backlog>();
+        const Fns &f = way == 0 ? libc : hooks;
+        auto fn = row().call;
+        return RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
+                       {AcceptOne(c->l, T1())});
+      },
+      T1());
 }
 
 TEST_P(ConnectTable, Inside) {
@@ -1724,17 +1741,18 @@ class PollTable : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(PollTable, OutsideACoroutine) {
-  Out r[2];
   static const Fns hooks = Hooks();
   static const Fns libc = Libc();
-  for (int way = 0; way < 2; ++way) {
-    auto c = std::make_shared<Watched>();
-    const Fns &f = way == 0 ? libc : hooks;
-    auto fn = row().call;
-    r[way] = RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
-                     {Write(c->p.fd[1], T1())});
-  }
-  ExpectSame(r[0], r[1], T1(), T2());
+  Agree(
+      row().name,
+      [&](int way) {
+        auto c = std::make_shared<Watched>();
+        const Fns &f = way == 0 ? libc : hooks;
+        auto fn = row().call;
+        return RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); },
+                       {Write(c->p.fd[1], T1())});
+      },
+      T1(), T2());
 }
 
 TEST_P(PollTable, Inside) {
@@ -1908,16 +1926,17 @@ class SleepTable : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(SleepTable, OutsideACoroutine) {
-  Out r[2];
   static const Fns hooks = Hooks();
   static const Fns libc = Libc();
-  for (int way = 0; way < 2; ++way) {
-    auto c = std::make_shared<Nothing>();
-    const Fns &f = way == 0 ? libc : hooks;
-    auto fn = row().call;
-    r[way] = RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); }, {});
-  }
-  ExpectSame(r[0], r[1], Length());
+  Agree(
+      row().name,
+      [&](int way) {
+        auto c = std::make_shared<Nothing>();
+        const Fns &f = way == 0 ? libc : hooks;
+        auto fn = row().call;
+        return RunLibc([&f, fn, c](const Fns &, Out &o) { fn(f, *c, o); }, {});
+      },
+      Length());
 }
 
 TEST_P(SleepTable, Inside) {

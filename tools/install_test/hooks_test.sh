@@ -45,32 +45,38 @@ readelf -d "$tmp/static" | grep -q 'NEEDED.*libdyco' &&
   fail "the static build needs a dyco shared library"
 
 limit=$((delay * 3 / 2))
-check_parallel() { # NAME OUTFILE
-  local ms
-  ms=$(elapsed_ms "$2")
-  echo "$1: $(cat "$2")"
-  grep -q '^2 answers' "$2" || fail "$1: not both answers"
-  [ "$ms" -ge "$delay" ] || fail "$1: $ms ms is faster than the peer answers"
-  [ "$ms" -lt "$limit" ] || fail "$1: two ${delay} ms requests took $ms ms: the hooks did not take effect"
+# run_parallel NAME COMMAND...: runs the program, which must print "2
+# answers in M ms" with M between one request's time and 1.5 of it. Only a
+# run over the limit is made again, up to three runs in all (each printed):
+# a stall of the whole machine (a second or more, seen in CI) can stretch
+# one run, where hooks not in effect make every run take 2 x delay.
+run_parallel() {
+  local name=$1 out="$tmp/run.out" ms try
+  shift
+  for try in 1 2 3; do
+    "$@" >"$out"
+    ms=$(elapsed_ms "$out")
+    echo "$name: $(cat "$out")"
+    grep -q '^2 answers' "$out" || fail "$name: not both answers"
+    [ "$ms" -ge "$delay" ] || fail "$name: $ms ms is faster than the peer answers"
+    [ "$ms" -lt "$limit" ] && return 0
+    echo "$name: over ${limit} ms, again (try $try)"
+  done
+  fail "$name: two ${delay} ms requests took $ms ms three times: the hooks did not take effect"
 }
 
-"$tmp/shared" "$port" >"$tmp/shared.out"
-check_parallel shared "$tmp/shared.out"
-"$tmp/static" "$port" >"$tmp/static.out"
-check_parallel static "$tmp/static.out"
+run_parallel shared "$tmp/shared" "$port"
+run_parallel static "$tmp/static" "$port"
 # Preloaded: no LD_LIBRARY_PATH, the library finds libdyco.so beside it.
-env -u LD_LIBRARY_PATH LD_PRELOAD="$prefix/lib/libdyco_hook.so" "$tmp/plain" "$port" >"$tmp/preload.out"
-check_parallel preload "$tmp/preload.out"
+run_parallel preload env -u LD_LIBRARY_PATH LD_PRELOAD="$prefix/lib/libdyco_hook.so" "$tmp/plain" "$port"
 
 # With the user's AddressSanitizer: its interceptors of recv, connect...
 # must not take the hooks' place (shared: they pass the call on to the
 # hooks; static: the program's own definitions win).
 cc -fsanitize=address -o "$tmp/shared_asan" "$here/standin_app.c" $standin $(pkg-config --cflags --libs dyco-hook)
-"$tmp/shared_asan" "$port" >"$tmp/shared_asan.out"
-check_parallel "shared, -fsanitize=address" "$tmp/shared_asan.out"
+run_parallel "shared, -fsanitize=address" "$tmp/shared_asan" "$port"
 cc -fsanitize=address -o "$tmp/static_asan" "$here/standin_app.c" $standin $(pkg-config --cflags --libs dyco-hook-static)
-"$tmp/static_asan" "$port" >"$tmp/static_asan.out"
-check_parallel "static, -fsanitize=address" "$tmp/static_asan.out"
+run_parallel "static, -fsanitize=address" "$tmp/static_asan" "$port"
 
 # The same program without the hooks: the requests wait one after the
 # other (the measurement above can tell the difference).
