@@ -98,11 +98,13 @@ int Libc(long r) { return r < 0 ? -errno : static_cast<int>(r); }
 
 intptr_t SlowFn(void *arg) {
   // A worker's blocking work: a plain wait on a pipe nobody writes to,
-  // given up after 200 ms (its caller has long gone by then). The argument
-  // is fn's: a cancelled caller leaves it behind.
+  // given up after 2 s (its caller has long gone by then; with 200 ms, a
+  // stall of the whole process across both the caller's 20 ms deadline and
+  // the end of the work let the work's result win, as it should). The
+  // argument is fn's: a cancelled caller leaves it behind.
   int *fd = static_cast<int *>(arg);
   struct pollfd p = {*fd, POLLIN, 0};
-  int r = poll(&p, 1, 200);
+  int r = poll(&p, 1, 2000);
   delete fd;
   return r;
 }
