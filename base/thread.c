@@ -9,9 +9,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/hints.h"
 #include "base/sys.h"
 
 __thread dyco__thread dyco__thr;
+
+#if defined(__x86_64__)
+/* base/hints.h: the DYCO__RETURN_BY_JUMP stubs' word. */
+__thread dyco__return_tls dyco__return_state;
+#endif
 
 dyco__runner *dyco__thread_set_driver(dyco__runner *r) {
   dyco__runner *prev = dyco__thr.driver;

@@ -83,6 +83,41 @@ __attribute__((noinline)) void dyco_bt_test_tiny(void *) {
   st->tiny_rc = dyco_waitq_wait(&st->q, -1, nullptr);
 }
 
+// Two coroutines that yield from two functions and take turns: each
+// writes its turn into a shared log, with a value kept in a local across
+// every yield.
+struct TurnState {
+  int log[64];
+  int n = 0;
+  int rounds = 0;
+  int rc_sum = 0;
+  long kept[2] = {0, 0};
+};
+
+TurnState *turn_state;
+
+__attribute__((noinline)) void dyco_bt_test_yield_a(void *) {
+  TurnState *st = turn_state;
+  long mine = 0x5a5a5a5a;
+  for (int i = 0; i < st->rounds; ++i) {
+    st->log[st->n++] = 1;
+    st->rc_sum += dyco_coroutine_yield();
+    mine += i;
+  }
+  st->kept[0] = mine;
+}
+
+__attribute__((noinline)) void dyco_bt_test_yield_b(void *) {
+  TurnState *st = turn_state;
+  long mine = -7;
+  for (int i = 0; i < st->rounds; ++i) {
+    st->log[st->n++] = 2;
+    st->rc_sum += dyco_coroutine_yield();
+    mine -= i;
+  }
+  st->kept[1] = mine;
+}
+
 }  // extern "C"
 
 namespace {
@@ -223,6 +258,47 @@ TEST_F(BacktraceTest, WalksFromOutsideCoroutinesAndRefusesTightStacks) {
   EXPECT_EQ(0, st.queued_rc);
   EXPECT_EQ(5, st.got_value);
   EXPECT_EQ(0, st.tiny_rc);
+}
+
+// A coroutine suspended in dyco_coroutine_yield (which goes back to its
+// caller by a jump on x86_64, not a return: base/hints.h) is walked to the
+// function that called it, on a private stack and on the shared one; and
+// two coroutines yielding from two functions take strict turns, each back
+// in its own function with its locals as they were.
+TEST_F(BacktraceTest, CoroutinesSuspendedInYieldAreWalkedAndTakeTurns) {
+  TurnState st;
+  st.rounds = 20;
+  turn_state = &st;
+  int a = dyco_coroutine_create(dyco_bt_test_yield_a, nullptr);
+  ASSERT_EQ(1, dyco_coroutine_setStack(a, nullptr, 64 * 1024));
+  int b = dyco_coroutine_create(dyco_bt_test_yield_b, nullptr);
+  ASSERT_GT(a, 0);
+  ASSERT_GT(b, 0);
+  int walked_a = -1, walked_b = -1;
+  bool in_a = false, in_b = false;
+  dyco_test::Go([&] {
+    // a and b have run once each and yielded.
+    void *frames[64];
+    walked_a = dyco_coroutine_backtrace(a, frames, 64);
+    in_a = walked_a > 0 && HasFrameIn(frames, walked_a, dyco_bt_test_yield_a);
+    walked_b = dyco_coroutine_backtrace(b, frames, 64);
+    in_b = walked_b > 0 && HasFrameIn(frames, walked_b, dyco_bt_test_yield_b);
+  });
+  EXPECT_EQ(0, dyco_schedule_run());
+  if (CanWalkSuspended()) {
+    EXPECT_TRUE(in_a) << walked_a << " frames";
+    EXPECT_TRUE(in_b) << walked_b << " frames";
+  } else {
+    EXPECT_EQ(-ENOTSUP, walked_a);
+    EXPECT_EQ(-ENOTSUP, walked_b);
+  }
+  ASSERT_EQ(40, st.n);
+  for (int i = 0; i < st.n; ++i) {
+    EXPECT_EQ(i % 2 == 0 ? 1 : 2, st.log[i]) << "turn " << i;
+  }
+  EXPECT_EQ(0, st.rc_sum);
+  EXPECT_EQ(0x5a5a5a5a + 190, st.kept[0]);
+  EXPECT_EQ(-7 - 190, st.kept[1]);
 }
 
 TEST_F(BacktraceTest, BadArguments) {

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 
 #include "base/fdtab.h"
+#include "base/hints.h"
 #include "base/sys.h"
 #include "sched/internal/sched.h"
 
@@ -325,7 +326,8 @@ void dyco__poll_masked_signals(dyco_schedule *s) {
 /* --- Waiting on one fd -----------------------------------------------------
  */
 
-int dyco_fd_wait(int fd, uint32_t events, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_fd_wait,
+                     (int fd, uint32_t events, int timeout)) {
   dyco_schedule *s = dyco__tls_sched;
   if (s == NULL || s->running == NULL) {
     return -EPERM;
@@ -779,21 +781,21 @@ static int wait_events(int fd, uint32_t events, int timeout) {
     return 0;
   }
   /* The seed's 0 on timeout, where dyco_fd_wait says -ETIMEDOUT. */
-  int r = dyco_fd_wait(fd, events, timeout);
+  int r = DYCO__BODY(dyco_fd_wait)(fd, events, timeout);
   if (r == -ETIMEDOUT && dyco_coroutine_checkCancel() == 0) {
     return 0; /* its own timeout; the coroutine's deadline says -ETIMEDOUT */
   }
   return r;
 }
 
-int dyco_coroutine_waitRead(int fd, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_coroutine_waitRead, (int fd, int timeout)) {
   return wait_events(fd, EPOLLIN, timeout);
 }
 
-int dyco_coroutine_waitWrite(int fd, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_coroutine_waitWrite, (int fd, int timeout)) {
   return wait_events(fd, EPOLLOUT, timeout);
 }
 
-int dyco_coroutine_waitRW(int fd, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_coroutine_waitRW, (int fd, int timeout)) {
   return wait_events(fd, EPOLLIN | EPOLLOUT, timeout);
 }

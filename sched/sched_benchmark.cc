@@ -93,18 +93,60 @@ void OneSiteYielder(void *arg) {
   }
 }
 
-void BM_YieldOneCallSite(benchmark::State &state) {
+// n coroutines on private stacks running fn (OneSiteYielder or the like),
+// the last one the driver.
+void OneSiteBench(benchmark::State &state, void (*fn)(void *)) {
   const int n = static_cast<int>(state.range(0));
   YieldRun run{&state, false};
   std::vector<OneSiteTurn> turns(n, OneSiteTurn{&run, false});
   turns[n - 1].driver = true;
   for (int i = 0; i < n; ++i) {
-    int cid = dyco_coroutine_create(OneSiteYielder, &turns[i]);
+    int cid = dyco_coroutine_create(fn, &turns[i]);
     dyco_coroutine_setStack(cid, nullptr, kPrivateStack);
   }
   dyco_schedule_run();
   dyco_schedule_free(dyco_schedule_self());
   dyco_bench::OpsPerIteration(state, n);
+}
+
+void BM_YieldOneCallSite(benchmark::State &state) {
+  OneSiteBench(state, OneSiteYielder);
+}
+
+// The same from one call site three calls down: each turn returns up
+// through the three callers and calls down again, as code that waits inside
+// helpers does (the returns after a switch are the return predictor's to
+// guess: all right when the coroutine that left was suspended the same
+// way).
+__attribute__((noinline)) int DeepYield3() {
+  int r = dyco_coroutine_yield();
+  benchmark::ClobberMemory();
+  return r;
+}
+__attribute__((noinline)) int DeepYield2() {
+  int r = DeepYield3();
+  benchmark::ClobberMemory();
+  return r + 1;
+}
+__attribute__((noinline)) int DeepYield1() {
+  int r = DeepYield2();
+  benchmark::ClobberMemory();
+  return r + 1;
+}
+
+void DeepYielder(void *arg) {
+  auto *t = static_cast<OneSiteTurn *>(arg);
+  YieldRun *r = t->run;
+  while (!r->stop) {
+    if (t->driver && !r->state->KeepRunning()) {
+      r->stop = true;
+    }
+    benchmark::DoNotOptimize(DeepYield1());
+  }
+}
+
+void BM_YieldThreeCallsDown(benchmark::State &state) {
+  OneSiteBench(state, DeepYielder);
 }
 
 // --- Create, run and finish an empty coroutine -------------------------------
@@ -276,6 +318,11 @@ BENCHMARK(BM_YieldOneCallSite)
     ->Arg(100)
     ->Repetitions(kReps)
     ->ReportAggregatesOnly(true);
+BENCHMARK(BM_YieldThreeCallsDown)
+    ->Arg(2)
+    ->Arg(100)
+    ->Repetitions(kReps)
+    ->ReportAggregatesOnly(true);
 BENCHMARK(BM_YieldSharedStack)
     ->Arg(1000)
     ->Repetitions(kReps)
@@ -328,6 +375,10 @@ int main(int argc, char **argv) {
        ""},
       {"BM_YieldOneCallSite/100",
        "  100 ready, all yielding from one call site", ""},
+      {"BM_YieldThreeCallsDown/2", "  2 ready, one call site three calls down",
+       ""},
+      {"BM_YieldThreeCallsDown/100",
+       "  100 ready, one call site three calls down", ""},
       {"BM_YieldPrivateStacks/10000", "yield, 10000 ready, private stacks",
        "<= 45.8 ns (libaco/2)", 0, 45.8},
       {"BM_YieldSharedStack/1000", "yield, 1000 ready, shared stack",

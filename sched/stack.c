@@ -5,9 +5,11 @@
 #include "base/stack.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hints.h"
 #include "base/thread.h"
 #include "sched/internal/sched.h"
 
@@ -21,12 +23,25 @@ size_t dyco_schedule_getStackGuard(void) { return dyco__stack_guard(); }
 
 /* --- The shared stack ----------------------------------------------------- */
 
+/* The stubs that return by a jump step aside on the shared stack of the
+ * thread's scheduler (base/hints.h): it is told where it is. */
+static void tell_stubs(const dyco_schedule *s) {
+  if (pthread_equal(s->thread, pthread_self())) {
+    dyco__return_plain(s->shared.stack, s->shared.size);
+  }
+}
+
 int dyco__shared_stack_init(dyco_schedule *s, size_t size) {
-  return dyco__stack_map_ref(size, &s->shared);
+  int err = dyco__stack_map_ref(size, &s->shared);
+  if (err == 0) {
+    tell_stubs(s);
+  }
+  return err;
 }
 
 void dyco__shared_stack_destroy(dyco_schedule *s) {
   dyco__stack_unmap_ref(&s->shared);
+  tell_stubs(s);
 }
 
 /* The bytes of a suspended coroutine, off the shared stack (save) and back

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hints.h"
 #include "base/list.h"
 #include "sync/channel.h"
 #include "sync/internal/chan.h"
@@ -295,10 +296,11 @@ static inline void finish(dyco__chan *ch) {
   }
 }
 
-static inline __attribute__((always_inline)) int chan_send(dyco__chan *ch,
-                                                           const void *buf,
-                                                           size_t len,
-                                                           int timeout) {
+/* Enters ch's lock and sends or receives if nothing needs to wait: the
+ * result (1, or an error), the lock left; 0 must wait, the lock entered. */
+static inline __attribute__((always_inline)) int send_now(dyco__chan *ch,
+                                                          const void *buf,
+                                                          size_t len) {
   int r = dyco__sync_enter(&ch->base);
   if (DYCO__UNLIKELY(r != 0)) {
     return r;
@@ -306,6 +308,30 @@ static inline __attribute__((always_inline)) int chan_send(dyco__chan *ch,
   r = try_send(ch, buf, len);
   if (DYCO__LIKELY(r != 0)) {
     dyco__sync_leave(&ch->base);
+  }
+  return r;
+}
+
+static inline __attribute__((always_inline)) int recv_now(dyco__chan *ch,
+                                                          void *buf,
+                                                          size_t *len) {
+  int r = dyco__sync_enter(&ch->base);
+  if (DYCO__UNLIKELY(r != 0)) {
+    return r;
+  }
+  r = try_recv(ch, buf, len);
+  if (DYCO__LIKELY(r != 0)) {
+    dyco__sync_leave(&ch->base);
+  }
+  return r;
+}
+
+static inline __attribute__((always_inline)) int chan_send(dyco__chan *ch,
+                                                           const void *buf,
+                                                           size_t len,
+                                                           int timeout) {
+  int r = send_now(ch, buf, len);
+  if (DYCO__LIKELY(r != 0)) {
     return r;
   }
   r = wait_cell(ch, 1, (void *)buf, &len, timeout);
@@ -317,13 +343,8 @@ static inline __attribute__((always_inline)) int chan_recv(dyco__chan *ch,
                                                            void *buf,
                                                            size_t *len,
                                                            int timeout) {
-  int r = dyco__sync_enter(&ch->base);
-  if (DYCO__UNLIKELY(r != 0)) {
-    return r;
-  }
-  r = try_recv(ch, buf, len);
+  int r = recv_now(ch, buf, len);
   if (DYCO__LIKELY(r != 0)) {
-    dyco__sync_leave(&ch->base);
     return r;
   }
   r = wait_cell(ch, 0, buf, len, timeout);
@@ -389,13 +410,36 @@ void dyco_chan_destroy(dyco_chan **chan) {
   }
 }
 
+/* The sends and receives of the two channel kinds: what needs no wait
+ * inline, then by a tail call the wait (the channel's lock entered), which
+ * returns to the caller by a jump when that pays (base/hints.h). */
+
+DYCO__RETURN_BY_JUMP(int, dyco__chan_send_wait,
+                     (dyco_chan * chan, const void *elem, int timeout)) {
+  size_t len = chan->core.msgmax;
+  int r = wait_cell(&chan->core, 1, (void *)elem, &len, timeout);
+  finish(&chan->core);
+  return r == 1 ? 0 : r;
+}
+
 int dyco_chan_send(dyco_chan *chan, const void *elem, int timeout) {
   if (DYCO__UNLIKELY(chan == NULL ||
                      (elem == NULL && chan->core.msgmax != 0))) {
     return -EINVAL;
   }
-  int r = chan_send(&chan->core, elem, chan->core.msgmax, timeout);
-  return r == 1 ? 0 : r;
+  int r = send_now(&chan->core, elem, chan->core.msgmax);
+  if (DYCO__LIKELY(r != 0)) {
+    return r == 1 ? 0 : r;
+  }
+  return dyco__chan_send_wait(chan, elem, timeout);
+}
+
+DYCO__RETURN_BY_JUMP(int, dyco__chan_recv_wait,
+                     (dyco_chan * chan, void *elem, int timeout)) {
+  size_t len;
+  int r = wait_cell(&chan->core, 0, elem, &len, timeout);
+  finish(&chan->core);
+  return r == -EPIPE ? 0 : r;
 }
 
 int dyco_chan_recv(dyco_chan *chan, void *elem, int timeout) {
@@ -403,8 +447,11 @@ int dyco_chan_recv(dyco_chan *chan, void *elem, int timeout) {
     return -EINVAL;
   }
   size_t len;
-  int r = chan_recv(&chan->core, elem, &len, timeout);
-  return r == -EPIPE ? 0 : r;
+  int r = recv_now(&chan->core, elem, &len);
+  if (DYCO__LIKELY(r != 0)) {
+    return r == -EPIPE ? 0 : r;
+  }
+  return dyco__chan_recv_wait(chan, elem, timeout);
 }
 
 int dyco_chan_close(dyco_chan *chan) {
@@ -478,6 +525,24 @@ void dyco_channel_destroy(dyco_channel **chan) {
   }
 }
 
+/* The seed's results: the size sent or received, 0 for a channel
+ * destroyed while it waited (its documented 0), or the error. */
+static inline ssize_t seed_result(int r, size_t n) {
+  if (r == 1) {
+    return (ssize_t)n;
+  }
+  return r == DYCO__SYNC_EDESTROYED ? 0 : r;
+}
+
+DYCO__RETURN_BY_JUMP(ssize_t, dyco__channel_send_wait,
+                     (dyco_channel * chan, void *buf, size_t size,
+                      int timeout)) {
+  size_t len = size;
+  int r = wait_cell(&chan->core, 1, buf, &len, timeout);
+  finish(&chan->core);
+  return seed_result(r, size);
+}
+
 ssize_t dyco_channel_send(dyco_channel *chan, void *buf, size_t size,
                           int timeout) {
   if (chan == NULL || buf == NULL || size == 0) {
@@ -486,12 +551,19 @@ ssize_t dyco_channel_send(dyco_channel *chan, void *buf, size_t size,
   if (size > chan->core.msgmax) {
     return -EMSGSIZE;
   }
-  int r = chan_send(&chan->core, buf, size, timeout);
-  if (r == 1) {
-    return (ssize_t)size;
+  int r = send_now(&chan->core, buf, size);
+  if (DYCO__LIKELY(r != 0)) {
+    return seed_result(r, size);
   }
-  /* The seed's documented 0 for a channel destroyed while it waited. */
-  return r == DYCO__SYNC_EDESTROYED ? 0 : r;
+  return dyco__channel_send_wait(chan, buf, size, timeout);
+}
+
+DYCO__RETURN_BY_JUMP(ssize_t, dyco__channel_recv_wait,
+                     (dyco_channel * chan, void *buf, int timeout)) {
+  size_t len = 0;
+  int r = wait_cell(&chan->core, 0, buf, &len, timeout);
+  finish(&chan->core);
+  return seed_result(r, len);
 }
 
 ssize_t dyco_channel_recv(dyco_channel *chan, void *buf, size_t maxsize,
@@ -500,9 +572,9 @@ ssize_t dyco_channel_recv(dyco_channel *chan, void *buf, size_t maxsize,
     return -EINVAL;
   }
   size_t len = 0;
-  int r = chan_recv(&chan->core, buf, &len, timeout);
-  if (r == 1) {
-    return (ssize_t)len;
+  int r = recv_now(&chan->core, buf, &len);
+  if (DYCO__LIKELY(r != 0)) {
+    return seed_result(r, len);
   }
-  return r == DYCO__SYNC_EDESTROYED ? 0 : r;
+  return dyco__channel_recv_wait(chan, buf, timeout);
 }

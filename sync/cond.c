@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/hints.h"
 #include "sched/coroutine.h"
 #include "sync/internal/mutex.h"
 
@@ -47,7 +48,8 @@ void dyco_cond_destroy(dyco_cond **pcv) {
   }
 }
 
-int dyco_cond_wait(dyco_cond *cv, dyco_mutex *m, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_cond_wait,
+                     (dyco_cond * cv, dyco_mutex *m, int timeout)) {
   if (cv == NULL || m == NULL) {
     return -EINVAL;
   }

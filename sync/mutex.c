@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/hints.h"
+
 dyco_mutex *dyco_mutex_create(int flags) {
   if ((flags & ~DYCO_SYNC_SHARED) != 0) {
     errno = EINVAL;
@@ -62,7 +64,9 @@ static __attribute__((noinline)) int lock_slow(dyco_mutex *m, dyco__sync_who me,
   return r;
 }
 
-int dyco__mutex_lock_as(dyco_mutex *m, dyco__sync_who me, int timeout) {
+/* Enters m's lock and takes m if it is free: 1 taken (the lock left), 0
+ * held by another (the lock still entered), or enter's error. */
+static inline int take(dyco_mutex *m, dyco__sync_who me) {
   int r = dyco__sync_enter(&m->base);
   if (r != 0) {
     return r;
@@ -71,7 +75,15 @@ int dyco__mutex_lock_as(dyco_mutex *m, dyco__sync_who me, int timeout) {
     m->locked = 1;
     m->holder = me;
     dyco__sync_leave(&m->base);
-    return 0;
+    return 1;
+  }
+  return 0;
+}
+
+int dyco__mutex_lock_as(dyco_mutex *m, dyco__sync_who me, int timeout) {
+  int r = take(m, me);
+  if (r != 0) {
+    return r > 0 ? 0 : r;
   }
   r = lock_slow(m, me, timeout);
   finish(m);
@@ -99,11 +111,25 @@ int dyco__mutex_unlock_as(dyco_mutex *m, dyco__sync_who me) {
   return 0;
 }
 
+/* dyco_mutex_lock's wait, m's lock entered: it returns to the caller of
+ * dyco_mutex_lock by a jump when that pays (base/hints.h). */
+DYCO__RETURN_BY_JUMP(int, dyco__mutex_lock_wait,
+                     (dyco_mutex * m, dyco__sync_who me, int timeout)) {
+  int r = lock_slow(m, me, timeout);
+  finish(m);
+  return r;
+}
+
 int dyco_mutex_lock(dyco_mutex *m, int timeout) {
   if (m == NULL) {
     return -EINVAL;
   }
-  return dyco__mutex_lock_as(m, dyco__sync_whoami(), timeout);
+  dyco__sync_who me = dyco__sync_whoami();
+  int r = take(m, me);
+  if (DYCO__LIKELY(r != 0)) {
+    return r > 0 ? 0 : r;
+  }
+  return dyco__mutex_lock_wait(m, me, timeout); /* a tail call */
 }
 
 int dyco_mutex_unlock(dyco_mutex *m) {

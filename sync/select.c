@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hints.h"
 #include "sync/internal/chan.h"
 
 static inline dyco__chan *core_of(const dyco_select_case *c) {
@@ -122,7 +123,8 @@ static __attribute__((noinline)) int wait_cases(dyco_select_case *cs,
   return r;
 }
 
-int dyco_select(dyco_select_case *cs, int n, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_select,
+                     (dyco_select_case * cs, int n, int timeout)) {
   if (cs == NULL || n < 1 || n > DYCO_SELECT_MAX) {
     return -EINVAL;
   }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "base/hints.h"
 #include "sync/internal/common.h"
 
 struct dyco_semaphore {
@@ -74,6 +75,15 @@ static __attribute__((noinline)) int wait_slow(dyco_semaphore *sem,
   return r;
 }
 
+/* dyco_semaphore_wait's wait, sem's lock entered: it returns to the caller
+ * of dyco_semaphore_wait by a jump when that pays (base/hints.h). */
+DYCO__RETURN_BY_JUMP(int, dyco__semaphore_wait_slow,
+                     (dyco_semaphore * sem, int timeout)) {
+  int r = wait_slow(sem, timeout);
+  finish(sem);
+  return r;
+}
+
 int dyco_semaphore_wait(dyco_semaphore *sem, int timeout) {
   if (sem == NULL) {
     return -EINVAL;
@@ -87,9 +97,7 @@ int dyco_semaphore_wait(dyco_semaphore *sem, int timeout) {
     dyco__sync_leave(&sem->base);
     return 0;
   }
-  r = wait_slow(sem, timeout);
-  finish(sem);
-  return r;
+  return dyco__semaphore_wait_slow(sem, timeout); /* a tail call */
 }
 
 int dyco_semaphore_signal(dyco_semaphore *sem) {

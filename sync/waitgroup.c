@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base/heap.h"
+#include "base/hints.h"
 #include "sched/coroutine.h"
 #include "sched/schedule.h"
 #include "sync/internal/common.h"
@@ -250,7 +251,8 @@ static int outcome(int r, intptr_t v) {
   return v >= COUNT_BASE ? (int)(v - COUNT_BASE) : DYCO__SYNC_EDESTROYED;
 }
 
-int dyco_waitgroup_wait(dyco_waitgroup *g, int target, int timeout) {
+DYCO__RETURN_BY_JUMP(int, dyco_waitgroup_wait,
+                     (dyco_waitgroup * g, int target, int timeout)) {
   if (g == NULL) {
     return -EINVAL;
   }
