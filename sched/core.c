@@ -378,9 +378,8 @@ static __attribute__((noinline)) void shared_via(dyco_schedule *s,
 
 /* `how`: SWITCH_RET, or SWITCH_END when self has ended (dyco__co_exit) and
  * leaves saving nothing. */
-static inline __attribute__((always_inline)) void switch_out_how(
-    dyco_schedule *s, dyco_coroutine *self, int how) {
-  dyco_coroutine *next = pick_next(s);
+static inline __attribute__((always_inline)) void switch_to_how(
+    dyco_schedule *s, dyco_coroutine *self, dyco_coroutine *next, int how) {
   if (DYCO__LIKELY(next != NULL)) {
     if (DYCO__UNLIKELY(next == self)) {
       /* It yielded with no one else ready: it goes on, no switch. */
@@ -412,6 +411,11 @@ static inline __attribute__((always_inline)) void switch_out_how(
   s->running = NULL;
   ctx_switch_how(s, &self->ctx, &s->loop, how);
   after_switch(s);
+}
+
+static inline __attribute__((always_inline)) void switch_out_how(
+    dyco_schedule *s, dyco_coroutine *self, int how) {
+  switch_to_how(s, self, pick_next(s), how);
 }
 
 static inline __attribute__((always_inline)) void switch_out(
@@ -639,6 +643,38 @@ void dyco__co_make_context(dyco_schedule *s, dyco_coroutine *co) {
 
 /* --- Ending -------------------------------------------------------------- */
 
+/* A coroutine that ends on the shared stack hands it straight to the next
+ * one when that one has not started (a server spawning one per request on
+ * the default stack), instead of going through the loop, which resumed and
+ * then saved itself in between (two switches and a round of the loop for
+ * one). The next one's first frame is made at the shared stack's top,
+ * where the ending one's first frames lie: all dead, as this coroutine
+ * never returns, but the frames that do the making must lie below the
+ * bytes made. dyco__co_exit leaves room (an alloca of more than any first
+ * frame) and calls start_fresh, which never returns: everything live from
+ * then on is below the room. Only with the assembly switch (a ucontext
+ * context is made elsewhere) and when no tool watches the stacks. */
+#if DYCO_CONTEXT_VIA_ONE_SWITCH
+#define END_INTO_FRESH 1
+#define FRESH_ROOM (DYCO_CONTEXT_FRAME_MAX + 64)
+/* The room and the making take about 600 bytes more than the switch to the
+ * loop: a coroutine that ends this near the bottom of the stack (it used
+ * nearly all of it) goes through the loop, as before. */
+#define FRESH_NEAR_BOTTOM 4096
+
+static __attribute__((noinline, noreturn)) void start_fresh(
+    dyco_schedule *s, dyco_coroutine *next) {
+  /* The ending coroutine owned the stack: nothing of it to save. */
+  s->occupant = next;
+  dyco__co_make_context(s, next);
+  s->running = next;
+  next->sched_count++;
+  dyco_context_resume_sp(&next->ctx.sp, NULL);
+}
+#else
+#define END_INTO_FRESH 0
+#endif
+
 void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
   dyco__ext *e = dyco__ext_get(s, co, 0);
   if (e != NULL && e->locals != NULL) {
@@ -646,7 +682,19 @@ void dyco__co_exit(dyco_schedule *s, dyco_coroutine *co) {
   }
   set_state(co, DYCO__KILLED);
   s->zombie = co;
-  switch_out_how(s, co, SWITCH_END);
+  dyco_coroutine *next = pick_next(s);
+#if END_INTO_FRESH
+  if (next != NULL && s->occupant == co &&
+      !(next->flags & (DYCO__F_PRIVATE | DYCO__F_STARTED)) &&
+      DYCO__LIKELY(!s->tools) &&
+      (uintptr_t)__builtin_frame_address(0) - (uintptr_t)s->shared.stack >
+          FRESH_NEAR_BOTTOM) {
+    void *room = __builtin_alloca(FRESH_ROOM);
+    __asm__ volatile("" : : "r"(room) : "memory");
+    start_fresh(s, next);
+  }
+#endif
+  switch_to_how(s, co, next, SWITCH_END);
   /* Nothing switches back to a zombie. */
   dyco__fatal("coroutine %d resumed after it ended", co->cid);
 }

@@ -98,6 +98,75 @@ TEST_F(SchedTest, MixedPrivateAndSharedStacksKeepTheirContents) {
   EXPECT_EQ(0, bad);
 }
 
+// Ends the calling coroutine from `depth` calls down, with a frame full of
+// its own pattern on the way.
+__attribute__((noinline)) void EndDeep(int seed, int depth) {
+  volatile uint32_t local[48];
+  for (int i = 0; i < 48; ++i) {
+    local[i] = static_cast<uint32_t>(seed + i);
+  }
+  if (depth > 0) {
+    EndDeep(seed + 1, depth - 1);
+  }
+  dyco_coroutine_abort();
+}
+
+// A coroutine ending on the shared stack starts the next one there at once
+// when that one has not started (its first frame is made where the ending
+// one's first frames lie): each starts with its own argument and locals,
+// in creation order (of their starts), whether the one before returned or
+// ended from deep down; one that yields keeps its frames, and so does a
+// started coroutine waiting meanwhile.
+TEST_F(SchedTest, AnEndingCoroutineStartsTheNextFreshOneOnTheSharedStack) {
+  constexpr int kBatch = 50;
+  constexpr int kBatches = 20;
+  std::vector<int> order;
+  int bad = 0;
+  int sum = 0;
+  int waiter_bad = -1;
+  Go([&waiter_bad] { waiter_bad = Pattern(4242, 3); });
+  int spawner = Go([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      for (int i = 0; i < kBatch; ++i) {
+        const int n = b * kBatch + i;
+        Go([&order, &bad, &sum, n] {
+          volatile uint32_t local[32];
+          for (int k = 0; k < 32; ++k) {
+            local[k] = static_cast<uint32_t>(n * 31 + k);
+          }
+          order.push_back(n);
+          if (n % 4 == 1) {
+            dyco_coroutine_yield();  // suspended: its frames saved
+          }
+          for (int k = 0; k < 32; ++k) {
+            if (local[k] != static_cast<uint32_t>(n * 31 + k)) {
+              bad++;
+            }
+          }
+          sum += n;
+          if (n % 3 == 0) {
+            EndDeep(n, n % 5);
+          }
+        });
+      }
+      dyco_coroutine_yield();
+    }
+  });
+  ASSERT_EQ(1, dyco_coroutine_setStack(spawner, nullptr, 64 * 1024));
+  ASSERT_EQ(0, dyco_schedule_run());
+  ASSERT_EQ(static_cast<size_t>(kBatch * kBatches), order.size());
+  for (int n = 0; n < kBatch * kBatches; ++n) {
+    ASSERT_EQ(n, order[n]);
+  }
+  EXPECT_EQ(0, bad);
+  EXPECT_EQ(kBatch * kBatches * (kBatch * kBatches - 1) / 2, sum);
+  EXPECT_EQ(0, waiter_bad);
+  dyco_schedule_stats st;
+  ASSERT_EQ(0, dyco_schedule_getStats(&st));
+  EXPECT_EQ(0u, st.coroutines);
+  EXPECT_EQ(st.created, st.finished);
+}
+
 TEST_F(SchedTest, SetStackGetStackAndCancel) {
   int cid = Go([] {
     void *p;
