@@ -106,7 +106,8 @@ __attribute__((noinline)) void EndDeep(int seed, int depth) {
     local[i] = static_cast<uint32_t>(seed + i);
   }
   if (depth > 0) {
-    EndDeep(seed + 1, depth - 1);
+    // seed + 1, read back from the frame.
+    EndDeep(static_cast<int>(local[47]) - 46, depth - 1);
   }
   dyco_coroutine_abort();
 }
