@@ -33,10 +33,7 @@
 
 /* A return address inside co_main: co_main called the coroutine's function
  * from there. */
-static int in_co_main(uintptr_t pc) {
-  const uintptr_t start = dyco__co_main_addr();
-  return pc > start && pc - start < 512;
-}
+static int in_co_main(uintptr_t pc) { return dyco__in_co_main(pc); }
 
 const void *dyco__function_of(const void *pc) {
   Dl_info info;

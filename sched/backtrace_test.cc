@@ -3,9 +3,12 @@
 // that the coroutines walked go on exactly as if nothing had looked.
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include <string>
 #include <vector>
@@ -82,6 +85,25 @@ __attribute__((noinline)) void dyco_bt_test_tiny(void *) {
   BtState *st = bt_state;
   st->tiny_rc = dyco_waitq_wait(&st->q, -1, nullptr);
 }
+
+// Records its own backtrace, taken where it runs.
+struct OwnFrames {
+  void *frames[64];
+  int n = 0;
+};
+
+OwnFrames *own_frames;
+
+__attribute__((noinline)) void dyco_bt_test_own(void *) {
+  OwnFrames *f = own_frames;
+  f->n = backtrace(f->frames, 64);
+  __asm__ volatile("" : : : "memory");  // not a tail call
+}
+
+// The scheduler's test of whether a return address lies in co_main, where
+// every coroutine's frames end (sched/internal/sched.h; the tests do not
+// include its C).
+int dyco__in_co_main(uintptr_t pc);
 
 // Two coroutines that yield from two functions and take turns: each
 // writes its turn into a shared log, with a value kept in a local across
@@ -299,6 +321,61 @@ TEST_F(BacktraceTest, CoroutinesSuspendedInYieldAreWalkedAndTakeTurns) {
   EXPECT_EQ(0, st.rc_sum);
   EXPECT_EQ(0x5a5a5a5a + 190, st.kept[0]);
   EXPECT_EQ(-7 - 190, st.kept[1]);
+}
+
+// Every backtrace stops at co_main, and only there: a return address is
+// taken as co_main's exactly when it lies in co_main, whatever lies next to
+// it (until 2026-12-03 any address up to 512 bytes past co_main's start
+// was, and in an unoptimised i386 build the walk of a coroutine parked
+// through the function laid out after co_main found no frame of its own).
+TEST_F(BacktraceTest, OnlyAddressesInsideCoMainEndAWalk) {
+  OwnFrames f;
+  own_frames = &f;
+  ASSERT_GT(dyco_coroutine_create(dyco_bt_test_own, nullptr), 0);
+  EXPECT_EQ(0, dyco_schedule_run());
+  ASSERT_GT(f.n, 1);
+  int at = -1;
+  for (int i = 0; i < f.n; ++i) {
+    if (dyco__in_co_main(reinterpret_cast<uintptr_t>(f.frames[i]))) {
+      EXPECT_EQ(-1, at) << "frames " << at << " and " << i
+                        << " both in co_main";
+      at = i;
+    }
+  }
+  ASSERT_GE(at, 1) << "no frame in co_main among " << f.n;
+  // The frame before it is the coroutine's function, which co_main called.
+  EXPECT_TRUE(HasFrameIn(f.frames + at - 1, 1, dyco_bt_test_own));
+  // The addresses taken as co_main's form one run around that return
+  // address, which ends within the 4 KiB looked at (co_main is a few dozen
+  // instructions; a few hundred under ASan).
+  const auto ra = reinterpret_cast<uintptr_t>(f.frames[at]);
+  uintptr_t lo = ra;
+  uintptr_t hi = ra;
+  int inside = 0;
+  for (uintptr_t pc = ra - 2048; pc <= ra + 2048; ++pc) {
+    if (dyco__in_co_main(pc)) {
+      inside++;
+      lo = pc < lo ? pc : lo;
+      hi = pc > hi ? pc : hi;
+    }
+  }
+  EXPECT_EQ(static_cast<uintptr_t>(inside), hi - lo + 1) << "not one run";
+  EXPECT_GT(lo, ra - 2048);
+  EXPECT_LT(hi, ra + 2048);
+#if !defined(__arm__)
+  // And exactly co_main, as the unwinder's tables have it (which take an
+  // address as a return address, as dyco does: the call before it lies in
+  // the function; 32-bit arm's EHABI unwinder has no such lookup).
+  const void *co_main_start =
+      _Unwind_FindEnclosingFunction(reinterpret_cast<void *>(ra));
+  ASSERT_NE(nullptr, co_main_start);
+  for (uintptr_t pc = ra - 2048; pc <= ra + 2048; ++pc) {
+    const bool in_tables = _Unwind_FindEnclosingFunction(
+                               reinterpret_cast<void *>(pc)) == co_main_start;
+    ASSERT_EQ(in_tables, dyco__in_co_main(pc) != 0)
+        << "at co_main + " << pc - ra;
+  }
+#endif
 }
 
 TEST_F(BacktraceTest, BadArguments) {

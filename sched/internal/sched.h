@@ -618,8 +618,11 @@ const sigset_t *dyco__watchdog_sleep_mask(dyco_schedule *s,
  * mask the poller sleeps with follows. */
 void dyco__watchdog_mask_changed(dyco_schedule *s);
 
-/* Where co_main, the first frame of every coroutine, begins (core.c). */
-uintptr_t dyco__co_main_addr(void);
+/* Whether a return address lies inside co_main, the first frame of every
+ * coroutine (core.c): exactly, from the bounds of co_main's own section.
+ * Visible to the tests (backtrace_test checks the bounds); the installed
+ * libraries export no dyco__ name. */
+int dyco__in_co_main(uintptr_t pc) __attribute__((visibility("default")));
 
 /* Of the n return addresses a backtrace() inside a coroutine found, how
  * many lie above co_main: the coroutine's function and what it called.
