@@ -23,13 +23,13 @@ static volatile int reported;
 static dyco_stall stall;
 static int failures;
 
-#define CHECK(cond, ...)                              \
-  do {                                                \
-    if (!(cond)) {                                    \
-      fprintf(stderr, "observe_app: " __VA_ARGS__);   \
-      fprintf(stderr, " (line %d)\n", __LINE__);      \
-      failures++;                                     \
-    }                                                 \
+#define CHECK(cond, ...)                            \
+  do {                                              \
+    if (!(cond)) {                                  \
+      fprintf(stderr, "observe_app: " __VA_ARGS__); \
+      fprintf(stderr, " (line %d)\n", __LINE__);    \
+      failures++;                                   \
+    }                                               \
   } while (0)
 
 static const char *name_of(const void *pc) {
@@ -114,9 +114,8 @@ int main(void) {
               has_frame(stall.frames, stall.nframes, "observe_lib_crunch"),
           "the stall's %d frames have none in observe_lib_crunch",
           stall.nframes);
-    CHECK(stall.nframes > 0 &&
-              strcmp(name_of(stall.frames[stall.nframes - 1]),
-                     "app_cruncher") == 0,
+    CHECK(stall.nframes > 0 && strcmp(name_of(stall.frames[stall.nframes - 1]),
+                                      "app_cruncher") == 0,
           "the stall's last frame is not app_cruncher");
   }
   if (failures == 0) {
