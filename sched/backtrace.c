@@ -31,10 +31,6 @@
 /* Frames backtrace() may find, dyco's own included. */
 #define WALK_FRAMES 128
 
-/* A return address inside co_main: co_main called the coroutine's function
- * from there. */
-static int in_co_main(uintptr_t pc) { return dyco__in_co_main(pc); }
-
 const void *dyco__function_of(const void *pc) {
   Dl_info info;
   return dladdr(pc, &info) != 0 && info.dli_saddr != NULL ? info.dli_saddr : pc;
@@ -42,7 +38,7 @@ const void *dyco__function_of(const void *pc) {
 
 int dyco__frames_user(void *const *frames, int n, const void **in_func) {
   for (int i = 1; i < n; i++) {
-    if (in_co_main((uintptr_t)frames[i])) {
+    if (dyco__in_co_main((uintptr_t)frames[i])) {
       /* co_main called the coroutine's function, frames[i - 1]. */
       if (in_func != NULL) {
         *in_func = frames[i - 1];
@@ -65,7 +61,7 @@ typedef struct func_scan {
 static _Unwind_Reason_Code scan_frame(struct _Unwind_Context *uc, void *arg) {
   func_scan *f = (func_scan *)arg;
   const uintptr_t pc = (uintptr_t)_Unwind_GetIP(uc);
-  if (f->prev != 0 && in_co_main(pc)) {
+  if (f->prev != 0 && dyco__in_co_main(pc)) {
     f->in_func = (const void *)f->prev;
     return _URC_END_OF_STACK;
   }
